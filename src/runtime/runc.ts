@@ -1,0 +1,259 @@
+// The OCI runtime (runc) as kiln drives it: a foreground `runc run` as a child of Node for one-shot
+// processes (build RUN steps, `kiln run` without -d), and the small lifecycle commands (state,
+// start, kill, delete, exec, ps, pause) that detached containers under conmon need.
+import { spawn, execFile, type StdioOptions } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { Readable } from 'node:stream';
+import type { OciSpec } from './oci-spec.js';
+import { serializeSpec } from './spec.js';
+
+/** runc's state directory for kiln's containers (tmpfs: gone after a reboot, like the containers). */
+export const DEFAULT_RUNC_ROOT = '/run/kiln/runc';
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+export interface RuntimeOptions {
+  /** the OCI runtime binary (default: `runc` on PATH) */
+  runtime?: string;
+  /** the runtime's --root state dir (default /run/kiln/runc) */
+  runtimeRoot?: string;
+}
+
+export interface RunOnceOptions extends RuntimeOptions {
+  id: string;
+  bundleDir: string;
+  spec: OciSpec;
+  /** container stdout (and, with a tty, everything); inherited when absent */
+  stdout?: (b: Buffer) => void;
+  stderr?: (b: Buffer) => void;
+  /** stdin for the process; /dev/null when absent */
+  stdin?: Readable | 'inherit';
+  /** run with a terminal: with stdin 'inherit', runc uses our terminal (raw mode, resize) */
+  tty?: boolean;
+  /** called once runc has been spawned (its pid), e.g. to record the container as running */
+  onSpawn?: (runcPid: number) => void;
+  /** a signal for the container (forwarded to its init through `runc kill`) */
+  signal?: AbortSignal;
+}
+
+export interface RunResult {
+  exitCode: number;
+  oomKilled: boolean;
+}
+
+/** An error from the runtime itself (bad config, missing binary), not the container's exit. */
+export class RuntimeError extends Error {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
+export function runtimeBinary(opts: RuntimeOptions = {}): string {
+  return opts.runtime ?? 'runc';
+}
+
+function globalArgs(opts: RuntimeOptions, logFile?: string): string[] {
+  const args = ['--root', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT];
+  if (logFile) args.push('--log', logFile, '--log-format', 'json');
+  return args;
+}
+
+/** Write `spec` as <bundleDir>/config.json. */
+export function writeBundle(bundleDir: string, spec: OciSpec): string {
+  mkdirSync(bundleDir, { recursive: true });
+  const file = join(bundleDir, 'config.json');
+  writeFileSync(file, serializeSpec(spec));
+  return file;
+}
+
+/**
+ * Run one process to completion: write config.json, `runc run` in the foreground as our child,
+ * stream its output, and always leave nothing behind (runc state, cgroup directories). The exit
+ * code is the process's own, or 128+N when a signal N ended it. Throws RuntimeError when runc
+ * could not start the process at all, except for the two cases Docker maps to exit codes:
+ * command not found (127) and not executable (126).
+ */
+export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
+  const spec: OciSpec = structuredClone(opts.spec);
+  spec.process!.terminal = !!opts.tty;
+  writeBundle(opts.bundleDir, spec);
+  const logFile = join(opts.bundleDir, 'runc.log');
+  const memoryLimited = (spec.linux?.resources?.memory?.limit ?? 0) > 0;
+  const cgroupsPath = spec.linux?.cgroupsPath;
+  // --keep leaves the stopped container (and its memory cgroup) for us to read the OOM counter.
+  const args = [...globalArgs(opts, logFile), 'run', ...(memoryLimited ? ['--keep'] : []), '--bundle', opts.bundleDir, opts.id];
+
+  const stdin = opts.stdin === 'inherit' ? 'inherit' : opts.stdin ? 'pipe' : 'ignore';
+  const stdio: StdioOptions = [stdin, opts.stdout ? 'pipe' : 'inherit', opts.stderr ? 'pipe' : 'inherit'];
+  let exitCode: number;
+  try {
+    exitCode = await new Promise<number>((resolve, reject) => {
+      const child = spawn(runtimeBinary(opts), args, { stdio });
+      child.on('error', reject);
+      if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+      if (opts.stdout) child.stdout!.on('data', opts.stdout);
+      if (opts.stderr) child.stderr!.on('data', opts.stderr);
+      if (opts.stdin && opts.stdin !== 'inherit') {
+        opts.stdin.pipe(child.stdin!);
+        child.stdin!.on('error', () => {}); // the container may exit before reading everything
+      }
+      const onAbort = () => void kill(opts.id, 'KILL', opts).catch(() => {});
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      child.on('close', (code, signal) => {
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0));
+      });
+    });
+  } catch (e) {
+    await cleanup(opts, cgroupsPath, false);
+    throw e;
+  }
+  const oomKilled = memoryLimited && cgroupsPath ? oomKillCount(cgroupsPath) > 0 : false;
+  await cleanup(opts, cgroupsPath, memoryLimited);
+
+  // runc's own failures (it could not create or start the container) are in its log as errors.
+  const failure = runtimeFailure(logFile);
+  if (failure !== undefined && exitCode !== 0) {
+    if (/executable file not found|no such file or directory/i.test(failure) && /exec/.test(failure)) {
+      return { exitCode: 127, oomKilled };
+    }
+    if (/permission denied/i.test(failure) && /exec/.test(failure)) return { exitCode: 126, oomKilled };
+    throw new RuntimeError(`OCI runtime error: ${failure}`, exitCode);
+  }
+  return { exitCode, oomKilled };
+}
+
+async function cleanup(opts: RuntimeOptions & { id: string }, cgroupsPath: string | undefined, force: boolean): Promise<void> {
+  const root = opts.runtimeRoot ?? DEFAULT_RUNC_ROOT;
+  // After a normal `runc run` exit runc has already deleted the container: skip the extra process.
+  if (force || existsSync(join(root, opts.id))) await deleteContainer(opts.id, { ...opts, force: true });
+  if (cgroupsPath) removeCgroup(cgroupsPath);
+}
+
+/** Last error-level message in a runc JSON log, if any. */
+export function runtimeFailure(logFile: string): string | undefined {
+  let text: string;
+  try {
+    text = readFileSync(logFile, 'utf8');
+  } catch {
+    return undefined;
+  }
+  let msg: string | undefined;
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if ((entry.level === 'error' || entry.level === 'fatal') && entry.msg) msg = entry.msg;
+    } catch {
+      /* a partial line */
+    }
+  }
+  return msg;
+}
+
+/** oom_kill counter of a v1 memory cgroup (0 when unreadable). */
+export function oomKillCount(cgroupsPath: string): number {
+  try {
+    const text = readFileSync(join(CGROUP_ROOT, 'memory', cgroupsPath, 'memory.oom_control'), 'utf8');
+    const m = /^oom_kill (\d+)$/m.exec(text);
+    return m ? Number(m[1]) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Remove a container's cgroup directories in every hierarchy (runc removes the leaf on delete,
+ * but not when it was killed halfway). The shared parent (/kiln) is left: removing it could race
+ * with another container being created under it.
+ */
+export function removeCgroup(cgroupsPath: string): void {
+  let controllers: string[];
+  try {
+    controllers = readdirSync(CGROUP_ROOT);
+  } catch {
+    return;
+  }
+  for (const c of controllers) {
+    const dir = join(CGROUP_ROOT, c, cgroupsPath);
+    try {
+      rmdirSync(dir);
+    } catch {
+      /* absent, or (never expected) still busy */
+    }
+  }
+}
+
+/** Run a runtime subcommand and collect its output. */
+export function runtimeCommand(
+  args: string[],
+  opts: RuntimeOptions = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(
+      runtimeBinary(opts),
+      [...globalArgs(opts), ...args],
+      { maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
+        resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+      },
+    );
+  });
+}
+
+async function checked(args: string[], opts: RuntimeOptions): Promise<string> {
+  const r = await runtimeCommand(args, opts);
+  if (r.code !== 0) throw new RuntimeError(`${runtimeBinary(opts)} ${args[0]}: ${r.stderr.trim() || `exit ${r.code}`}`, r.code);
+  return r.stdout;
+}
+
+export interface RuntimeState {
+  id: string;
+  pid: number;
+  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
+  bundle: string;
+  created?: string;
+}
+
+/** `runc state`; undefined when the runtime does not know the container. */
+export async function state(id: string, opts: RuntimeOptions = {}): Promise<RuntimeState | undefined> {
+  const root = opts.runtimeRoot ?? DEFAULT_RUNC_ROOT;
+  if (!existsSync(join(root, id))) return undefined;
+  const r = await runtimeCommand(['state', id], opts);
+  if (r.code !== 0) return undefined;
+  return JSON.parse(r.stdout) as RuntimeState;
+}
+
+export async function start(id: string, opts: RuntimeOptions = {}): Promise<void> {
+  await checked(['start', id], opts);
+}
+
+/** Send a signal (name without SIG, or number) to the container's init (or all its processes). */
+export async function kill(id: string, signal: string | number, opts: RuntimeOptions & { all?: boolean } = {}): Promise<void> {
+  await checked(['kill', ...(opts.all ? ['--all'] : []), id, String(signal)], opts);
+}
+
+export async function deleteContainer(id: string, opts: RuntimeOptions & { force?: boolean } = {}): Promise<void> {
+  const r = await runtimeCommand(['delete', ...(opts.force ? ['--force'] : []), id], opts);
+  if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
+    throw new RuntimeError(`${runtimeBinary(opts)} delete: ${r.stderr.trim()}`, r.code);
+  }
+}
+
+export async function pause(id: string, opts: RuntimeOptions = {}): Promise<void> {
+  await checked(['pause', id], opts);
+}
+
+export async function resume(id: string, opts: RuntimeOptions = {}): Promise<void> {
+  await checked(['resume', id], opts);
+}
+
+/** Host pids of the container's processes (`runc ps --format json`). */
+export async function processes(id: string, opts: RuntimeOptions = {}): Promise<number[]> {
+  return JSON.parse((await checked(['ps', '--format', 'json', id], opts)) || '[]') as number[];
+}
