@@ -1,0 +1,759 @@
+// Container networking through the CNI plugins in /usr/lib/cni (machine-notes §5): a network
+// namespace per container (`ip netns add`), the chain bridge(+host-local) → portmap → firewall →
+// tuning on eth0, and loopback on lo. The ADD result is cached with the runtimeConfig and both are
+// handed back on DEL (without them portmap and firewall leave their iptables rules behind).
+//
+// Networks live as conflist files in <state>/networks/<name>.conflist (a "kiln" key keeps our
+// metadata); the default network "kiln" (bridge kiln0, 10.213.0.0/24) is created on first use.
+// Name resolution between containers of one network is /etc/hosts: each container's hosts file
+// lists its peers at start, and the running peers' files are rewritten in place (they are bind
+// mounts) when a container joins or leaves.
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from '../sys/fs.js';
+
+export const CNI_PATH = '/usr/lib/cni';
+export const CNI_VERSION = '1.0.0';
+/** host-local's allocations, keyed by network name; tmpfs, like the network namespaces. */
+export const DEFAULT_IPAM_DIR = '/run/kiln/ipam';
+export const DEFAULT_NETWORK = 'kiln';
+const DEFAULT_SUBNET_INDEX = 0; // 10.213.0.0/24 on kiln0; named networks take 10.213.1-254.0/24
+
+export interface PortMapping {
+  hostIP?: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp' | 'sctp';
+}
+
+export interface NetworkInfo {
+  name: string;
+  id: string;
+  driver: 'bridge';
+  bridge: string;
+  subnet: string;
+  gateway: string;
+  created: string;
+  internal: boolean;
+  labels: Record<string, string>;
+}
+
+interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+  kiln: Omit<NetworkInfo, 'name'>;
+}
+
+export interface CniResult {
+  cniVersion?: string;
+  interfaces?: { name: string; mac?: string; sandbox?: string }[];
+  ips?: { address: string; gateway?: string; interface?: number }[];
+  routes?: { dst: string; gw?: string }[];
+  dns?: unknown;
+}
+
+/** What a container's attachment to a network leaves on disk (also the DEL cache). */
+export interface Endpoint {
+  containerId: string;
+  name: string;
+  aliases: string[];
+  network: string;
+  netns: string;
+  ifname: string;
+  ip: string;
+  gateway: string;
+  mac?: string;
+  prefixLen: number;
+  hostsFile?: string;
+  /** --add-host entries, kept when the hosts file is rewritten */
+  extraHosts?: HostsEntry[];
+  hostname: string;
+  ports: PortMapping[];
+  result: CniResult;
+  runtimeConfig: Record<string, unknown>;
+}
+
+export class CniError extends Error {
+  constructor(
+    readonly plugin: string,
+    readonly command: string,
+    message: string,
+  ) {
+    super(`CNI ${plugin} ${command}: ${message}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Network namespaces
+
+export const NETNS_DIR = '/run/netns';
+
+export function netnsName(containerId: string): string {
+  return `kiln-${containerId}`;
+}
+
+function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    execFile(cmd, args, (err, stdout, stderr) => {
+      if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
+      resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+/** Create /run/netns/kiln-<id> (idempotent) and return its path. */
+export async function createNetns(containerId: string): Promise<string> {
+  const name = netnsName(containerId);
+  const path = join(NETNS_DIR, name);
+  if (existsSync(path)) return path;
+  const r = await run('ip', ['netns', 'add', name]);
+  if (r.code !== 0 && !existsSync(path)) throw new Error(`ip netns add ${name}: ${r.stderr.trim()}`);
+  return path;
+}
+
+export async function deleteNetns(containerId: string): Promise<void> {
+  const name = netnsName(containerId);
+  if (!existsSync(join(NETNS_DIR, name))) return;
+  const r = await run('ip', ['netns', 'delete', name]);
+  if (r.code !== 0 && existsSync(join(NETNS_DIR, name))) throw new Error(`ip netns delete ${name}: ${r.stderr.trim()}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// CNI plugin invocation
+
+interface InvokeOptions {
+  command: 'ADD' | 'DEL' | 'CHECK';
+  containerId: string;
+  netns: string;
+  ifname: string;
+  cniPath?: string;
+}
+
+/** Run one plugin: config on stdin, result (or a CNI error object) on stdout. */
+export function invokePlugin(conf: Record<string, unknown>, opts: InvokeOptions): Promise<CniResult> {
+  const type = String(conf.type);
+  const cniPath = opts.cniPath ?? CNI_PATH;
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(cniPath, type), [], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        CNI_COMMAND: opts.command,
+        CNI_CONTAINERID: opts.containerId,
+        CNI_NETNS: opts.netns,
+        CNI_IFNAME: opts.ifname,
+        CNI_PATH: cniPath,
+      },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.on('error', (e) => reject(new CniError(type, opts.command, e.message)));
+    child.on('close', (code) => {
+      const text = Buffer.concat(out).toString('utf8').trim();
+      if (code !== 0) {
+        let msg = Buffer.concat(err).toString('utf8').trim() || `exit ${code}`;
+        try {
+          const e = JSON.parse(text) as { msg?: string; details?: string };
+          msg = [e.msg, e.details].filter(Boolean).join(': ') || msg;
+        } catch {
+          /* not JSON */
+        }
+        return reject(new CniError(type, opts.command, msg));
+      }
+      try {
+        resolve(text ? (JSON.parse(text) as CniResult) : {});
+      } catch {
+        reject(new CniError(type, opts.command, `bad result: ${text.slice(0, 200)}`));
+      }
+    });
+    child.stdin.end(JSON.stringify(conf));
+  });
+}
+
+function pluginConf(
+  list: Conflist,
+  plugin: Record<string, unknown>,
+  prevResult: CniResult | undefined,
+  runtimeConfig: Record<string, unknown>,
+): Record<string, unknown> {
+  const conf: Record<string, unknown> = { ...plugin, name: list.name, cniVersion: list.cniVersion };
+  if (prevResult) conf.prevResult = prevResult;
+  // runtimeConfig goes only to plugins that declare the capability (CNI conventions).
+  const caps = (plugin.capabilities ?? {}) as Record<string, boolean>;
+  const rc = Object.fromEntries(Object.entries(runtimeConfig).filter(([k]) => caps[k]));
+  if (Object.keys(rc).length) conf.runtimeConfig = rc;
+  delete conf.capabilities;
+  return conf;
+}
+
+async function addChain(list: Conflist, opts: Omit<InvokeOptions, 'command'>, runtimeConfig: Record<string, unknown>): Promise<CniResult> {
+  let prev: CniResult | undefined;
+  const done: Record<string, unknown>[] = [];
+  try {
+    for (const plugin of list.plugins) {
+      prev = await invokePlugin(pluginConf(list, plugin, prev, runtimeConfig), { ...opts, command: 'ADD' });
+      done.push(plugin);
+    }
+  } catch (e) {
+    // Undo what was done (CNI: DEL in reverse order; plugins tolerate partial state).
+    await delChain({ ...list, plugins: list.plugins }, opts, prev, runtimeConfig).catch(() => {});
+    throw e;
+  }
+  return prev ?? {};
+}
+
+async function delChain(
+  list: Conflist,
+  opts: Omit<InvokeOptions, 'command'>,
+  prevResult: CniResult | undefined,
+  runtimeConfig: Record<string, unknown>,
+): Promise<void> {
+  let firstError: unknown;
+  for (const plugin of [...list.plugins].reverse()) {
+    try {
+      await invokePlugin(pluginConf(list, plugin, prevResult, runtimeConfig), { ...opts, command: 'DEL' });
+    } catch (e) {
+      firstError ??= e;
+    }
+  }
+  if (firstError) throw firstError;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Files a container gets: /etc/hosts, /etc/hostname, /etc/resolv.conf
+
+const HOSTS_BASE = [
+  '127.0.0.1\tlocalhost',
+  '::1\tlocalhost ip6-localhost ip6-loopback',
+  'fe00::0\tip6-localnet',
+  'ff00::0\tip6-mcastprefix',
+  'ff02::1\tip6-allnodes',
+  'ff02::2\tip6-allrouters',
+];
+
+export interface HostsEntry {
+  ip: string;
+  names: string[];
+}
+
+/** Docker's /etc/hosts: localhost lines, extra hosts (--add-host), peers, then the container itself. */
+export function renderHosts(opts: { hostname: string; ip?: string; extra?: HostsEntry[]; peers?: HostsEntry[] }): string {
+  const lines = [...HOSTS_BASE];
+  for (const e of [...(opts.extra ?? []), ...(opts.peers ?? [])]) lines.push(`${e.ip}\t${[...new Set(e.names)].join(' ')}`);
+  if (opts.ip) lines.push(`${opts.ip}\t${opts.hostname}`);
+  return lines.join('\n') + '\n';
+}
+
+/**
+ * The container's resolv.conf: the host's, with loopback nameservers (a local stub resolver the
+ * container cannot reach) removed, and Docker's fallback (8.8.8.8, 8.8.4.4) when none is left.
+ * With the host's network the host file is kept as is.
+ */
+export function renderResolvConf(hostText: string, opts: { hostNetwork?: boolean; dns?: string[]; dnsSearch?: string[] } = {}): string {
+  if (opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length) return hostText;
+  const lines = hostText.split('\n');
+  const keep = lines.filter((l) => {
+    const m = /^\s*nameserver\s+(\S+)/.exec(l);
+    if (m) return !opts.dns?.length && !/^127\.|^::1$/.test(m[1]!);
+    if (opts.dnsSearch?.length && /^\s*(search|domain)\s/.test(l)) return false;
+    return l.trim() !== '';
+  });
+  const servers = opts.dns?.length ? opts.dns : keep.some((l) => /^\s*nameserver\s/.test(l)) ? [] : ['8.8.8.8', '8.8.4.4'];
+  const out = [
+    ...(opts.dnsSearch?.length ? [`search ${opts.dnsSearch.join(' ')}`] : []),
+    ...keep,
+    ...servers.map((s) => `nameserver ${s}`),
+  ];
+  return out.join('\n') + '\n';
+}
+
+export function hostResolvConf(): string {
+  for (const f of ['/etc/resolv.conf']) {
+    try {
+      const text = readFileSync(f, 'utf8');
+      // systemd-resolved's stub: the real upstream list is next to it.
+      if (/^nameserver 127\.0\.0\.53$/m.test(text) && existsSync('/run/systemd/resolve/resolv.conf')) {
+        return readFileSync('/run/systemd/resolve/resolv.conf', 'utf8');
+      }
+      return text;
+    } catch {
+      /* none */
+    }
+  }
+  return '';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Port specs: -p [ip:][hostPort:]containerPort[/proto], ranges allowed
+
+export function parsePortSpec(spec: string): PortMapping[] {
+  let rest = spec.trim();
+  let protocol: PortMapping['protocol'] = 'tcp';
+  const slash = rest.lastIndexOf('/');
+  if (slash >= 0) {
+    const p = rest.slice(slash + 1).toLowerCase();
+    if (p !== 'tcp' && p !== 'udp' && p !== 'sctp') throw new Error(`invalid proto: ${p}`);
+    protocol = p;
+    rest = rest.slice(0, slash);
+  }
+  let hostIP: string | undefined;
+  const v6 = /^\[([0-9a-fA-F:.]+)\]:(.*)$/.exec(rest);
+  let parts: string[];
+  if (v6) {
+    hostIP = v6[1];
+    parts = ['', ...v6[2]!.split(':')];
+  } else parts = rest.split(':');
+  let hostPart = '';
+  let ctrPart: string;
+  if (parts.length === 1) ctrPart = parts[0]!;
+  else if (parts.length === 2) [hostPart, ctrPart] = parts as [string, string];
+  else if (parts.length === 3) {
+    hostIP ??= parts[0] || undefined;
+    hostPart = parts[1]!;
+    ctrPart = parts[2]!;
+  } else throw new Error(`invalid port format: ${spec}`);
+  if (hostIP && !v6 && !/^\d{1,3}(\.\d{1,3}){3}$/.test(hostIP)) throw new Error(`invalid IP address: ${hostIP}`);
+  const range = (s: string): [number, number] => {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(s);
+    if (!m) throw new Error(`invalid port: ${s || spec}`);
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (a < 1 || b > 65535 || b < a) throw new Error(`invalid port range: ${s}`);
+    return [a, b];
+  };
+  const [c0, c1] = range(ctrPart);
+  const hostRange = hostPart === '' ? undefined : range(hostPart);
+  if (hostRange && hostRange[1] - hostRange[0] !== c1 - c0) {
+    throw new Error(`invalid ranges specified for container and host Ports: ${ctrPart} and ${hostPart}`);
+  }
+  const out: PortMapping[] = [];
+  for (let i = 0; i <= c1 - c0; i++) {
+    out.push({ ...(hostIP ? { hostIP } : {}), hostPort: hostRange ? hostRange[0] + i : 0, containerPort: c0 + i, protocol });
+  }
+  return out;
+}
+
+/** A free port on the host (hostPort 0 = "pick one", as Docker does). */
+export function freePort(hostIP = '0.0.0.0'): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, hostIP, () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks of one state directory
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+function subnetOf(index: number): { subnet: string; gateway: string; bridge: string } {
+  return { subnet: `10.213.${index}.0/24`, gateway: `10.213.${index}.1`, bridge: `kiln${index}` };
+}
+
+function ipToInt(ip: string): number {
+  return ip.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
+}
+
+function overlaps(a: string, b: string): boolean {
+  const [ai, al] = a.split('/') as [string, string];
+  const [bi, bl] = b.split('/') as [string, string];
+  const len = Math.min(Number(al), Number(bl));
+  const mask = len === 0 ? 0 : (~0 << (32 - len)) >>> 0;
+  return ((ipToInt(ai) & mask) >>> 0) === ((ipToInt(bi) & mask) >>> 0);
+}
+
+export class Networks {
+  readonly dir: string;
+  readonly ipamDir: string;
+  readonly cniPath: string;
+
+  constructor(stateRoot: string, opts: { ipamDir?: string; cniPath?: string } = {}) {
+    this.dir = join(stateRoot, 'networks');
+    this.ipamDir = opts.ipamDir ?? DEFAULT_IPAM_DIR;
+    this.cniPath = opts.cniPath ?? CNI_PATH;
+  }
+
+  private confFile(name: string): string {
+    return join(this.dir, `${name}.conflist`);
+  }
+
+  private endpointsDir(name: string): string {
+    return join(this.dir, `${name}.endpoints`);
+  }
+
+  private readConflist(name: string): Conflist | undefined {
+    try {
+      return JSON.parse(readFileSync(this.confFile(name), 'utf8')) as Conflist;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  private info(list: Conflist): NetworkInfo {
+    return { name: list.name, ...list.kiln };
+  }
+
+  get(name: string): NetworkInfo | undefined {
+    if (name === DEFAULT_NETWORK || name === 'bridge') return this.info(this.ensureDefaultList());
+    const byName = this.readConflist(name);
+    if (byName) return this.info(byName);
+    // By ID prefix, as Docker accepts.
+    const hits = this.list().filter((n) => n.id.startsWith(name));
+    return hits.length === 1 ? hits[0] : undefined;
+  }
+
+  list(): NetworkInfo[] {
+    this.ensureDefaultList();
+    const out: NetworkInfo[] = [];
+    for (const f of readdirSync(this.dir)) {
+      if (!f.endsWith('.conflist')) continue;
+      const list = this.readConflist(f.slice(0, -'.conflist'.length));
+      if (list) out.push(this.info(list));
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private ensureDefaultList(): Conflist {
+    const existing = this.readConflist(DEFAULT_NETWORK);
+    if (existing) return existing;
+    return this.write(DEFAULT_NETWORK, DEFAULT_SUBNET_INDEX, {});
+  }
+
+  private write(name: string, index: number, opts: { internal?: boolean; labels?: Record<string, string> }): Conflist {
+    const { subnet, gateway, bridge } = subnetOf(index);
+    const id = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const list: Conflist = {
+      cniVersion: CNI_VERSION,
+      name,
+      plugins: [
+        {
+          type: 'bridge',
+          bridge,
+          isGateway: true,
+          ipMasq: !opts.internal,
+          hairpinMode: true,
+          ipam: {
+            type: 'host-local',
+            routes: opts.internal ? [] : [{ dst: '0.0.0.0/0' }],
+            ranges: [[{ subnet, gateway }]],
+            dataDir: this.ipamDir,
+          },
+        },
+        { type: 'portmap', capabilities: { portMappings: true }, snat: true },
+        { type: 'firewall' },
+        { type: 'tuning' },
+      ],
+      kiln: {
+        id,
+        driver: 'bridge',
+        bridge,
+        subnet,
+        gateway,
+        created: new Date().toISOString(),
+        internal: !!opts.internal,
+        labels: opts.labels ?? {},
+      },
+    };
+    mkdirSync(this.dir, { recursive: true });
+    const tmp = this.confFile(name) + '.tmp';
+    writeFileSync(tmp, JSON.stringify(list, null, 2) + '\n');
+    renameSync(tmp, this.confFile(name));
+    return list;
+  }
+
+  /** `kiln network create NAME`: the next free 10.213.N.0/24 not used by this host's interfaces. */
+  create(name: string, opts: { internal?: boolean; labels?: Record<string, string> } = {}): NetworkInfo {
+    if (!NAME_RE.test(name)) throw new Error(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+    if (name === DEFAULT_NETWORK || name === 'bridge' || name === 'host' || name === 'none') {
+      throw new Error(`network with name ${name} already exists`);
+    }
+    return this.withLock(() => {
+      if (this.readConflist(name)) throw new Error(`network with name ${name} already exists`);
+      const taken = new Set(this.list().map((n) => n.subnet));
+      const hostNets: string[] = [];
+      for (const [ifname, addrs] of Object.entries(networkInterfaces())) {
+        for (const a of addrs ?? []) if (a.family === 'IPv4' && a.cidr && !ifname.startsWith('kiln')) hostNets.push(a.cidr);
+      }
+      for (let i = 1; i < 255; i++) {
+        const { subnet } = subnetOf(i);
+        if (taken.has(subnet) || hostNets.some((h) => overlaps(h, subnet))) continue;
+        return this.info(this.write(name, i, opts));
+      }
+      throw new Error('no free subnet left in 10.213.0.0/16');
+    });
+  }
+
+  /** `kiln network rm NAME`: refused while containers are attached; deletes the bridge. */
+  async remove(name: string): Promise<void> {
+    const info = this.get(name);
+    if (!info) throw new Error(`network ${name} not found`);
+    if (info.name === DEFAULT_NETWORK) throw new Error(`${info.name} is a pre-defined network and cannot be removed`);
+    const eps = this.endpoints(info.name);
+    if (eps.length) throw new Error(`error while removing network: network ${info.name} id ${info.id} has active endpoints`);
+    rmSync(this.confFile(info.name), { force: true });
+    rmSync(this.endpointsDir(info.name), { recursive: true, force: true });
+    rmSync(join(this.ipamDir, info.name), { recursive: true, force: true });
+    await run('ip', ['link', 'delete', info.bridge, 'type', 'bridge']);
+  }
+
+  endpoints(network: string): Endpoint[] {
+    const dir = this.endpointsDir(network);
+    let files: string[];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      return [];
+    }
+    const out: Endpoint[] = [];
+    for (const f of files) {
+      if (!f.endsWith('.json')) continue;
+      try {
+        out.push(JSON.parse(readFileSync(join(dir, f), 'utf8')) as Endpoint);
+      } catch {
+        /* half-written: skip */
+      }
+    }
+    return out;
+  }
+
+  endpoint(network: string, containerId: string): Endpoint | undefined {
+    try {
+      return JSON.parse(readFileSync(join(this.endpointsDir(network), `${containerId}.json`), 'utf8')) as Endpoint;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * Attach a container's netns to `network`: ADD the chain on eth0 and loopback on lo (in
+   * parallel), record the endpoint (with the ADD result for DEL), write the container's hosts file
+   * with its peers, and add it to the running peers' hosts files.
+   */
+  async connect(opts: {
+    network: string;
+    containerId: string;
+    name: string;
+    hostname: string;
+    aliases?: string[];
+    netns: string;
+    ports?: PortMapping[];
+    hostsFile?: string;
+    extraHosts?: HostsEntry[];
+  }): Promise<Endpoint> {
+    const info = this.get(opts.network);
+    if (!info) throw new Error(`network ${opts.network} not found`);
+    const list = this.readConflist(info.name)!;
+    const ports: PortMapping[] = [];
+    for (const p of opts.ports ?? []) ports.push(p.hostPort ? p : { ...p, hostPort: await freePort(p.hostIP) });
+    const runtimeConfig: Record<string, unknown> = {
+      portMappings: ports.map((p) => ({
+        hostPort: p.hostPort,
+        containerPort: p.containerPort,
+        protocol: p.protocol,
+        ...(p.hostIP ? { hostIP: p.hostIP } : {}),
+      })),
+    };
+    const base = { containerId: opts.containerId, netns: opts.netns, cniPath: this.cniPath };
+    const [result] = await Promise.all([
+      addChain(list, { ...base, ifname: 'eth0' }, runtimeConfig),
+      invokePlugin({ cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' }, { ...base, ifname: 'lo', command: 'ADD' }),
+    ]);
+    const ip4 = result.ips?.find((i) => i.address.includes('.'));
+    if (!ip4) throw new Error(`CNI ${info.name}: no IPv4 address in the result`);
+    const [ip, prefix] = ip4.address.split('/') as [string, string];
+    const iface = ip4.interface !== undefined ? result.interfaces?.[ip4.interface] : undefined;
+    const ep: Endpoint = {
+      containerId: opts.containerId,
+      name: opts.name,
+      aliases: opts.aliases ?? [],
+      network: info.name,
+      netns: opts.netns,
+      ifname: 'eth0',
+      ip,
+      prefixLen: Number(prefix),
+      gateway: ip4.gateway ?? info.gateway,
+      ...(iface?.mac ? { mac: iface.mac } : {}),
+      ...(opts.hostsFile ? { hostsFile: opts.hostsFile } : {}),
+      ...(opts.extraHosts?.length ? { extraHosts: opts.extraHosts } : {}),
+      hostname: opts.hostname,
+      ports,
+      result,
+      runtimeConfig,
+    };
+    await this.withLockAsync(async () => {
+      const dir = this.endpointsDir(info.name);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, `${opts.containerId}.json.tmp`), JSON.stringify(ep));
+      renameSync(join(dir, `${opts.containerId}.json.tmp`), join(dir, `${opts.containerId}.json`));
+      this.refreshHosts(info.name);
+    });
+    return ep;
+  }
+
+  /** Detach (idempotent): DEL with the cached result, forget the endpoint, update peers' hosts. */
+  async disconnect(network: string, containerId: string): Promise<void> {
+    const info = this.get(network);
+    if (!info) return;
+    const ep = this.endpoint(info.name, containerId);
+    if (!ep) return;
+    const list = this.readConflist(info.name)!;
+    const base = { containerId, netns: ep.netns, cniPath: this.cniPath };
+    await delChain(list, { ...base, ifname: ep.ifname }, ep.result, ep.runtimeConfig);
+    await this.withLockAsync(async () => {
+      rmSync(join(this.endpointsDir(info.name), `${containerId}.json`), { force: true });
+      this.refreshHosts(info.name);
+    });
+  }
+
+  /** Rewrite, in place, the hosts file of every endpoint of `network` with its current peers. */
+  private refreshHosts(network: string): void {
+    const eps = this.endpoints(network);
+    for (const ep of eps) {
+      if (!ep.hostsFile || !existsSync(ep.hostsFile)) continue;
+      const peers = eps
+        .filter((p) => p.containerId !== ep.containerId)
+        .map((p) => ({ ip: p.ip, names: [p.name, p.containerId.slice(0, 12), ...p.aliases] }));
+      // Keep lines the container or --add-host put there: only our generated block is replaced.
+      writeFileSync(ep.hostsFile, renderHosts({ hostname: ep.hostname, ip: ep.ip, extra: ep.extraHosts, peers }));
+    }
+  }
+
+  private withLock<T>(fn: () => T): T {
+    mkdirSync(this.dir, { recursive: true });
+    const fd = openSync(join(this.dir, '.lock'), 'a');
+    try {
+      flock(fd, LOCK_EX);
+      return fn();
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** flock without blocking the event loop: poll with LOCK_NB. */
+  private async withLockAsync<T>(fn: () => Promise<T>): Promise<T> {
+    mkdirSync(this.dir, { recursive: true });
+    const fd = openSync(join(this.dir, '.lock'), 'a');
+    try {
+      while (!flock(fd, LOCK_EX | LOCK_NB)) await sleep(5);
+      return await fn();
+    } finally {
+      try {
+        flock(fd, LOCK_UN);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// One call for a container's (or a build step's) network: the namespace, the CNI attachment and
+// the three /etc files, for any of Docker's modes.
+
+export type NetworkMode = 'bridge' | 'none' | 'host' | (string & {});
+
+export interface NetworkAttachment {
+  /** what generateSpec needs */
+  spec: { network: { mode: 'none' | 'host' | 'ns'; netnsPath?: string }; etcFiles: { hosts: string; resolvConf: string; hostname: string } };
+  /** the CNI network joined (bridge mode or a named network) */
+  network?: string;
+  endpoint?: Endpoint;
+}
+
+export interface AttachOptions {
+  stateRoot: string;
+  containerId: string;
+  /** container name, resolvable by peers on the same network */
+  name: string;
+  hostname: string;
+  mode: NetworkMode;
+  /** directory for hosts, resolv.conf and hostname (the container's dir) */
+  etcDir: string;
+  ports?: PortMapping[];
+  aliases?: string[];
+  extraHosts?: HostsEntry[];
+  dns?: string[];
+  dnsSearch?: string[];
+  ipamDir?: string;
+}
+
+/** Resolve Docker's spelling: "bridge" and "default" mean kiln's default network. */
+export function networkName(mode: NetworkMode): string | undefined {
+  if (mode === 'none' || mode === 'host') return undefined;
+  return mode === 'bridge' || mode === 'default' ? DEFAULT_NETWORK : mode;
+}
+
+export async function attachNetwork(opts: AttachOptions): Promise<NetworkAttachment> {
+  mkdirSync(opts.etcDir, { recursive: true });
+  const etcFiles = {
+    hosts: join(opts.etcDir, 'hosts'),
+    resolvConf: join(opts.etcDir, 'resolv.conf'),
+    hostname: join(opts.etcDir, 'hostname'),
+  };
+  const host = opts.mode === 'host';
+  writeFileSync(etcFiles.hostname, opts.hostname + '\n');
+  writeFileSync(etcFiles.resolvConf, renderResolvConf(hostResolvConf(), { hostNetwork: host, dns: opts.dns, dnsSearch: opts.dnsSearch }));
+  if (host) {
+    let hosts = '';
+    try {
+      hosts = readFileSync('/etc/hosts', 'utf8');
+    } catch {
+      hosts = renderHosts({ hostname: opts.hostname });
+    }
+    for (const e of opts.extraHosts ?? []) hosts += `${e.ip}\t${e.names.join(' ')}\n`;
+    writeFileSync(etcFiles.hosts, hosts);
+    return { spec: { network: { mode: 'host' }, etcFiles } };
+  }
+  writeFileSync(etcFiles.hosts, renderHosts({ hostname: opts.hostname, extra: opts.extraHosts }));
+  const net = networkName(opts.mode);
+  if (!net) {
+    if (opts.ports?.length) throw new Error('port publishing needs a network (not --network none)');
+    return { spec: { network: { mode: 'none' }, etcFiles } };
+  }
+  const networks = new Networks(opts.stateRoot, { ipamDir: opts.ipamDir });
+  if (!networks.get(net)) throw new Error(`network ${net} not found`);
+  const netns = await createNetns(opts.containerId);
+  try {
+    const endpoint = await networks.connect({
+      network: net,
+      containerId: opts.containerId,
+      name: opts.name,
+      hostname: opts.hostname,
+      aliases: opts.aliases,
+      netns,
+      ports: opts.ports,
+      hostsFile: etcFiles.hosts,
+      extraHosts: opts.extraHosts,
+    });
+    return { spec: { network: { mode: 'ns', netnsPath: netns }, etcFiles }, network: endpoint.network, endpoint };
+  } catch (e) {
+    await deleteNetns(opts.containerId).catch(() => {});
+    throw e;
+  }
+}
+
+/** Undo attachNetwork (idempotent; safe after a crash halfway). */
+export async function detachNetwork(opts: { stateRoot: string; containerId: string; network?: string; ipamDir?: string }): Promise<void> {
+  let error: unknown;
+  if (opts.network) {
+    try {
+      await new Networks(opts.stateRoot, { ipamDir: opts.ipamDir }).disconnect(opts.network, opts.containerId);
+    } catch (e) {
+      error = e;
+    }
+  }
+  await deleteNetns(opts.containerId);
+  if (error) throw error;
+}
