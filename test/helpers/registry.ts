@@ -13,6 +13,8 @@ import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
+import { encodeHeader, padding, END_OF_ARCHIVE } from '../../src/layers/tar.js';
 
 export const USER = 'kiln';
 export const PASSWORD = 'kiln-pass';
@@ -375,4 +377,127 @@ export async function startFaultProxy(target: { port: number }): Promise<FaultPr
   const listen = () => new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   await listen();
   return proxy;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Test images: an OCI image layout made here (tar + gzip layers, config, manifest, index.json), to
+// push with `skopeo copy oci:DIR:TAG docker://…` — the "pushed by another tool" side of interop.
+
+
+export interface CraftedImage {
+  dir: string;
+  tag: string;
+  manifestDigest: string;
+  configDigest: string;
+  layerDigests: string[];
+  diffIds: string[];
+  layerSizes: number[];
+}
+
+const sha = (b: Buffer) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
+
+/** A layer tar with the given files (parents made as directories). Deterministic. */
+export function layerTar(files: Record<string, Buffer | string>): Buffer {
+  const parts: Buffer[] = [];
+  const dirs = new Set<string>();
+  for (const name of Object.keys(files).sort()) {
+    const segs = name.split('/');
+    for (let i = 1; i < segs.length; i++) {
+      const d = segs.slice(0, i).join('/') + '/';
+      if (!dirs.has(d)) {
+        dirs.add(d);
+        parts.push(encodeHeader({ name: d, type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 1700000000 }));
+      }
+    }
+    const body = Buffer.from(files[name]!);
+    parts.push(encodeHeader({ name, type: 'file', mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: 1700000000 }));
+    parts.push(body, Buffer.alloc(padding(body.length)));
+  }
+  parts.push(END_OF_ARCHIVE);
+  return Buffer.concat(parts);
+}
+
+/** Writes an OCI layout at `dir` holding one image whose layers contain `layers` (files per layer). */
+export function craftOciLayout(dir: string, layers: Record<string, Buffer | string>[], opts: { tag?: string; cmd?: string[] } = {}): CraftedImage {
+  const tag = opts.tag ?? 'latest';
+  const blobs = path.join(dir, 'blobs', 'sha256');
+  fs.mkdirSync(blobs, { recursive: true });
+  const put = (b: Buffer) => {
+    const d = sha(b);
+    fs.writeFileSync(path.join(blobs, d.slice(7)), b);
+    return d;
+  };
+  const diffIds: string[] = [];
+  const layerDigests: string[] = [];
+  const layerSizes: number[] = [];
+  for (const files of layers) {
+    const tar = layerTar(files);
+    diffIds.push(sha(tar));
+    const gz = zlib.gzipSync(tar, { level: 1 });
+    layerDigests.push(put(gz));
+    layerSizes.push(gz.length);
+  }
+  const config = Buffer.from(
+    JSON.stringify({
+      created: '2024-01-01T00:00:00Z',
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: diffIds },
+      history: layers.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `layer ${i}` })),
+    }),
+  );
+  const configDigest = put(config);
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: configDigest, size: config.length },
+      layers: layerDigests.map((d, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: d, size: layerSizes[i] })),
+    }),
+  );
+  const manifestDigest = put(manifest);
+  fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  fs.writeFileSync(
+    path.join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          digest: manifestDigest,
+          size: manifest.length,
+          annotations: { 'org.opencontainers.image.ref.name': tag },
+        },
+      ],
+    }),
+  );
+  return { dir, tag, manifestDigest, configDigest, layerDigests, diffIds, layerSizes };
+}
+
+/** Runs skopeo against the plain-HTTP test registry; throws with its stderr on failure. */
+export function skopeo(args: string[]): string {
+  try {
+    return execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
+  } catch (e) {
+    const err = e as { stderr?: string; message: string };
+    throw new Error(`skopeo ${args.join(' ')} failed: ${err.stderr || err.message}`);
+  }
+}
+
+/** Pushes a crafted layout to docker://host/repo:tag with skopeo. */
+export function skopeoPushLayout(img: CraftedImage, host: string, repo: string, extra: string[] = []): void {
+  skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${img.dir}:${img.tag}`, `docker://${host}/${repo}`]);
+}
+
+/** Random (incompressible) bytes, deterministic per seed. */
+export function randomBytes(size: number, seed: string): Buffer {
+  const out = Buffer.alloc(size);
+  let off = 0;
+  let counter = 0;
+  while (off < size) {
+    const block = crypto.createHash('sha512').update(`${seed}:${counter++}`).digest();
+    off += block.copy(out, off);
+  }
+  return out;
 }

@@ -1,0 +1,27 @@
+// `kiln push [--format docker|oci] [--digestfile FILE] NAME[:TAG] [DESTINATION]`, with Docker's output.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { CliError } from '../context.js';
+import { pushImage } from '../../registry/push.js';
+import { progressFor } from '../../registry/progress.js';
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('push')
+    .description('Upload an image to a registry')
+    .argument('<name>', 'local image: NAME[:TAG] (or ID when DESTINATION is given)')
+    .argument('[destination]', 'push to this reference instead of NAME')
+    .option('--format <format>', 'manifest format: docker (v2 schema 2) or oci', 'docker')
+    .option('--digestfile <file>', 'write the pushed manifest digest to FILE')
+    .option('-q, --quiet', 'print nothing but errors')
+    .option('--progress <mode>', 'auto, tty or plain', 'auto')
+    .action(async (name: string, destination: string | undefined, o: { format: string; digestfile?: string; quiet?: boolean; progress: string }) => {
+      const format = o.format.toLowerCase();
+      if (format !== 'docker' && format !== 'oci' && format !== 'v2s2')
+        throw new CliError(`invalid --format ${JSON.stringify(o.format)}: use docker or oci`);
+      if (!['auto', 'tty', 'plain'].includes(o.progress)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty or plain`);
+      const engine = ctx.engine();
+      const sink = o.quiet ? undefined : progressFor(process.stdout, o.progress as 'auto' | 'tty' | 'plain');
+      await pushImage(engine, name, { format: format === 'oci' ? 'oci' : 'docker', digestFile: o.digestfile, progress: sink }, destination);
+    });
+}

@@ -1,0 +1,267 @@
+// `kiln pull` and the pull behind `FROM`/`run` of a missing image: resolve the reference (index →
+// platform manifest), skip layers the store already has ("Already exists"), download the others in
+// parallel (verified while streaming, resumable), apply each in order as soon as it and its parents
+// are there, keep each blob as it arrived and record diffID → blob, then store the config and the
+// manifest, record the image and tag it. Any failure aborts the rest; whatever was fully applied
+// stays valid, partial downloads stay for the next attempt, and no image row is written.
+import path from 'node:path';
+import fs from 'node:fs';
+import { chainIds, shortId } from '../image/digest.js';
+import { familiarString, formatReference, parseReference, type Reference } from '../image/reference.js';
+import type { Descriptor, Digest, ImageConfig, Manifest } from '../image/types.js';
+import { RegistryClient } from './client.js';
+import { BlobSources } from './blob-sources.js';
+import { fetchBlob, type FetchedBlob } from './blob-fetch.js';
+import { NotFoundError, RegistryError, RegistryUnreachableError } from './errors.js';
+import { fetchManifest, type FetchedManifest } from './manifests.js';
+import { defaultPlatform, formatPlatform, parsePlatform, platformRank, selectManifest } from './platform.js';
+import { toSink, type Progress, type ProgressSink } from './progress.js';
+import { openRegistryStore, type RegistryStore, type StoreEngine } from './store.js';
+
+export interface PullOptions {
+  /** os/arch[/variant]; default linux on the host's architecture. */
+  platform?: string;
+  /** Where progress goes: a line callback or a sink (see progress.ts). */
+  progress?: Progress;
+  /** Parallel layer downloads (default 4, or $KILN_MAX_CONCURRENT_DOWNLOADS). */
+  concurrency?: number;
+  /** Extra attempts per blob after an interrupted transfer (default 2). */
+  retries?: number;
+  signal?: AbortSignal;
+}
+
+export interface PullResult {
+  /** Image ID: the config digest. */
+  id: Digest;
+  /** The digest the registry serves for the reference (an index's when there is one). */
+  digest: Digest;
+  /** The manifest digest of the platform image. */
+  manifestDigest: Digest;
+  /** Normalized reference (docker.io/library/busybox:latest). */
+  ref: string;
+  /** False when everything was already present and the tag did not move. */
+  downloaded: boolean;
+}
+
+const LAYER_TYPES = /^application\/vnd\.(oci\.image\.layer\.v1\.tar(\+gzip|\+zstd)?|docker\.image\.rootfs\.(foreign\.)?diff\.tar\.gzip)$/;
+
+/** Resolves `ref` on the registry to a platform manifest, trying mirrors first. */
+async function resolveManifest(
+  clients: RegistryClient[],
+  ref: Reference,
+  platform: ReturnType<typeof parsePlatform>,
+): Promise<{ client: RegistryClient; top: FetchedManifest; image: FetchedManifest }> {
+  const target = ref.digest ?? ref.tag ?? 'latest';
+  let lastErr: unknown;
+  for (const client of clients) {
+    try {
+      const top = await fetchManifest(client, ref.path, target);
+      let image = top;
+      if (top.parsed.kind === 'index') {
+        const desc = selectManifest(top.parsed.index, platform);
+        image = await fetchManifest(client, ref.path, desc.digest);
+        if (image.parsed.kind !== 'manifest') throw new RegistryError(`${formatReference(ref)}: nested image indexes are not supported`);
+      }
+      return { client, top, image };
+    } catch (e) {
+      lastErr = e;
+      // A mirror that fails for any reason falls back to the next endpoint; the registry itself is last.
+      if (!client.endpoint.mirror) throw e;
+    }
+  }
+  throw lastErr;
+}
+
+function isLayer(d: Descriptor): boolean {
+  return LAYER_TYPES.test(d.mediaType);
+}
+
+/**
+ * Runs `fn` over `items` with at most `limit` at once; one promise per item. After the first
+ * failure nothing new starts, `onFail` runs once, and every pending item rejects with that error.
+ */
+function limited<T, R>(items: T[], limit: number, fn: (item: T, i: number) => Promise<R>, onFail: () => void): Promise<R>[] {
+  let running = 0;
+  let failure: { e: unknown } | undefined;
+  const queue: (() => void)[] = [];
+  return items.map(
+    (item, i) =>
+      new Promise<R>((resolve, reject) => {
+        const start = () => {
+          if (failure) return reject(failure.e);
+          running++;
+          fn(item, i)
+            .then(resolve, (e) => {
+              if (!failure) {
+                failure = { e };
+                onFail();
+              }
+              reject(failure.e);
+            })
+            .finally(() => {
+              running--;
+              queue.shift()?.();
+            });
+        };
+        if (running < limit) start();
+        else queue.push(start);
+      }),
+  );
+}
+
+export async function pullImage(engine: StoreEngine, refInput: string, opts: PullOptions = {}): Promise<PullResult> {
+  const store = openRegistryStore(engine);
+  return pullInto(store, refInput, opts);
+}
+
+export async function pullInto(store: RegistryStore, refInput: string, opts: PullOptions = {}): Promise<PullResult> {
+  const ref = parseReference(refInput);
+  const normalized = formatReference(ref);
+  const progress = toSink(opts.progress);
+  try {
+    return await doPull(store, ref, refInput, normalized, progress, opts);
+  } finally {
+    progress.close?.();
+  }
+}
+
+async function doPull(
+  store: RegistryStore,
+  ref: Reference,
+  refInput: string,
+  normalized: string,
+  progress: ProgressSink,
+  opts: PullOptions,
+): Promise<PullResult> {
+  const platform = opts.platform ? parsePlatform(opts.platform) : defaultPlatform();
+  const explicitTag = /:[\w][\w.-]*$/.test(refInput.replace(/@.*$/, '').split('/').pop() ?? '') || !!ref.digest;
+  if (!explicitTag) progress.event({ status: `Using default tag: ${ref.tag}` });
+  progress.event({ status: `${ref.digest ?? ref.tag}: Pulling from ${ref.domain === 'docker.io' ? ref.path : ref.path}` });
+
+  const clients = RegistryClient.forRegistry(ref.domain, { root: store.root, pull: true });
+  const { client, top, image } = await resolveManifest(clients, ref, platform);
+  const manifest = (image.parsed as { manifest: Manifest }).manifest;
+  const manifestType = image.parsed.mediaType;
+  const repo = ref.path;
+  const downloadsDir = path.join(store.tmpDir, 'downloads');
+  const concurrency = opts.concurrency ?? (Number(process.env.KILN_MAX_CONCURRENT_DOWNLOADS) || 4);
+
+  // The config first: it names the diffIDs, which name the layers we may already have.
+  const configDesc = manifest.config;
+  if (!store.hasBlob(configDesc.digest)) {
+    const f = await fetchBlob(client, repo, configDesc, { dir: downloadsDir, retries: opts.retries, signal: opts.signal });
+    try {
+      store.putBlob(fs.readFileSync(f.path), configDesc.digest);
+    } finally {
+      f.release();
+    }
+  }
+  const config = JSON.parse(store.readBlob(configDesc.digest).toString('utf8')) as ImageConfig;
+  const diffIds = config.rootfs?.diff_ids ?? [];
+  const layers = manifest.layers.filter(isLayer);
+  if (layers.length !== manifest.layers.length) {
+    const odd = manifest.layers.find((d) => !isLayer(d))!;
+    throw new RegistryError(`${normalized}: unsupported layer media type ${odd.mediaType}`);
+  }
+  if (diffIds.length !== layers.length)
+    throw new RegistryError(`${normalized}: the image config lists ${diffIds.length} layers but the manifest has ${layers.length}`);
+  if (opts.platform && config.architecture && platformRank(platform, { os: config.os, architecture: config.architecture, variant: config.variant }) < 0)
+    throw new RegistryError(
+      `${normalized}: image is for ${formatPlatform({ os: config.os, architecture: config.architecture, variant: config.variant })}, not ${formatPlatform(platform)}`,
+    );
+  const chains = chainIds(diffIds);
+
+  // Leading layers already unpacked: "Already exists". (A chain ID covers its parents.)
+  let present = 0;
+  for (let i = chains.length - 1; i >= 0; i--)
+    if (store.hasLayer(chains[i]!)) {
+      present = i + 1;
+      break;
+    }
+  const ids = layers.map((l) => shortId(l.digest));
+  for (let i = 0; i < layers.length; i++) progress.event({ id: ids[i], status: i < present ? 'Already exists' : 'Pulling fs layer' });
+
+  const todo = layers.slice(present);
+  const abort = new AbortController();
+  const onOuterAbort = () => abort.abort();
+  opts.signal?.addEventListener('abort', onOuterAbort);
+  let downloadedAny = false;
+  const fetched: (FetchedBlob | undefined)[] = [];
+  const downloads = limited(todo, concurrency, async (desc, j) => {
+    const id = ids[present + j]!;
+    if (store.hasBlob(desc.digest)) {
+      progress.event({ id, status: 'Download complete' });
+      return;
+    }
+    downloadedAny = true;
+    const f = await fetchBlob(client, repo, desc, {
+      dir: downloadsDir,
+      retries: opts.retries,
+      signal: abort.signal,
+      onProgress: (have, total) => progress.event({ id, status: 'Downloading', current: have, total }),
+      onRetry: (err, attempt, delay) =>
+        progress.event({ id, status: `Retrying in ${Math.ceil(delay / 1000)} second${delay > 1000 ? 's' : ''} (${attempt}: ${err.message})` }),
+    });
+    fetched[j] = f;
+    progress.event({ id, status: 'Verifying Checksum' });
+    progress.event({ id, status: 'Download complete' });
+  }, () => abort.abort());
+  // Keep every rejection handled; the apply loop reports the first failure in layer order.
+  for (const p of downloads) p.catch(() => {});
+
+  let appliedAny = false;
+  try {
+    for (let j = 0; j < todo.length; j++) {
+      const desc = todo[j]!;
+      const i = present + j;
+      await downloads[j];
+      const f = fetched[j];
+      if (!store.hasLayer(chains[i]!)) {
+        progress.event({ id: ids[i], status: 'Extracting', current: 0, total: desc.size });
+        await store.applyLayer(desc, f?.path, diffIds.slice(0, i), diffIds[i]!, (n) =>
+          progress.event({ id: ids[i], status: 'Extracting', current: n, total: desc.size }),
+        );
+        appliedAny = true;
+      } else if (f) {
+        // Unpacked meanwhile by another command: keep the blob all the same.
+        store.putBlob(fs.readFileSync(f.path), desc.digest);
+        store.recordLayerBlob(diffIds[i]!, desc);
+      }
+      if (f) {
+        f.release();
+        fetched[j] = undefined;
+      }
+      progress.event({ id: ids[i], status: 'Pull complete' });
+    }
+  } catch (e) {
+    abort.abort();
+    await Promise.allSettled(downloads);
+    for (const f of fetched) f?.release(); // complete, verified downloads not yet ingested: nothing to resume
+    throw explain(e, normalized);
+  } finally {
+    opts.signal?.removeEventListener('abort', onOuterAbort);
+  }
+  // Blobs that arrived earlier but whose layers were present (Already exists) keep their records.
+  for (let i = 0; i < present; i++) if (store.hasBlob(layers[i]!.digest)) store.recordLayerBlob(diffIds[i]!, layers[i]!);
+
+  store.putBlob(image.bytes, image.digest);
+  if (top !== image) store.putBlob(top.bytes, top.digest);
+  const id = configDesc.digest;
+  const before = ref.tag ? store.taggedImage(normalized) : undefined;
+  store.recordImage({ id, manifestDigest: image.digest, manifestMediaType: manifestType, ref: ref.tag ? normalized : undefined });
+  new BlobSources(store.root).add(ref.domain, repo, [configDesc.digest, ...layers.map((l) => l.digest)]);
+  const downloaded = downloadedAny || appliedAny || before !== id;
+  progress.event({ status: `Digest: ${top.digest}` });
+  const shown = familiarString(ref);
+  progress.event({ status: downloaded ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}` });
+  return { id, digest: top.digest, manifestDigest: image.digest, ref: normalized, downloaded };
+}
+
+function explain(e: unknown, ref: string): Error {
+  if (e instanceof NotFoundError || e instanceof RegistryUnreachableError) return e;
+  if (e instanceof Error) {
+    if (!e.message.includes(ref)) e.message = `pulling ${ref}: ${e.message}`;
+    return e;
+  }
+  return new Error(String(e));
+}

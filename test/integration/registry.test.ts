@@ -1,0 +1,153 @@
+// Pull and push against a real registry (Debian's docker-registry), with skopeo on the other side:
+// an image pushed by skopeo is pulled by kiln, kiln pushes it on (mounting blobs across
+// repositories), skopeo reads and copies what kiln pushed, and a fresh store pulls it back with the
+// same IDs. Re-pulls say "Already exists", re-pushes "Layer already exists".
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { Engine } from '../../src/engine.js';
+import { pullImage } from '../../src/registry/pull.js';
+import { pushImage } from '../../src/registry/push.js';
+import { chainIds } from '../../src/image/digest.js';
+import type { Digest } from '../../src/image/types.js';
+import { craftOciLayout, randomBytes, skopeo, skopeoPushLayout, startRegistry, type CraftedImage, type TestRegistry } from '../helpers/registry.js';
+
+let reg: TestRegistry;
+let img: CraftedImage;
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-reg-it-'));
+const engines: Engine[] = [];
+
+function freshEngine(name: string): Engine {
+  const e = Engine.open(path.join(tmp, name));
+  engines.push(e);
+  return e;
+}
+
+function sha(b: Buffer): string {
+  return `sha256:${createHash('sha256').update(b).digest('hex')}`;
+}
+
+before(async () => {
+  reg = await startRegistry();
+  img = craftOciLayout(path.join(tmp, 'layout'), [
+    { 'bin/hello': '#!/bin/sh\necho hello\n', 'etc/os-release': 'ID=kiln-test\n' },
+    { 'data/big.bin': randomBytes(1_500_000, 'big') },
+    { 'etc/motd': 'welcome\n' },
+  ]);
+  skopeoPushLayout(img, reg.host, 'src/app:v1');
+});
+
+after(async () => {
+  for (const e of engines) e.close();
+  await reg?.stop();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+test('pull of an image pushed by skopeo: Docker output, IDs, layers and blobs as they arrived', async () => {
+  const engine = freshEngine('a');
+  const lines: string[] = [];
+  const r = await pullImage(engine, `${reg.host}/src/app:v1`, { progress: (l) => lines.push(l) });
+  assert.equal(r.id, img.configDigest);
+  assert.equal(r.digest, img.manifestDigest);
+  assert.equal(r.ref, `${reg.host}/src/app:v1`);
+  assert.equal(lines[0], 'v1: Pulling from src/app');
+  for (const d of img.layerDigests) {
+    const s = d.slice(7, 19);
+    for (const status of ['Pulling fs layer', 'Download complete', 'Pull complete']) assert.ok(lines.includes(`${s}: ${status}`), `${s}: ${status} in\n${lines.join('\n')}`);
+  }
+  assert.ok(lines.includes(`Digest: ${img.manifestDigest}`));
+  assert.equal(lines.at(-1), `Status: Downloaded newer image for ${reg.host}/src/app:v1`);
+  assert.equal(engine.resolveImage(`${reg.host}/src/app:v1`).id, img.configDigest);
+  for (const c of chainIds(img.diffIds as Digest[])) assert.ok(engine.layers.has(c));
+  // The blobs are kept as they arrived and remembered as the layers' compressed forms.
+  img.diffIds.forEach((diffId, i) => {
+    const blobs = engine.layers.blobs(diffId as Digest);
+    assert.deepEqual(blobs.map((b) => b.digest), [img.layerDigests[i]]);
+  });
+  assert.equal(fs.readFileSync(path.join(engine.layers.dir(chainIds(img.diffIds as Digest[])[0]!), 'bin/hello'), 'utf8'), '#!/bin/sh\necho hello\n');
+  // Nothing left in staging.
+  assert.deepEqual(fs.readdirSync(path.join(engine.root, 'tmp', 'downloads')).filter((n) => !n.startsWith('.')), []);
+
+  const again: string[] = [];
+  const r2 = await pullImage(engine, `${reg.host}/src/app:v1`, { progress: (l) => again.push(l) });
+  assert.equal(r2.id, r.id);
+  assert.equal(r2.downloaded, false);
+  for (const d of img.layerDigests) assert.ok(again.includes(`${d.slice(7, 19)}: Already exists`), again.join('\n'));
+  assert.equal(again.at(-1), `Status: Image is up to date for ${reg.host}/src/app:v1`);
+});
+
+test('push: mount from the source repository, HEAD-skip on re-push, OCI format, skopeo reads it, a fresh store pulls it back', async () => {
+  const engine = freshEngine('b');
+  await pullImage(engine, `${reg.host}/src/app:v1`);
+  const lines: string[] = [];
+  const digestFile = path.join(tmp, 'digest');
+  const pushed = await pushImage(engine, `${reg.host}/src/app:v1`, { progress: (l) => lines.push(l), digestFile }, `${reg.host}/dst/app:v2`);
+  assert.equal(lines[0], `The push refers to repository [${reg.host}/dst/app]`);
+  for (const d of img.diffIds) assert.ok(lines.includes(`${d.slice(7, 19)}: Mounted from src/app`), lines.join('\n'));
+  assert.match(lines.at(-1)!, new RegExp(`^v2: digest: ${pushed.digest} size: ${pushed.size}$`));
+  assert.equal(fs.readFileSync(digestFile, 'utf8'), pushed.digest);
+
+  // skopeo sees what kiln pushed: a Docker schema 2 manifest with the blobs as they arrived.
+  const raw = skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/dst/app:v2`]);
+  assert.equal(sha(Buffer.from(raw)), pushed.digest);
+  const m = JSON.parse(raw);
+  assert.equal(m.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
+  assert.equal(m.config.mediaType, 'application/vnd.docker.container.image.v1+json');
+  assert.equal(m.config.digest, img.configDigest);
+  assert.deepEqual(m.layers.map((l: { digest: string }) => l.digest), img.layerDigests);
+  assert.ok(m.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
+  const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/dst/app:v2`]));
+  assert.equal(info.Digest, pushed.digest);
+  assert.equal(info.Architecture, 'amd64');
+
+  // Re-push: every layer is already there (HEAD).
+  const again: string[] = [];
+  const p2 = await pushImage(engine, `${reg.host}/src/app:v1`, { progress: (l) => again.push(l) }, `${reg.host}/dst/app:v2`);
+  assert.equal(p2.digest, pushed.digest);
+  for (const d of img.diffIds) assert.ok(again.includes(`${d.slice(7, 19)}: Layer already exists`), again.join('\n'));
+
+  // OCI format.
+  const oci = await pushImage(engine, `${reg.host}/src/app:v1`, { format: 'oci' }, `${reg.host}/dst/app:oci`);
+  const ociRaw = JSON.parse(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/dst/app:oci`]));
+  assert.equal(ociRaw.mediaType, 'application/vnd.oci.image.manifest.v1+json');
+  assert.equal(ociRaw.config.mediaType, 'application/vnd.oci.image.config.v1+json');
+  assert.ok(ociRaw.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'));
+  assert.notEqual(oci.digest, pushed.digest);
+
+  // skopeo copies kiln's image to another repository; a fresh kiln store pulls that copy.
+  skopeo(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/dst/app:v2`, `docker://${reg.host}/copied/app:v3`]);
+  const fresh = freshEngine('c');
+  const back = await pullImage(fresh, `${reg.host}/copied/app:v3`);
+  assert.equal(back.id, img.configDigest);
+  assert.equal(back.digest, pushed.digest);
+  assert.deepEqual(fresh.resolveImage(back.id).config.rootfs.diff_ids, img.diffIds);
+});
+
+test('a layer built locally is compressed lazily on push and pulls back to the same diffID', async () => {
+  const engine = freshEngine('d');
+  // Unpack a layer from a plain tar (no compressed blob kept), as a build would have it.
+  const { layerTar } = await import('../helpers/registry.js');
+  const tar = layerTar({ 'app/built.txt': 'built here\n', 'app/blob': randomBytes(200_000, 'built') });
+  const { Readable } = await import('node:stream');
+  const applied = await engine.layers.applyTar(Readable.from([tar]), [], undefined, { keepBlob: false });
+  const rec = engine.putImage({
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/true'] },
+    rootfs: { type: 'layers', diff_ids: [applied.diffId] },
+  });
+  engine.tagImage(`${reg.host}/built/app:1`, rec.id);
+  assert.equal(engine.layers.blobs(applied.diffId).length, 0);
+  const lines: string[] = [];
+  const pushed = await pushImage(engine, `${reg.host}/built/app:1`, { progress: (l) => lines.push(l) });
+  assert.ok(lines.includes(`${applied.diffId.slice(7, 19)}: Pushed`), lines.join('\n'));
+  assert.equal(engine.layers.blobs(applied.diffId).length, 1, 'the compressed blob is remembered');
+  const fresh = freshEngine('e');
+  const back = await pullImage(fresh, `${reg.host}/built/app:1`);
+  assert.equal(back.id, rec.id);
+  assert.equal(back.digest, pushed.digest);
+  assert.equal(fs.readFileSync(path.join(fresh.layers.dir(applied.chainId), 'app/built.txt'), 'utf8'), 'built here\n');
+});
