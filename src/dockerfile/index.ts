@@ -1,0 +1,2 @@
+export { parseDockerfile } from './parser.js';
+export { processWord, processWords } from './shell-lex.js';
