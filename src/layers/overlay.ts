@@ -1,0 +1,61 @@
+// Overlay mounts through the new mount API: one `fsconfig("lowerdir+", path)` per layer, so the
+// 4 KiB option-string limit of mount(2) does not apply (500 layers, the kernel's maximum, mount
+// with full paths; machine-notes §4). No short links are needed, so there is no `l/` directory.
+import { MNT_DETACH, MS_BIND, MS_RDONLY, MS_REC, MS_REMOUNT, MOUNT_ATTR_RDONLY, fsMount, mount, umount2 } from '../sys/mount.js';
+import { SysError } from '../sys/ffi.js';
+
+export interface OverlayOptions {
+  /** Layer directories, top first. */
+  lower: string[];
+  upper?: string;
+  work?: string;
+  target: string;
+  /** Mount read-only (implied when there is no upper dir). */
+  readonly?: boolean;
+}
+
+/** The kernel's maximum stack depth (OVL_MAX_STACK). */
+export const MAX_LAYERS = 500;
+
+/**
+ * Mounts an overlay of `lower` (top first) with an optional `upper`/`work` pair at `target`.
+ * With a single lower and no upper the kernel refuses an overlay ("at least 2 lowerdir are needed
+ * while upperdir nonexistent"), so that case is a read-only bind mount of the layer.
+ * Writable overlays are mounted with redirect_dir=off and metacopy=off: every change then lands in
+ * the upperdir as full files and whiteouts, which is what a layer tar can express.
+ */
+export function mountOverlay(opts: OverlayOptions): void {
+  const { lower, upper, work, target } = opts;
+  if (lower.length === 0) throw new Error('mountOverlay: at least one lower directory is needed');
+  if (lower.length > MAX_LAYERS) throw new Error(`mountOverlay: ${lower.length} layers exceed the kernel's maximum of ${MAX_LAYERS}`);
+  if ((upper === undefined) !== (work === undefined)) throw new Error('mountOverlay: upper and work go together');
+  const readonly = opts.readonly === true || upper === undefined;
+
+  if (lower.length === 1 && upper === undefined) {
+    mount(lower[0]!, target, null, MS_BIND | MS_REC);
+    try {
+      mount(null, target, null, MS_REMOUNT | MS_BIND | MS_RDONLY);
+    } catch (e) {
+      umount2(target, MNT_DETACH);
+      throw e;
+    }
+    return;
+  }
+
+  const config: { key: string; value: string | true }[] = lower.map((l) => ({ key: 'lowerdir+', value: l }));
+  if (upper !== undefined) {
+    config.push({ key: 'upperdir', value: upper }, { key: 'workdir', value: work! });
+    config.push({ key: 'redirect_dir', value: 'off' }, { key: 'metacopy', value: 'off' });
+  }
+  try {
+    fsMount('overlay', 'overlay', config, target, readonly ? MOUNT_ATTR_RDONLY : 0);
+  } catch (e) {
+    if (e instanceof SysError) throw new Error(`cannot mount overlay (${lower.length} layers) at ${target}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+/** Unmounts an overlay (or bind) mount. `detach` = MNT_DETACH, for cleanup after a failure. */
+export function unmountOverlay(target: string, opts: { detach?: boolean } = {}): void {
+  umount2(target, opts.detach ? MNT_DETACH : 0);
+}

@@ -1,0 +1,178 @@
+// Overlay-form layer directory → deterministic tar. The entries are walked depth first with
+// children sorted by byte order, and every header is a pure function of the file's metadata, so
+// re-packing an unchanged directory gives the same bytes and the same diffID (DESIGN.md).
+import { createHash } from 'node:crypto';
+import { closeSync, constants as fsc, lstatSync, openSync, readdirSync, readlinkSync, readSync, type BigIntStats } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import type { Digest } from '../image/types.js';
+import { lgetxattr, llistxattr, major, minor } from '../sys/fs.js';
+import { END_OF_ARCHIVE, encodeHeader, padding, type TarHeader } from './tar.js';
+
+export const WHITEOUT_PREFIX = '.wh.';
+export const WHITEOUT_OPAQUE = '.wh..wh..opq';
+export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
+
+export interface PackOptions {
+  /** Clamp every mtime to this (seconds since the epoch): reproducible builds. */
+  sourceDateEpoch?: number;
+}
+
+export interface PackResult {
+  /** sha256 of the tar stream. */
+  diffId: Digest;
+  /** Bytes of the (uncompressed) tar stream. */
+  size: number;
+  /** Sum of the sizes of the regular files (each hard-linked inode once): Docker's layer "size". */
+  contentSize: number;
+  /** Number of tar entries (whiteouts and opaque markers included). */
+  entries: number;
+}
+
+const CHUNK = 1 << 20;
+const YIELD_EVERY = 16 << 20;
+
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
+
+function waitDrain(out: Writable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onDrain = () => {
+      out.off('error', onError);
+      out.off('close', onClose);
+      resolve();
+    };
+    const onError = (err: Error) => {
+      out.off('drain', onDrain);
+      out.off('close', onClose);
+      reject(err);
+    };
+    const onClose = () => {
+      out.off('drain', onDrain);
+      out.off('error', onError);
+      reject(new Error('output closed while packing a layer'));
+    };
+    out.once('drain', onDrain);
+    out.once('error', onError);
+    out.once('close', onClose);
+  });
+}
+
+/** Extended attributes worth keeping: everything but overlayfs' own bookkeeping. */
+export function layerXattrs(path: string): [string, Buffer][] {
+  const out: [string, Buffer][] = [];
+  for (const name of llistxattr(path)) {
+    if (name.startsWith('trusted.overlay.')) continue;
+    const v = lgetxattr(path, name);
+    if (v !== null) out.push([name, v]);
+  }
+  return out;
+}
+
+export function isOpaqueDir(path: string): boolean {
+  const v = lgetxattr(path, OVERLAY_OPAQUE_XATTR);
+  return v !== null && v.toString() === 'y';
+}
+
+const isWhiteout = (st: BigIntStats) => st.isCharacterDevice() && st.rdev === 0n;
+
+/**
+ * Packs `dir` (an upperdir or a layer dir in overlay form) as a tar on `out` (null: hash only).
+ * Overlay whiteouts (0/0 char devices) become empty `.wh.NAME` files; an opaque directory
+ * (trusted.overlay.opaque=y) gets a `.wh..wh..opq` entry right after its own.
+ */
+export async function packLayer(dir: string, out: Writable | null, opts: PackOptions = {}): Promise<PackResult> {
+  const hash = createHash('sha256');
+  let size = 0;
+  let contentSize = 0;
+  let entries = 0;
+  let sinceYield = 0;
+  const links = new Map<string, string>(); // dev:ino -> first path
+  const epoch = opts.sourceDateEpoch;
+  const readBuf = out ? null : Buffer.allocUnsafe(CHUNK);
+
+  const emit = async (b: Buffer): Promise<void> => {
+    hash.update(b);
+    size += b.length;
+    if (out && !out.write(b)) await waitDrain(out);
+    sinceYield += b.length;
+    if (sinceYield >= YIELD_EVERY) {
+      sinceYield = 0;
+      await new Promise<void>((r) => setImmediate(r));
+    }
+  };
+  const header = async (h: TarHeader): Promise<void> => {
+    entries++;
+    await emit(encodeHeader(h));
+  };
+  const mtimeOf = (st: BigIntStats): number => {
+    const t = Number(st.mtimeNs / 1_000_000_000n) - (st.mtimeNs < 0n && st.mtimeNs % 1_000_000_000n !== 0n ? 1 : 0);
+    return epoch !== undefined && t > epoch ? epoch : t;
+  };
+
+  const packFile = async (abs: string, rel: string, h: TarHeader): Promise<void> => {
+    const fd = openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    try {
+      await header(h);
+      let left = h.size;
+      while (left > 0) {
+        const buf = readBuf ?? Buffer.allocUnsafe(Math.min(CHUNK, left));
+        const n = readSync(fd, buf, 0, Math.min(buf.length, left), null);
+        if (n === 0) throw new Error(`layer file ${JSON.stringify(rel)} shrank while being packed`);
+        left -= n;
+        await emit(n === buf.length ? buf : buf.subarray(0, n));
+      }
+      const pad = padding(h.size);
+      if (pad) await emit(Buffer.alloc(pad));
+    } finally {
+      closeSync(fd);
+    }
+  };
+
+  const walk = async (absDir: string, relDir: string): Promise<void> => {
+    const names = readdirSync(absDir).sort(byteOrder);
+    for (const name of names) {
+      const abs = join(absDir, name);
+      const rel = relDir + name;
+      const st = lstatSync(abs, { bigint: true });
+      const base = { uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), mode: Number(st.mode) & 0o7777 };
+      if (isWhiteout(st)) {
+        await header({ ...base, name: relDir + WHITEOUT_PREFIX + name, type: 'file', mode: 0o600, size: 0 });
+      } else if (st.isDirectory()) {
+        await header({ ...base, name: rel + '/', type: 'dir', size: 0, xattrs: layerXattrs(abs) });
+        if (isOpaqueDir(abs)) {
+          await header({ ...base, name: rel + '/' + WHITEOUT_OPAQUE, type: 'file', mode: base.mode & 0o777, size: 0 });
+        }
+        await walk(abs, rel + '/');
+      } else if (st.isFile()) {
+        const key = `${st.dev}:${st.ino}`;
+        const first = st.nlink > 1n ? links.get(key) : undefined;
+        if (first !== undefined) {
+          await header({ ...base, name: rel, type: 'link', size: 0, linkname: first, xattrs: layerXattrs(abs) });
+        } else {
+          if (st.nlink > 1n) links.set(key, rel);
+          contentSize += Number(st.size);
+          await packFile(abs, rel, { ...base, name: rel, type: 'file', size: Number(st.size), xattrs: layerXattrs(abs) });
+        }
+      } else if (st.isSymbolicLink()) {
+        await header({ ...base, name: rel, type: 'symlink', size: 0, linkname: readlinkSync(abs), xattrs: layerXattrs(abs) });
+      } else if (st.isCharacterDevice() || st.isBlockDevice()) {
+        await header({
+          ...base,
+          name: rel,
+          type: st.isCharacterDevice() ? 'char' : 'block',
+          size: 0,
+          devmajor: major(st.rdev),
+          devminor: minor(st.rdev),
+          xattrs: layerXattrs(abs),
+        });
+      } else if (st.isFIFO()) {
+        await header({ ...base, name: rel, type: 'fifo', size: 0, xattrs: layerXattrs(abs) });
+      }
+      // Sockets are not archivable (Docker skips them too).
+    }
+  };
+
+  await walk(dir, '');
+  await emit(END_OF_ARCHIVE);
+  return { diffId: `sha256:${hash.digest('hex')}`, size, contentSize, entries };
+}

@@ -1,0 +1,190 @@
+// Garbage collection (`prune`): deletes blobs and layer directories that nothing reaches from
+// images, tags, build cache entries or containers, and sweeps staging left by crashed commands.
+// Every kiln process holds a shared lock on <root>/kiln.lock for its lifetime. When prune can
+// take it exclusively, nobody else is running and everything unreachable goes; otherwise it only
+// deletes what has been unreachable for a while (a concurrent pull or build may be about to
+// reference a fresh blob or layer).
+import { statSync } from 'node:fs';
+import { join } from 'node:path';
+import { chainIds, isDigest } from '../image/digest.js';
+import type { Digest, ImageConfig } from '../image/types.js';
+import type { LayerStore } from '../layers/layer-store.js';
+import type { ContentStore } from './content-store.js';
+import type { Db } from './db.js';
+import { LOCK_EX, LOCK_NB, LOCK_SH, flock } from '../sys/fs.js';
+import { retire, sweepStaging } from './staging.js';
+
+export interface GcTarget {
+  root: string;
+  db: Db;
+  content: ContentStore;
+  layers: LayerStore;
+  /** fd of <root>/kiln.lock, held shared by the caller (Engine). */
+  lockFd?: number;
+}
+
+export interface PruneOptions {
+  /** Report what would go, delete nothing. */
+  dryRun?: boolean;
+  /** When other kiln commands run: only delete things unreachable and older than this (default 1 h). */
+  graceMs?: number;
+}
+
+export interface PruneReport {
+  /** exclusive: no other kiln command was running; shared: the grace period applied. */
+  mode: 'exclusive' | 'shared';
+  blobs: Digest[];
+  layers: Digest[];
+  /** Layer directories without a database row (a crash between rename and insert). */
+  orphanLayerDirs: Digest[];
+  /** Staging entries of crashed commands. */
+  staging: string[];
+  reclaimedBytes: number;
+}
+
+interface ManifestLike {
+  config?: { digest?: string };
+  layers?: { digest?: string }[];
+  manifests?: { digest?: string }[];
+}
+
+/** Everything reachable: blob digests and layer chain IDs. */
+export function reachable(t: Pick<GcTarget, 'db' | 'content'>): { blobs: Set<string>; chains: Set<string> } {
+  const blobs = new Set<string>();
+  const chains = new Set<string>();
+  const diffIds = new Set<string>();
+  const seenManifests = new Set<string>();
+
+  const markManifest = (d: string): void => {
+    if (!isDigest(d) || seenManifests.has(d)) return;
+    seenManifests.add(d);
+    blobs.add(d);
+    if (!t.content.has(d)) return;
+    let m: ManifestLike;
+    try {
+      m = t.content.readJson<ManifestLike>(d);
+    } catch {
+      return;
+    }
+    if (m.config?.digest) markImage(m.config.digest);
+    for (const l of m.layers ?? []) if (l.digest) blobs.add(l.digest);
+    for (const c of m.manifests ?? []) if (c.digest) markManifest(c.digest);
+  };
+  const seenImages = new Set<string>();
+  const markImage = (id: string): void => {
+    if (!isDigest(id) || seenImages.has(id)) return;
+    seenImages.add(id);
+    blobs.add(id);
+    if (!t.content.has(id)) return;
+    let cfg: Partial<ImageConfig>;
+    try {
+      cfg = t.content.readJson<ImageConfig>(id);
+    } catch {
+      return;
+    }
+    const ids = (cfg.rootfs?.diff_ids ?? []).filter(isDigest);
+    for (const d of ids) diffIds.add(d);
+    for (const c of chainIds(ids)) chains.add(c);
+  };
+
+  for (const img of t.db.listImages()) {
+    markImage(img.id);
+    if (img.manifestDigest) markManifest(img.manifestDigest);
+  }
+  for (const tag of t.db.listTags()) markImage(tag.imageId);
+  for (const c of t.db.listCache()) markImage(c.imageId);
+  for (const c of t.db.listContainers()) markImage(c.imageId);
+  for (const b of t.db.listLayerBlobs()) if (diffIds.has(b.diffId)) blobs.add(b.digest);
+  return { blobs, chains };
+}
+
+function mtimeMs(p: string): number {
+  try {
+    return statSync(p).mtimeMs;
+  } catch {
+    return 0;
+  }
+}
+
+export function prune(t: GcTarget, opts: PruneOptions = {}): PruneReport {
+  const graceMs = opts.graceMs ?? 3600_000;
+  let exclusive = false;
+  if (t.lockFd !== undefined) {
+    exclusive = flock(t.lockFd, LOCK_EX | LOCK_NB);
+    // A failed upgrade has dropped our shared lock (flock converts by unlocking first): take it back.
+    if (!exclusive) flock(t.lockFd, LOCK_SH);
+  }
+  const report: PruneReport = { mode: exclusive ? 'exclusive' : 'shared', blobs: [], layers: [], orphanLayerDirs: [], staging: [], reclaimedBytes: 0 };
+  const tmpDir = join(t.root, 'tmp');
+  try {
+    const now = Date.now();
+    const old = (ms: number) => exclusive || now - ms > graceMs;
+    report.staging = opts.dryRun ? [] : sweepStaging(tmpDir);
+
+    const { blobs, chains } = reachable(t);
+
+    // Layers: rows first (a row must never point at a half-deleted directory), then directories.
+    for (const l of t.db.listLayers()) {
+      if (chains.has(l.chainId) || !old(Date.parse(l.created))) continue;
+      report.layers.push(l.chainId);
+      report.reclaimedBytes += l.contentSize;
+      if (!opts.dryRun) t.layers.remove(l.chainId);
+    }
+    for (const c of t.layers.listDirs()) {
+      if (t.db.getLayer(c)) continue;
+      const home = join(t.layers.layersDir, c.slice(7));
+      if (!old(mtimeMs(home))) continue;
+      report.orphanLayerDirs.push(c);
+      if (!opts.dryRun) retire(home, tmpDir, 'rmlayer');
+    }
+
+    // Remembered compressed forms of layers that are gone.
+    const liveDiffIds = new Set(t.db.listLayers().map((l) => l.diffId));
+    for (const b of t.db.listLayerBlobs()) {
+      if (liveDiffIds.has(b.diffId) || blobs.has(b.digest)) continue;
+      if (!opts.dryRun && old(mtimeMs(t.content.path(b.digest)))) t.db.deleteLayerBlob(b.diffId, b.digest);
+    }
+    const stillRemembered = new Set(t.db.listLayerBlobs().filter((b) => liveDiffIds.has(b.diffId)).map((b) => b.digest));
+
+    for (const d of t.content.list()) {
+      if (blobs.has(d) || stillRemembered.has(d)) continue;
+      const p = t.content.path(d);
+      if (!old(mtimeMs(p))) continue;
+      report.blobs.push(d);
+      report.reclaimedBytes += t.content.stat(d)?.size ?? 0;
+      if (!opts.dryRun) t.content.remove(d);
+    }
+  } finally {
+    if (exclusive && t.lockFd !== undefined) flock(t.lockFd, LOCK_SH);
+  }
+  return report;
+}
+
+export interface CachePruneOptions {
+  /** Remove every entry. */
+  all?: boolean;
+  /** Keep at most this many bytes of cache (least recently used go first). */
+  keepBytes?: number;
+  /** Remove entries not used for this long. */
+  olderThanMs?: number;
+}
+
+/** Deletes build cache entries (LRU); run prune() afterwards to reclaim their layers and blobs. */
+export function pruneBuildCache(db: Db, opts: CachePruneOptions = {}): string[] {
+  const removed: string[] = [];
+  db.tx(() => {
+    const entries = db.listCache(); // least recently used first
+    let total = entries.reduce((s, e) => s + e.size, 0);
+    const now = Date.now();
+    for (const e of entries) {
+      const tooOld = opts.olderThanMs !== undefined && now - Date.parse(e.lastUsed) > opts.olderThanMs;
+      const tooBig = opts.keepBytes !== undefined && total > opts.keepBytes;
+      if (opts.all || tooOld || tooBig) {
+        db.deleteCache(e.key);
+        total -= e.size;
+        removed.push(e.key);
+      }
+    }
+  });
+  return removed;
+}

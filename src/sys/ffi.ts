@@ -1,0 +1,61 @@
+// libc through koffi, loaded once and only when a syscall is first needed (so `kiln --help` and
+// the pure modules never pay for it). Errors carry the errno name (`code`), like Node's own.
+import { createRequire } from 'node:module';
+import { constants } from 'node:os';
+
+type Koffi = typeof import('koffi');
+type KoffiFunction = (...args: unknown[]) => unknown;
+
+let koffiMod: Koffi | undefined;
+let libc: ReturnType<Koffi['load']> | undefined;
+const fns = new Map<string, KoffiFunction>();
+
+export function koffi(): Koffi {
+  if (!koffiMod) koffiMod = createRequire(import.meta.url)('koffi') as Koffi;
+  return koffiMod;
+}
+
+/** A libc function by its C prototype, bound once and cached. */
+export function libcFn(proto: string): KoffiFunction {
+  let f = fns.get(proto);
+  if (!f) {
+    libc ??= koffi().load('libc.so.6');
+    f = libc.func(proto) as unknown as KoffiFunction;
+    fns.set(proto, f);
+  }
+  return f;
+}
+
+export function lastErrno(): number {
+  return koffi().errno();
+}
+
+const ERRNO_NAMES = new Map<number, string>();
+for (const [name, num] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(num)) ERRNO_NAMES.set(num, name);
+
+export function errnoName(errno: number): string {
+  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+}
+
+/** A failed system call: `code` is the errno name (ENOENT, EINVAL…), as in Node's fs errors. */
+export class SysError extends Error {
+  readonly code: string;
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    readonly path?: string,
+    detail?: string,
+  ) {
+    const code = errnoName(errno);
+    super(`${syscall}${path !== undefined ? ` ${JSON.stringify(path)}` : ''}: ${code}${detail ? ` (${detail})` : ''}`);
+    this.code = code;
+    this.name = 'SysError';
+  }
+}
+
+/** Throws a SysError when a libc call returned a negative value; returns the value otherwise. */
+export function check(ret: unknown, syscall: string, path?: string): number {
+  const n = typeof ret === 'bigint' ? Number(ret) : (ret as number);
+  if (n < 0) throw new SysError(syscall, lastErrno(), path);
+  return n;
+}

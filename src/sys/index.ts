@@ -1,0 +1,3 @@
+export * from './ffi.js';
+export * from './fs.js';
+export * from './mount.js';
