@@ -200,7 +200,7 @@ async function doPull(
       signal: abort.signal,
       onProgress: (have, total) => progress.event({ id, status: 'Downloading', current: have, total }),
       onRetry: (err, attempt, delay) =>
-        progress.event({ id, status: `Retrying in ${Math.ceil(delay / 1000)} second${delay > 1000 ? 's' : ''} (${attempt}: ${err.message})` }),
+        progress.event({ id, status: `Retrying in ${Math.ceil(delay / 1000)} second${delay > 1000 ? 's' : ''} (${attempt}: ${err.message.replace(/; run the command again to resume$/, '')})` }),
     });
     fetched[j] = f;
     progress.event({ id, status: 'Verifying Checksum' });

@@ -6,7 +6,7 @@
 //     Basic credentials and signs ES256 JWTs (x5c header) with a throw-away self-signed certificate
 //     (made by `openssl`) that the registry trusts as its root bundle.
 // Plus a fault-injecting HTTP proxy to put in front of it (corrupt / truncate / die mid-transfer).
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, execFile, execFileSync, type ChildProcess } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -475,19 +475,22 @@ export function craftOciLayout(dir: string, layers: Record<string, Buffer | stri
   return { dir, tag, manifestDigest, configDigest, layerDigests, diffIds, layerSizes };
 }
 
-/** Runs skopeo against the plain-HTTP test registry; throws with its stderr on failure. */
-export function skopeo(args: string[]): string {
-  try {
-    return execFileSync('skopeo', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 120_000 });
-  } catch (e) {
-    const err = e as { stderr?: string; message: string };
-    throw new Error(`skopeo ${args.join(' ')} failed: ${err.stderr || err.message}`);
-  }
+/**
+ * Runs skopeo against the plain-HTTP test registry; rejects with its stderr on failure. Async, so
+ * the token issuer living in this process keeps answering while skopeo runs.
+ */
+export function skopeo(args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile('skopeo', args, { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`skopeo ${args.join(' ')} failed: ${stderr || err.message}`));
+      else resolve(stdout);
+    });
+  });
 }
 
 /** Pushes a crafted layout to docker://host/repo:tag with skopeo. */
-export function skopeoPushLayout(img: CraftedImage, host: string, repo: string, extra: string[] = []): void {
-  skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${img.dir}:${img.tag}`, `docker://${host}/${repo}`]);
+export function skopeoPushLayout(img: CraftedImage, host: string, repo: string, extra: string[] = []): Promise<string> {
+  return skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${img.dir}:${img.tag}`, `docker://${host}/${repo}`]);
 }
 
 /** Random (incompressible) bytes, deterministic per seed. */

@@ -37,7 +37,7 @@ before(async () => {
     { 'data/big.bin': randomBytes(1_500_000, 'big') },
     { 'etc/motd': 'welcome\n' },
   ]);
-  skopeoPushLayout(img, reg.host, 'src/app:v1');
+  await skopeoPushLayout(img, reg.host, 'src/app:v1');
 });
 
 after(async () => {
@@ -91,7 +91,7 @@ test('push: mount from the source repository, HEAD-skip on re-push, OCI format, 
   assert.equal(fs.readFileSync(digestFile, 'utf8'), pushed.digest);
 
   // skopeo sees what kiln pushed: a Docker schema 2 manifest with the blobs as they arrived.
-  const raw = skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/dst/app:v2`]);
+  const raw = await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/dst/app:v2`]);
   assert.equal(sha(Buffer.from(raw)), pushed.digest);
   const m = JSON.parse(raw);
   assert.equal(m.mediaType, 'application/vnd.docker.distribution.manifest.v2+json');
@@ -99,7 +99,7 @@ test('push: mount from the source repository, HEAD-skip on re-push, OCI format, 
   assert.equal(m.config.digest, img.configDigest);
   assert.deepEqual(m.layers.map((l: { digest: string }) => l.digest), img.layerDigests);
   assert.ok(m.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.docker.image.rootfs.diff.tar.gzip'));
-  const info = JSON.parse(skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/dst/app:v2`]));
+  const info = JSON.parse(await skopeo(['inspect', '--tls-verify=false', `docker://${reg.host}/dst/app:v2`]));
   assert.equal(info.Digest, pushed.digest);
   assert.equal(info.Architecture, 'amd64');
 
@@ -111,14 +111,14 @@ test('push: mount from the source repository, HEAD-skip on re-push, OCI format, 
 
   // OCI format.
   const oci = await pushImage(engine, `${reg.host}/src/app:v1`, { format: 'oci' }, `${reg.host}/dst/app:oci`);
-  const ociRaw = JSON.parse(skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/dst/app:oci`]));
+  const ociRaw = JSON.parse(await skopeo(['inspect', '--raw', '--tls-verify=false', `docker://${reg.host}/dst/app:oci`]));
   assert.equal(ociRaw.mediaType, 'application/vnd.oci.image.manifest.v1+json');
   assert.equal(ociRaw.config.mediaType, 'application/vnd.oci.image.config.v1+json');
   assert.ok(ociRaw.layers.every((l: { mediaType: string }) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip'));
   assert.notEqual(oci.digest, pushed.digest);
 
   // skopeo copies kiln's image to another repository; a fresh kiln store pulls that copy.
-  skopeo(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/dst/app:v2`, `docker://${reg.host}/copied/app:v3`]);
+  await skopeo(['copy', '--quiet', '--src-tls-verify=false', '--dest-tls-verify=false', `docker://${reg.host}/dst/app:v2`, `docker://${reg.host}/copied/app:v3`]);
   const fresh = freshEngine('c');
   const back = await pullImage(fresh, `${reg.host}/copied/app:v3`);
   assert.equal(back.id, img.configDigest);
