@@ -50,8 +50,28 @@ export function mountOverlay(opts: OverlayOptions): void {
   try {
     fsMount('overlay', 'overlay', config, target, readonly ? MOUNT_ATTR_RDONLY : 0);
   } catch (e) {
-    if (e instanceof SysError) throw new Error(`cannot mount overlay (${lower.length} layers) at ${target}: ${e.message}`, { cause: e });
-    throw e;
+    if (!(e instanceof SysError)) throw e;
+    // Kernels before 6.8 have no "lowerdir+" (EINVAL on that key), before 5.2 no fsopen (ENOSYS):
+    // fall back to mount(2), which holds as many layers as fit in one page of options.
+    const oldKernel = e.code === 'ENOSYS' || (e.code === 'EINVAL' && e.syscall === 'fsconfig lowerdir+');
+    if (!oldKernel) throw new Error(`cannot mount overlay (${lower.length} layers) at ${target}: ${e.message}`, { cause: e });
+    legacyMount(opts, readonly);
+  }
+}
+
+const escapeOpt = (p: string) => p.replace(/[\\:,]/g, (c) => `\\${c}`);
+
+/** mount(2) with a lowerdir option string (kernels without "lowerdir+"); exported for tests. */
+export function legacyMount(opts: OverlayOptions, readonly = opts.upper === undefined): void {
+  let data = `lowerdir=${opts.lower.map(escapeOpt).join(':')}`;
+  if (opts.upper !== undefined) data += `,upperdir=${escapeOpt(opts.upper)},workdir=${escapeOpt(opts.work!)},redirect_dir=off,metacopy=off`;
+  if (data.length >= 4096) {
+    throw new Error(`cannot mount overlay (${opts.lower.length} layers) at ${opts.target}: this kernel lacks the new mount API's "lowerdir+" and the options exceed one page`);
+  }
+  try {
+    mount('overlay', opts.target, 'overlay', readonly ? MS_RDONLY : 0, data);
+  } catch (e) {
+    throw new Error(`cannot mount overlay (${opts.lower.length} layers) at ${opts.target}: ${(e as Error).message}`, { cause: e });
   }
 }
 

@@ -90,10 +90,24 @@ export async function packLayer(dir: string, out: Writable | null, opts: PackOpt
   const epoch = opts.sourceDateEpoch;
   const readBuf = out ? null : Buffer.allocUnsafe(CHUNK);
 
+  // Small pieces (headers, padding, small files) are gathered into ~1 MiB writes.
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  const flush = async (): Promise<void> => {
+    if (!out || pendingBytes === 0) return;
+    const b = pending.length === 1 ? pending[0]! : Buffer.concat(pending, pendingBytes);
+    pending = [];
+    pendingBytes = 0;
+    if (!out.write(b)) await waitDrain(out);
+  };
   const emit = async (b: Buffer): Promise<void> => {
     hash.update(b);
     size += b.length;
-    if (out && !out.write(b)) await waitDrain(out);
+    if (out) {
+      pending.push(b);
+      pendingBytes += b.length;
+      if (pendingBytes >= CHUNK) await flush();
+    }
     sinceYield += b.length;
     if (sinceYield >= YIELD_EVERY) {
       sinceYield = 0;
@@ -174,5 +188,6 @@ export async function packLayer(dir: string, out: Writable | null, opts: PackOpt
 
   await walk(dir, '');
   await emit(END_OF_ARCHIVE);
+  await flush();
   return { diffId: `sha256:${hash.digest('hex')}`, size, contentSize, entries };
 }

@@ -166,7 +166,8 @@ export interface TarEntryHeader extends TarHeader {
 
 /** Pulls exact byte counts from an async byte source, hashing every byte it takes in. */
 export class ByteReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private it: AsyncIterator<Buffer | string>;
   private done = false;
   /** Bytes pulled from the source so far. */
@@ -184,46 +185,77 @@ export class ByteReader {
       return false;
     }
     const chunk = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    if (chunk.length === 0) return true;
     this.total += chunk.length;
     this.onData?.(chunk);
-    this.buf = this.buf.length ? Buffer.concat([this.buf, chunk]) : chunk;
+    this.chunks.push(chunk);
+    this.buffered += chunk.length;
     return true;
+  }
+
+  /** Takes up to n bytes from what is buffered (n > 0, something buffered). */
+  private take(n: number): Buffer {
+    const first = this.chunks[0]!;
+    if (first.length <= n) {
+      this.chunks.shift();
+      this.buffered -= first.length;
+      return first;
+    }
+    this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    return first.subarray(0, n);
   }
 
   /** Exactly n bytes, or null at a clean end of input (nothing buffered). */
   async read(n: number): Promise<Buffer | null> {
-    while (this.buf.length < n) {
+    while (this.buffered < n) {
       if (!(await this.fill())) {
-        if (this.buf.length === 0) return null;
-        throw new Error(`unexpected end of tar stream (wanted ${n} bytes, got ${this.buf.length})`);
+        if (this.buffered === 0) return null;
+        throw new Error(`unexpected end of tar stream (wanted ${n} bytes, got ${this.buffered})`);
       }
     }
-    const out = this.buf.subarray(0, n);
-    this.buf = this.buf.subarray(n);
-    return out;
+    if (n === 0) return Buffer.alloc(0);
+    const first = this.take(n);
+    if (first.length === n) return first;
+    const parts = [first];
+    let got = first.length;
+    while (got < n) {
+      const p = this.take(n - got);
+      parts.push(p);
+      got += p.length;
+    }
+    return Buffer.concat(parts, n);
   }
 
   /** Up to `n` bytes in pieces as they arrive (for file bodies). */
   async *pieces(n: number): AsyncGenerator<Buffer> {
     let left = n;
     while (left > 0) {
-      if (this.buf.length === 0 && !(await this.fill())) throw new Error(`unexpected end of tar stream (${left} bytes of file data missing)`);
-      const take = Math.min(left, this.buf.length);
-      const out = this.buf.subarray(0, take);
-      this.buf = this.buf.subarray(take);
-      left -= take;
+      if (this.buffered === 0 && !(await this.fill())) throw new Error(`unexpected end of tar stream (${left} bytes of file data missing)`);
+      if (this.buffered === 0) continue;
+      const out = this.take(left);
+      left -= out.length;
       yield out;
     }
   }
 
   async skip(n: number): Promise<void> {
-    for await (const _ of this.pieces(n)) void _;
+    let left = n;
+    while (left > 0) {
+      if (this.buffered === 0 && !(await this.fill())) throw new Error(`unexpected end of tar stream (${left} bytes missing)`);
+      if (this.buffered === 0) continue;
+      left -= this.take(left).length;
+    }
   }
 
   /** Reads (and hashes) whatever follows the end of the archive. */
   async drain(): Promise<void> {
-    this.buf = Buffer.alloc(0);
-    while (await this.fill()) this.buf = Buffer.alloc(0);
+    this.chunks = [];
+    this.buffered = 0;
+    while (await this.fill()) {
+      this.chunks = [];
+      this.buffered = 0;
+    }
   }
 }
 

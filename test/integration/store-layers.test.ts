@@ -11,7 +11,7 @@ import { Engine } from '../../src/engine.js';
 import { chainIds, sha256 } from '../../src/image/digest.js';
 import { MediaType, type Digest, type ImageConfig } from '../../src/image/types.js';
 import { applyLayer } from '../../src/layers/apply.js';
-import { mountOverlay, unmountOverlay } from '../../src/layers/overlay.js';
+import { legacyMount, mountOverlay, unmountOverlay } from '../../src/layers/overlay.js';
 import { packLayer } from '../../src/layers/pack.js';
 import { DigestMismatchError } from '../../src/store/content-store.js';
 import { NotFoundError } from '../../src/store/errors.js';
@@ -162,6 +162,24 @@ describe('layers on overlayfs', () => {
       unmountOverlay(merged!);
     }
     assert.throws(() => mountOverlay({ lower: many, target: merged! }), /exceed the kernel's maximum/);
+  });
+
+  it('legacy mount(2) fallback (older kernels) mounts a small stack and refuses an oversized one', () => {
+    const base = join(t.dir, 'legacy');
+    const dirs = ['l1', 'l2', 'upper', 'work', 'merged'].map((d) => join(base, d));
+    for (const d of dirs) mkdirSync(d, { recursive: true });
+    const [l1, l2, upper, work, merged] = dirs as [string, string, string, string, string];
+    writeFileSync(join(l1, 'a'), 'l1');
+    writeFileSync(join(l2, 'a'), 'l2');
+    legacyMount({ lower: [l2, l1], upper, work, target: merged });
+    try {
+      assert.equal(readFileSync(join(merged, 'a'), 'utf8'), 'l2');
+      writeFileSync(join(merged, 'b'), 'b');
+      assert.ok(existsSync(join(upper, 'b')));
+    } finally {
+      unmountOverlay(merged);
+    }
+    assert.throws(() => legacyMount({ lower: Array(60).fill(join(base, 'x'.repeat(90))), target: merged }), /exceed one page/);
   });
 
   it('one lower and no upper is a read-only bind', () => {

@@ -17,4 +17,4 @@ function work(stateDir: string, tag: string, n: number): void {
 }
 
 const [stateDir, tag, countStr] = process.argv.slice(2);
-if (stateDir && tag && countStr) work(stateDir, tag, Number(countStr));
+if (stateDir && tag && countStr !== undefined) work(stateDir, tag, Number(countStr));

@@ -128,20 +128,34 @@ describe('Db', () => {
     assert.equal(db.getVolume('v2'), null);
   });
 
+  const worker = fileURLToPath(new URL('./db-worker.js', import.meta.url));
+  const run = (dir: string, tag: string, n: number) =>
+    new Promise<string>((resolve, reject) => {
+      const p = spawn(process.execPath, [worker, dir, tag, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      let err = '';
+      p.stdout.on('data', (d) => (out += d));
+      p.stderr.on('data', (d) => (err += d));
+      p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`worker ${tag} exited ${code}: ${err}`))));
+    });
+
+  it('several processes creating the same fresh database at once all succeed', async () => {
+    const fresh = tempDir();
+    try {
+      const outs = await Promise.all(['a', 'b', 'c', 'd'].map((tag) => run(fresh.dir, tag, 0)));
+      assert.deepEqual(outs, Array(4).fill('done\n'));
+      const d = new Db(fresh.dir);
+      assert.equal(d.schemaVersion(), SCHEMA_VERSION);
+      d.close();
+    } finally {
+      fresh.cleanup();
+    }
+  });
+
   it('two processes writing at once: no SQLITE_BUSY, no lost update', async () => {
     db.putContainer({ id: 'ee'.repeat(32), name: 'shared', imageId: id('img'), state: { count: 0 }, config: {} });
-    const worker = fileURLToPath(new URL('./db-worker.js', import.meta.url));
     const n = 150;
-    const run = (tag: string) =>
-      new Promise<string>((resolve, reject) => {
-        const p = spawn(process.execPath, [worker, t.dir, tag, String(n)], { stdio: ['ignore', 'pipe', 'pipe'] });
-        let out = '';
-        let err = '';
-        p.stdout.on('data', (d) => (out += d));
-        p.stderr.on('data', (d) => (err += d));
-        p.on('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`worker ${tag} exited ${code}: ${err}`))));
-      });
-    const outs = await Promise.all([run('p1'), run('p2')]);
+    const outs = await Promise.all([run(t.dir, 'p1', n), run(t.dir, 'p2', n)]);
     assert.deepEqual(outs, ['done\n', 'done\n']);
     assert.equal(db.getContainer<{ count: number }>('shared').state.count, 2 * n);
     assert.equal(db.listVolumes().filter((v) => v.labels.by === 'p1').length, n);
