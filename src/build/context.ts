@@ -1,0 +1,101 @@
+// The build context: the files under the context directory that .dockerignore lets through, and
+// the content hash of each, which COPY/ADD cache keys are made of. Hashing a large context must not
+// re-read unchanged files on every build, so hashes are remembered per context directory keyed by
+// (size, mtime, ctime, inode), as BuildKit's content-hash cache does; a changed stat re-hashes.
+import { createHash } from 'node:crypto';
+import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import { join, resolve } from 'node:path';
+
+export type EntryType = 'file' | 'dir' | 'symlink';
+
+export interface ContextEntry {
+  /** Slash-separated path relative to the context root, no leading "./". */
+  path: string;
+  type: EntryType;
+  mode: number;
+  size: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  ino: number;
+  linkTarget?: string;
+}
+
+import type { IgnoreMatcher } from '../dockerfile/dockerignore.js';
+
+/** Lists the context, depth first in sorted order, skipping what the ignore matcher excludes.
+ *  An excluded directory is still entered when a later `!` pattern might re-include something in it. */
+export async function walkContext(root: string, ignore: IgnoreMatcher | null): Promise<ContextEntry[]> {
+  const out: ContextEntry[] = [];
+  async function visit(dirAbs: string, rel: string): Promise<void> {
+    const names = (await fsp.readdir(dirAbs)).sort();
+    const stats = await Promise.all(names.map((n) => fsp.lstat(join(dirAbs, n))));
+    for (let i = 0; i < names.length; i++) {
+      const p = rel ? `${rel}/${names[i]}` : names[i]!;
+      const st = stats[i]!;
+      const excluded = ignore?.matches(p) ?? false;
+      const type: EntryType = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
+      if (!excluded) out.push(toEntry(p, type, st, type === 'symlink' ? await fsp.readlink(join(dirAbs, names[i]!)) : undefined));
+      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) await visit(join(dirAbs, names[i]!), p);
+    }
+  }
+  await visit(resolve(root), '');
+  return out;
+}
+
+function toEntry(path: string, type: EntryType, st: Stats, linkTarget?: string): ContextEntry {
+  return { path, type, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, linkTarget };
+}
+
+type CacheRow = [size: number, mtimeMs: number, ctimeMs: number, ino: number, hash: string];
+
+/** Remembers file hashes between builds in one JSON file per context directory. */
+export class ContentHashCache {
+  private rows: Record<string, CacheRow> = {};
+  private dirty = false;
+  private loaded = false;
+
+  constructor(private readonly file: string) {}
+
+  private async load(): Promise<void> {
+    if (this.loaded) return;
+    this.loaded = true;
+    try {
+      this.rows = JSON.parse(await fsp.readFile(this.file, 'utf8')) as Record<string, CacheRow>;
+    } catch {
+      this.rows = {}; // missing or torn file: just re-hash
+    }
+  }
+
+  /** Hash of a context entry's content: file bytes, or the link target for a symlink. */
+  async hash(root: string, e: ContextEntry): Promise<string> {
+    if (e.type === 'dir') return '';
+    if (e.type === 'symlink') return createHash('sha256').update(`link:${e.linkTarget}`).digest('hex');
+    await this.load();
+    const row = this.rows[e.path];
+    if (row && row[0] === e.size && row[1] === e.mtimeMs && row[2] === e.ctimeMs && row[3] === e.ino) return row[4];
+    const h = await hashFile(join(root, e.path), e.size);
+    this.rows[e.path] = [e.size, e.mtimeMs, e.ctimeMs, e.ino, h];
+    this.dirty = true;
+    return h;
+  }
+
+  async save(): Promise<void> {
+    if (!this.dirty) return;
+    const tmp = `${this.file}.${process.pid}.tmp`;
+    await fsp.writeFile(tmp, JSON.stringify(this.rows));
+    await fsp.rename(tmp, this.file); // atomic: a torn write never replaces a good cache
+    this.dirty = false;
+  }
+}
+
+export async function hashFile(path: string, size = Infinity): Promise<string> {
+  // Small files (the common case) in one read; large ones streamed.
+  if (size < 4 << 20) return createHash('sha256').update(await fsp.readFile(path)).digest('hex');
+  return new Promise((res, rej) => {
+    const h = createHash('sha256');
+    createReadStream(path)
+      .on('data', (c) => h.update(c))
+      .on('error', rej)
+      .on('end', () => res(h.digest('hex')));
+  });
+}

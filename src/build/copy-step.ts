@@ -1,0 +1,262 @@
+// COPY and ADD into a step's snapshot: Docker's destination rules (a trailing slash or several
+// sources make the destination a directory; a directory source copies its contents), ownership
+// (0:0 from the context, kept from another stage or image, --chown by name through the image's
+// /etc/passwd), --chmod, heredoc sources, ADD's local tar extraction and http(s) downloads.
+import { createHash } from 'node:crypto';
+import { promises as fsp } from 'node:fs';
+import { basename, dirname, join, posix } from 'node:path';
+import { spawn } from 'node:child_process';
+import type { Engine } from '../engine.js';
+import type { Digest, ImageConfig } from '../image/types.js';
+import { resolveUserFrom } from '../runtime/user.js';
+import type { StageState } from './executor.js';
+import type { BuildContext, CopySelection } from './build-context.js';
+import { copyTree, mkdirAll, resolveInRoot, type CopyOptions, type Ownership } from './fs-copy.js';
+import { applyChmod, parseChmod } from '../dockerfile/chmod.js';
+import type { Snapshot } from './snapshot.js';
+import type { Step } from './steps.js';
+import { withReadonlyRootfs } from './rootfs-view.js';
+
+type CopyLike = Extract<Step, { kind: 'COPY' | 'ADD' }>;
+
+export interface CopyStepContext {
+  workdir: string;
+  context: BuildContext;
+  selected?: CopySelection;
+  fromStage?: StageState;
+  fromImage?: { id: Digest; config: ImageConfig };
+  user?: string;
+}
+
+export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: CopyStepContext): Promise<void> {
+  const owner = s.chown ? await resolveChown(snap.merged, s.chown) : undefined;
+  const opts: CopyOptions = { chown: owner, zeroOwner: true, chmod: s.chmod ? chmodFn(s.chmod) : undefined };
+  const destPath = posix.isAbsolute(s.dest) ? s.dest : posix.join(cx.workdir, s.dest);
+  const destIsDir = s.dest.endsWith('/') || s.dest === '.' || s.dest.endsWith('/.');
+
+  if (s.heredocs.length) {
+    // COPY <<EOF /path: each heredoc becomes a file named after its delimiter (or the dest).
+    for (const h of s.heredocs) {
+      const target = s.heredocs.length > 1 || destIsDir ? posix.join(destPath, h.name) : destPath;
+      const abs = await resolveInRoot(snap.merged, target);
+      await mkdirAll(snap.merged, posix.dirname(target), owner);
+      await fsp.writeFile(abs, h.content);
+      await fsp.lchown(abs, owner?.uid ?? 0, owner?.gid ?? 0);
+      await fsp.chmod(abs, opts.chmod ? opts.chmod(0o644, false) : 0o644);
+    }
+    return;
+  }
+
+  if (s.kind === 'ADD' && s.sources.some(isUrl)) {
+    for (const url of s.sources) await addUrl(snap, url, destPath, destIsDir || s.sources.length > 1, s.checksum, owner, opts);
+    return;
+  }
+
+  if (cx.fromStage || cx.fromImage) {
+    const diffIds = (cx.fromStage?.config ?? cx.fromImage!.config).rootfs.diff_ids;
+    await withReadonlyRootfs(engine, diffIds, async (root) => {
+      const tops = await expandFromRoot(root, s.sources);
+      await copyTops(snap, tops, destPath, destIsDir, { ...opts, zeroOwner: false }, owner, s.kind === 'ADD' && s.unpack !== false);
+    });
+    return;
+  }
+
+  const sel = cx.selected!;
+  await copySelection(snap, sel, destPath, destIsDir, opts, owner, s.kind === 'ADD' && s.unpack !== false);
+}
+
+/** Context sources: a flat, pre-filtered list (the .dockerignore and --exclude already applied). */
+async function copySelection(snap: Snapshot, sel: CopySelection, destPath: string, destIsDir: boolean, opts: CopyOptions, owner: Ownership | undefined, unpack: boolean): Promise<void> {
+  const single = sel.tops.length === 1 && sel.tops[0]!.type !== 'dir' && !destIsDir;
+  if (sel.tops.length > 1 && !destIsDir) {
+    throw new Error('When using COPY with more than one source file, the destination must be a directory and end with a /');
+  }
+  if (single) {
+    const top = sel.tops[0]!;
+    if (unpack && top.type === 'file' && (await isArchive(top.abs))) {
+      await extractArchive(snap, top.abs, destPath, owner);
+      return;
+    }
+    const dest = await singleFileDest(snap, destPath, top.destRel);
+    await mkdirAll(snap.merged, posix.dirname(dest), owner);
+    await copyTree(top.abs, await resolveInRoot(snap.merged, dest), { ...opts, recursive: false });
+    return;
+  }
+  const root = await mkdirAll(snap.merged, destPath, owner);
+  for (const top of sel.tops) {
+    if (unpack && top.type === 'file' && (await isArchive(top.abs))) {
+      await extractArchive(snap, top.abs, destPath, owner);
+    }
+  }
+  // Parents come before children in the list, so each mkdir finds its parent.
+  for (const e of sel.entries) {
+    if (unpack && e.isTopArchive) continue;
+    const dst = join(root, e.destRel);
+    if (e.parentsToCreate) await mkdirAll(snap.merged, posix.join(destPath, posix.dirname(e.destRel)), owner);
+    await copyTree(e.abs, dst, { ...opts, recursive: false });
+  }
+}
+
+/** Where a single non-directory source lands: `dest` itself, or inside it if it is a directory. */
+async function singleFileDest(snap: Snapshot, destPath: string, name: string): Promise<string> {
+  try {
+    const st = await fsp.stat(await resolveInRoot(snap.merged, destPath));
+    if (st.isDirectory()) return posix.join(destPath, posix.basename(name));
+  } catch {
+    /* does not exist: it is the file's name */
+  }
+  return destPath;
+}
+
+interface Top {
+  abs: string;
+  name: string;
+  type: 'file' | 'dir' | 'symlink';
+}
+
+/** Sources inside another stage's or image's root filesystem, wildcards expanded in their directory. */
+async function expandFromRoot(root: string, sources: string[]): Promise<Top[]> {
+  const out: Top[] = [];
+  for (const src of sources) {
+    const clean = posix.normalize('/' + src);
+    if (/[*?[]/.test(clean)) {
+      const dir = posix.dirname(clean);
+      const re = globToRegExp(posix.basename(clean));
+      const absDir = await resolveInRoot(root, dir);
+      let names: string[] = [];
+      try {
+        names = (await fsp.readdir(absDir)).sort();
+      } catch {
+        /* no such directory: no matches */
+      }
+      for (const n of names.filter((n) => re.test(n))) out.push(await top(join(absDir, n), n));
+      if (!names.some((n) => re.test(n))) throw new Error(`lstat ${clean}: no such file or directory`);
+    } else {
+      const abs = await resolveInRoot(root, clean);
+      try {
+        out.push(await top(abs, posix.basename(clean)));
+      } catch {
+        throw new Error(`failed to compute cache key: "${clean}": not found`);
+      }
+    }
+  }
+  return out;
+}
+
+async function top(abs: string, name: string): Promise<Top> {
+  const st = await fsp.lstat(abs);
+  return { abs, name, type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file' };
+}
+
+async function copyTops(snap: Snapshot, tops: Top[], destPath: string, destIsDir: boolean, opts: CopyOptions, owner: Ownership | undefined, _unpack: boolean): Promise<void> {
+  if (tops.length > 1 && !destIsDir) {
+    throw new Error('When using COPY with more than one source file, the destination must be a directory and end with a /');
+  }
+  if (tops.length === 1 && tops[0]!.type !== 'dir' && !destIsDir) {
+    const dest = await singleFileDest(snap, destPath, tops[0]!.name);
+    await mkdirAll(snap.merged, posix.dirname(dest), owner);
+    await copyTree(tops[0]!.abs, await resolveInRoot(snap.merged, dest), opts);
+    return;
+  }
+  const root = await mkdirAll(snap.merged, destPath, owner);
+  for (const t of tops) {
+    if (t.type === 'dir') {
+      for (const n of await fsp.readdir(t.abs)) await copyTree(join(t.abs, n), join(root, n), opts);
+    } else {
+      await copyTree(t.abs, join(root, t.name), opts);
+    }
+  }
+}
+
+export function globToRegExp(glob: string): RegExp {
+  let re = '';
+  for (let i = 0; i < glob.length; i++) {
+    const c = glob[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '[') {
+      const j = glob.indexOf(']', i + 1);
+      if (j < 0) throw new Error(`syntax error in pattern ${glob}`);
+      let cls = glob.slice(i + 1, j);
+      if (cls.startsWith('^')) cls = '!' + cls.slice(1);
+      re += `[${cls.startsWith('!') ? '^' + cls.slice(1) : cls}]`;
+      i = j;
+    } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
+    else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+async function resolveChown(rootfs: string, spec: string): Promise<Ownership> {
+  const read = async (p: string) => {
+    try {
+      return await fsp.readFile(await resolveInRoot(rootfs, p), 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  // --chown=user alone means user:user's primary group (Docker), numeric ids need no files.
+  const u = resolveUserFrom(spec, await read('/etc/passwd'), await read('/etc/group'));
+  return { uid: u.uid, gid: u.gid };
+}
+
+const isUrl = (s: string) => /^https?:\/\//.test(s);
+
+/** ADD of a local archive extracts it; tar recognizes gzip, bzip2, xz and zstd by content. */
+async function isArchive(path: string): Promise<boolean> {
+  const fh = await fsp.open(path, 'r');
+  try {
+    const buf = Buffer.alloc(512);
+    const { bytesRead } = await fh.read(buf, 0, 512, 0);
+    const b = buf.subarray(0, bytesRead);
+    if (b[0] === 0x1f && b[1] === 0x8b) return true; // gzip
+    if (b.subarray(0, 3).toString() === 'BZh') return true;
+    if (b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true; // xz
+    if (b.readUInt32LE(0) === 0xfd2fb528) return true; // zstd
+    return bytesRead >= 262 && b.subarray(257, 262).toString() === 'ustar';
+  } finally {
+    await fh.close();
+  }
+}
+
+async function extractArchive(snap: Snapshot, archive: string, destPath: string, owner: Ownership | undefined): Promise<void> {
+  const dest = await mkdirAll(snap.merged, destPath, owner);
+  // GNU tar refuses members with `..` and absolute names by default; ownership is kept (we are root).
+  await run('tar', ['-xf', archive, '-C', dest, '--same-owner', '--no-overwrite-dir', ...(owner ? [`--owner=${owner.uid}`, `--group=${owner.gid}`] : [])]);
+}
+
+function run(cmd: string, args: string[]): Promise<void> {
+  return new Promise((res, rej) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let err = '';
+    p.stderr.on('data', (d) => (err += d));
+    p.on('error', rej);
+    p.on('close', (code) => (code === 0 ? res() : rej(new Error(`${cmd} failed: ${err.trim()}`))));
+  });
+}
+
+async function addUrl(snap: Snapshot, url: string, destPath: string, destIsDir: boolean, checksum: string | undefined, owner: Ownership | undefined, opts: CopyOptions): Promise<void> {
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`failed to load ${url}: invalid response status ${res.status}`);
+  const body = Buffer.from(await res.arrayBuffer());
+  if (checksum) {
+    const [algo, want] = checksum.includes(':') ? checksum.split(':', 2) : ['sha256', checksum];
+    const got = createHash(algo!).update(body).digest('hex');
+    if (got !== want) throw new Error(`digest mismatch ${algo}:${got}: ${checksum}`);
+  }
+  const name = basename(new URL(url).pathname) || 'index.html';
+  const target = destIsDir ? posix.join(destPath, name) : await singleFileDest(snap, destPath, name);
+  await mkdirAll(snap.merged, posix.dirname(target), owner);
+  const abs = await resolveInRoot(snap.merged, target);
+  await fsp.writeFile(abs, body);
+  await fsp.lchown(abs, owner?.uid ?? 0, owner?.gid ?? 0);
+  await fsp.chmod(abs, opts.chmod ? opts.chmod(0o600, false) : 0o600);
+  const lm = res.headers.get('last-modified');
+  if (lm) await fsp.utimes(abs, new Date(lm), new Date(lm));
+  void dirname;
+}
+
+function chmodFn(spec: string): (mode: number, isDir: boolean) => number {
+  const parsed = parseChmod(spec);
+  return (mode, isDir) => applyChmod(parsed, mode, isDir);
+}

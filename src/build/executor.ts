@@ -1,0 +1,471 @@
+// The build executor: the loop of DESIGN.md — for each step, start from the previous image, run
+// the step, snapshot its diff as a new layer — with a cache that skips a step whose key it has
+// seen. Stages the target does not need are not built; independent stages run concurrently.
+import { basename, join } from 'node:path';
+import type { Engine } from '../engine.js';
+import { parseReference, familiarString } from '../image/reference.js';
+import type { Digest, ImageConfig } from '../image/types.js';
+import { cacheKey, explainMiss, storedInputs, type CacheInputs } from './cache-key.js';
+import { BuildContext } from './build-context.js';
+import { BuildError } from './errors.js';
+import { expandStep, type PlannedInstruction } from './expand.js';
+import { loadPlan, type PlannedStage } from './plan.js';
+import * as cfg from './image-config.js';
+import type { ProgressSink } from './progress.js';
+import { runStep, type BuildNetwork } from './run-step.js';
+import { copyStep } from './copy-step.js';
+import { resolveRunMounts } from './run-mounts.js';
+import { withSnapshot } from './snapshot.js';
+import { resolveOrPull } from './base-image.js';
+import { cacheEntriesFor, lookupCache, recordCache } from './cache-store.js';
+import { mkdirAll } from './fs-copy.js';
+import type { Location, Step } from './steps.js';
+import type { CommandLine } from '../dockerfile/instructions.js';
+
+export interface BuildRequest {
+  contextDir: string;
+  dockerfilePath: string;
+  dockerfileText: string;
+  tags: string[];
+  buildArgs: Record<string, string>;
+  target?: string;
+  noCache: boolean;
+  pull: boolean;
+  network: BuildNetwork;
+  labels: Record<string, string>;
+  secrets: Record<string, { src?: string; env?: string }>;
+  explainCache: boolean;
+  sourceDateEpoch?: number;
+  progress: ProgressSink;
+}
+
+export interface BuildResult {
+  imageId: Digest;
+}
+
+/** What a stage has produced so far: its image config (layers, history) and its cache key. */
+export interface StageState {
+  config: ImageConfig;
+  imageId: Digest;
+  key: string;
+  /** False once a step missed the cache: every later step misses too (for --explain-cache). */
+  hit: boolean;
+  /** Build args declared in this stage, with their values. */
+  args: Map<string, string>;
+  cmdSetInStage: boolean;
+}
+
+export async function build(engine: Engine, req: BuildRequest): Promise<BuildResult> {
+  const file = basename(req.dockerfilePath);
+  const plan = loadPlan(req.dockerfileText, { file, buildArgs: req.buildArgs, target: req.target });
+  for (const w of plan.warnings) req.progress.emit({ type: 'warning', text: w });
+  const context = new BuildContext(engine, req.contextDir, req.dockerfilePath);
+  const b = new Builder(engine, req, context, plan.stages, file);
+  try {
+    const final = await b.buildAll();
+    let config = final.config;
+    if (Object.keys(req.labels).length) {
+      config = cfg.cloneConfig(config);
+      cfg.addLabels(config, Object.entries(req.labels));
+    }
+    const id = engine.db.tx(() => {
+      const rec = engine.putImage(config);
+      for (const t of req.tags) engine.tagImage(t, rec.id);
+      return rec.id;
+    });
+    req.progress.emit({ type: 'built', imageId: id });
+    for (const t of req.tags) req.progress.emit({ type: 'tagged', ref: familiarString(parseReference(t)) });
+    for (const u of plan.unusedArgs) req.progress.emit({ type: 'warning', text: `One or more build-args [${u}] were not consumed` });
+    return { imageId: id };
+  } finally {
+    await context.close();
+  }
+}
+
+class Builder {
+  private readonly total: number;
+  private readonly firstStep = new Map<number, number>();
+  private readonly results = new Map<number, Promise<StageState>>();
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly req: BuildRequest,
+    private readonly context: BuildContext,
+    private readonly stages: PlannedStage[],
+    private readonly file: string,
+  ) {
+    let n = 0;
+    for (const s of stages) {
+      this.firstStep.set(s.index, n + 1);
+      n += 1 + s.instructions.length;
+    }
+    this.total = n;
+  }
+
+  async buildAll(): Promise<StageState> {
+    // Start every stage at once; each awaits only the stages it depends on.
+    for (const s of this.stages) this.results.set(s.index, this.runStage(s));
+    const all = [...this.results.values()];
+    // Surface the first failure, but let the others settle so nothing is left mounted.
+    const settled = await Promise.allSettled(all);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return this.stageResult(this.stages[this.stages.length - 1]!.index);
+  }
+
+  stageResult(index: number): Promise<StageState> {
+    const p = this.results.get(index);
+    if (!p) throw new Error(`internal: stage ${index} is not part of this build`);
+    return p;
+  }
+
+  private async runStage(stage: PlannedStage): Promise<StageState> {
+    let step = this.firstStep.get(stage.index)!;
+    const loc: Location = { file: this.file, line: stage.from.line, text: stage.from.text };
+    this.req.progress.emit({ type: 'step', step, total: this.total, stage: stage.name ?? String(stage.index), text: stage.from.text });
+    let state: StageState;
+    try {
+      state = await this.fromBase(stage);
+    } catch (e) {
+      throw BuildError.at(loc, e);
+    }
+    this.req.progress.emit({ type: 'stepDone', step, imageId: state.imageId, ms: 0 });
+    // ONBUILD triggers of the base image run right after FROM, as in Docker.
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (triggers.length) {
+      state.config = cfg.cloneConfig(state.config);
+      cfg.cc(state.config).OnBuild = null;
+    }
+    const instructions: PlannedInstruction[] = [...this.onbuildInstructions(triggers, loc), ...stage.instructions];
+    for (const ins of instructions) {
+      step = ins.fromOnbuild ? step : step + 1;
+      if (!ins.fromOnbuild) {
+        this.req.progress.emit({ type: 'step', step, total: this.total, stage: stage.name ?? String(stage.index), text: ins.loc.text });
+      }
+      try {
+        state = await this.runInstruction(stage, ins, state, step);
+      } catch (e) {
+        throw BuildError.at(ins.loc, e);
+      }
+    }
+    return state;
+  }
+
+  private onbuildInstructions(triggers: string[], loc: Location): PlannedInstruction[] {
+    return triggers.flatMap((t) => loadPlan(`FROM scratch\n${t}\n`, { file: this.file, buildArgs: {}, target: undefined }).stages[0]!.instructions.map((i) => ({ ...i, loc: { ...loc, text: t }, fromOnbuild: true })));
+  }
+
+  private async fromBase(stage: PlannedStage): Promise<StageState> {
+    const base = stage.from.base;
+    const fresh = (config: ImageConfig, id: Digest, key: string): StageState => ({
+      config: cfg.cloneConfig(config),
+      imageId: id,
+      key,
+      hit: true,
+      args: new Map(),
+      cmdSetInStage: false,
+    });
+    if (base.kind === 'scratch') {
+      const config = cfg.scratchConfig();
+      return fresh(config, this.engine.content.putJson(config).digest, 'scratch');
+    }
+    if (base.kind === 'stage') {
+      const s = await this.stageResult(base.index);
+      return { ...fresh(s.config, s.imageId, s.key), hit: s.hit };
+    }
+    const img = await resolveOrPull(this.engine, base.ref, { pull: this.req.pull, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
+    return fresh(img.config, img.id, `image:${img.id}`);
+  }
+
+  private async runInstruction(stage: PlannedStage, ins: PlannedInstruction, prev: StageState, step: number): Promise<StageState> {
+    const started = Date.now();
+    const env = this.expansionEnv(prev);
+    const s = expandStep(ins, env);
+    const state: StageState = { ...prev, config: cfg.cloneConfig(prev.config), args: new Map(prev.args) };
+    const c = state.config;
+    const created = this.created();
+    const hist = (createdBy: string, empty: boolean) => cfg.addHistory(c, { created, created_by: createdBy, comment: 'buildkit.dockerfile.v0', ...(empty ? { empty_layer: true } : {}) });
+
+    // Metadata-only steps: no container, no layer; the new config is the new intermediate image.
+    switch (s.kind) {
+      case 'ARG':
+        for (const a of s.args) {
+          const v = this.req.buildArgs[a.name] ?? a.value ?? stage.globalArgs.get(a.name);
+          if (v !== undefined) state.args.set(a.name, v);
+          else state.args.delete(a.name);
+        }
+        hist(`ARG ${s.args.map((a) => (state.args.has(a.name) ? `${a.name}=${state.args.get(a.name)}` : a.name)).join(' ')}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'ENV':
+        cfg.setEnv(c, s.pairs);
+        hist(`ENV ${s.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'LABEL':
+        cfg.addLabels(c, s.pairs);
+        hist(`LABEL ${s.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'USER':
+        cfg.cc(c).User = s.user;
+        hist(`USER ${s.user}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'EXPOSE':
+        cfg.addExposed(c, s.ports);
+        hist(`EXPOSE map[${s.ports.map((p) => (p.includes('/') ? p : `${p}/tcp`)).join(' ')}:{}]`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'VOLUME':
+        cfg.addVolumes(c, s.paths);
+        hist(`VOLUME [${s.paths.join(' ')}]`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'STOPSIGNAL':
+        cfg.cc(c).StopSignal = s.signal;
+        hist(`STOPSIGNAL ${s.signal}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'HEALTHCHECK':
+        cfg.setHealthcheck(c, s.health);
+        hist(`HEALTHCHECK ${JSON.stringify(s.health.Test)}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'SHELL':
+        cfg.cc(c).Shell = s.shell;
+        hist(`SHELL ${JSON.stringify(s.shell)}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'CMD': {
+        const argv = commandArgv(c, s.command);
+        cfg.setCmd(c, argv);
+        state.cmdSetInStage = true;
+        hist(`CMD ${JSON.stringify(argv)}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      }
+      case 'ENTRYPOINT': {
+        const argv = commandArgv(c, s.command);
+        cfg.setEntrypoint(c, argv, state.cmdSetInStage);
+        hist(`ENTRYPOINT ${JSON.stringify(argv)}`, true);
+      }
+        return this.finishMeta(state, ins, step, started, env);
+      case 'MAINTAINER':
+        c.author = s.name;
+        hist(`MAINTAINER ${s.name}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'ONBUILD':
+        cfg.addOnbuild(c, s.expression);
+        hist(`ONBUILD ${s.expression}`, true);
+        return this.finishMeta(state, ins, step, started, env);
+      case 'WORKDIR':
+      case 'RUN':
+      case 'COPY':
+      case 'ADD':
+        return this.runLayerStep(stage, ins, s, state, step, started, env, hist);
+    }
+  }
+
+  /** Environment for expanding words: the image's ENV plus the stage's build args (ENV wins). */
+  private expansionEnv(s: StageState): Map<string, string> {
+    const m = new Map(s.args);
+    for (const [k, v] of cfg.getEnv(s.config)) m.set(k, v);
+    return m;
+  }
+
+  private created(): string {
+    return this.req.sourceDateEpoch !== undefined ? new Date(this.req.sourceDateEpoch * 1000).toISOString() : new Date().toISOString();
+  }
+
+  /** Cache key inputs common to every step. */
+  private inputs(prev: StageState, ins: PlannedInstruction, extra: Partial<CacheInputs> = {}): CacheInputs {
+    return { parent: prev.key, instruction: ins.keyText, args: {}, ...extra };
+  }
+
+  private finishMeta(state: StageState, ins: PlannedInstruction, step: number, started: number, _env: Map<string, string>): StageState {
+    // Metadata steps are cheap to redo, but their result is keyed like any other step so that the
+    // intermediate image IDs (and so the final image ID) are stable across rebuilds. The key is the
+    // history line the step wrote: it carries the expanded values (ENV, ARG, LABEL …).
+    const createdBy = state.config.history?.at(-1)?.created_by ?? ins.keyText;
+    const inputs = this.inputs(state, ins, { instruction: createdBy });
+    const key = cacheKey(inputs);
+    const cached = this.req.noCache ? null : this.lookup(key);
+    if (cached) {
+      this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
+      return { ...state, config: cached.config, imageId: cached.id, key };
+    }
+    if (this.req.explainCache && !this.req.noCache) {
+      this.req.progress.emit({ type: 'explain', step, reason: explainMiss(inputs, cacheEntriesFor(this.engine, state.key), state.hit) });
+    }
+    const id = this.engine.content.putJson(state.config).digest;
+    recordCache(this.engine, key, id, storedInputs(inputs));
+    this.req.progress.emit({ type: 'stepDone', step, imageId: id, ms: Date.now() - started });
+    return { ...state, imageId: id, key, hit: false };
+  }
+
+  private lookup(key: string): { id: Digest; config: ImageConfig } | null {
+    return lookupCache(this.engine, key);
+  }
+
+  private async runLayerStep(
+    stage: PlannedStage,
+    ins: PlannedInstruction,
+    s: Extract<Step, { kind: 'WORKDIR' | 'RUN' | 'COPY' | 'ADD' }>,
+    state: StageState,
+    step: number,
+    started: number,
+    env: Map<string, string>,
+    hist: (createdBy: string, empty: boolean) => void,
+  ): Promise<StageState> {
+    const c = state.config;
+    const parentKey = state.key;
+    const diffIds = [...c.rootfs.diff_ids];
+    let inputs: CacheInputs;
+    let createdBy: string;
+    let sources: Awaited<ReturnType<BuildContext['selectForCopy']>> | undefined;
+    let fromStage: StageState | undefined;
+    let fromImage: { id: Digest; config: ImageConfig } | undefined;
+    let run: RunInvocation | undefined;
+    const workdir = c.config?.WorkingDir || '/';
+
+    if (s.kind === 'WORKDIR') {
+      const dir = s.path.startsWith('/') ? s.path : join(workdir, s.path);
+      cfg.cc(c).WorkingDir = dir;
+      createdBy = `WORKDIR ${dir}`;
+      inputs = this.inputs(state, ins, { instruction: `WORKDIR ${dir}` });
+    } else if (s.kind === 'RUN') {
+      run = runInvocation(c, s);
+      createdBy = `RUN ${run.display} # buildkit`;
+      inputs = this.inputs(state, ins, {
+        instruction: `RUN ${JSON.stringify({ argv: run.argv, stdin: run.stdin, mounts: s.mounts, network: s.network, user: c.config?.User, env: c.config?.Env, workdir })}`,
+        args: Object.fromEntries(state.args),
+      });
+    } else {
+      // COPY / ADD: the key covers the bytes of every selected source, never their mtimes.
+      createdBy = `${s.kind} ${s.display} # buildkit`;
+      let extra = '';
+      if (s.from !== undefined) {
+        const idx = stage.stageRefs.get(s.from);
+        if (idx !== undefined) {
+          fromStage = await this.stageResult(idx);
+          extra = `stage:${fromStage.key}`;
+        } else {
+          fromImage = await resolveOrPull(this.engine, s.from, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
+          extra = `image:${fromImage.id}`;
+        }
+      } else if (s.heredocs.length === 0 && !s.sources.every(isUrl)) {
+        sources = await this.context.selectForCopy(s.sources, { exclude: s.exclude, parents: s.parents });
+      }
+      inputs = this.inputs(state, ins, {
+        instruction: `${s.kind} ${JSON.stringify({ sources: s.sources, dest: s.dest, chown: s.chown, chmod: s.chmod, parents: s.parents, exclude: s.exclude, checksum: s.checksum, heredocs: s.heredocs, workdir, user: c.config?.User })}`,
+        sources: sources?.hashes,
+        extra: extra || undefined,
+      });
+    }
+
+    const key = cacheKey(inputs);
+    const cached = this.req.noCache ? null : this.lookup(key);
+    if (cached) {
+      this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
+      return { ...state, config: cached.config, imageId: cached.id, key };
+    }
+    if (this.req.explainCache && !this.req.noCache) {
+      this.req.progress.emit({ type: 'explain', step, reason: explainMiss(inputs, cacheEntriesFor(this.engine, parentKey), state.hit) });
+    }
+
+    const sde = this.req.sourceDateEpoch;
+    let layer;
+    if (s.kind === 'RUN' && run) {
+      const mounts = await resolveRunMounts(
+        this.engine,
+        s.mounts,
+        {
+          context: this.context,
+          secrets: this.req.secrets,
+          stageRefs: stage.stageRefs,
+          stageResult: (i) => this.stageResult(i),
+          resolveImage: (ref) => resolveOrPull(this.engine, ref, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) }),
+        },
+        workdir,
+      );
+      try {
+        // RUN sees the stage's build args as environment variables; ENV of the same name wins.
+        const runEnv = [...(c.config?.Env ?? [])];
+        const envKeys = new Set(runEnv.map((e) => e.slice(0, e.indexOf('='))));
+        for (const [k, v] of state.args) if (!envKeys.has(k)) runEnv.push(`${k}=${v}`);
+        runEnv.push(...mounts.env);
+        let tail: Buffer[] = [];
+        const r = await runStep(this.engine, {
+          diffIds,
+          argv: run.argv,
+          env: runEnv,
+          cwd: workdir,
+          user: c.config?.User,
+          network: s.network && s.network !== 'default' ? s.network : this.req.network,
+          mounts: mounts.specs,
+          stdin: run.stdin !== undefined ? Buffer.from(run.stdin) : undefined,
+          sourceDateEpoch: sde,
+          onContainer: (id) => {
+            this.req.progress.emit({ type: 'running', step, containerId: id });
+          },
+          onOutput: (data) => {
+            tail.push(data);
+            if (tail.length > 64) tail = tail.slice(-32);
+            this.req.progress.emit({ type: 'output', step, data });
+          },
+        });
+        this.req.progress.emit({ type: 'removed', step, containerId: r.containerId });
+        if (r.exitCode !== 0) {
+          const lastLines = Buffer.concat(tail).toString('utf8').split('\n').filter(Boolean).slice(-10);
+          throw new BuildError(`process ${JSON.stringify(run.display)} did not complete successfully: exit code: ${r.exitCode}`, { exitCode: r.exitCode, output: lastLines });
+        }
+        layer = r.layer;
+      } finally {
+        await mounts.release();
+      }
+    } else if (s.kind === 'WORKDIR') {
+      const dir = cfg.cc(c).WorkingDir!;
+      const r = await withSnapshot(this.engine, diffIds, (snap) => mkdirAll(snap.merged, dir).then(() => undefined), { keepEmpty: false, sourceDateEpoch: sde });
+      layer = r.layer;
+    } else {
+      const r = await withSnapshot(
+        this.engine,
+        diffIds,
+        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: this.context, selected: sources, fromStage, fromImage, user: c.config?.User }),
+        { keepEmpty: true, sourceDateEpoch: sde },
+      );
+      layer = r.layer;
+    }
+
+    if (layer) {
+      c.rootfs.diff_ids.push(layer.diffId);
+      hist(createdBy, false);
+    } else {
+      hist(createdBy, true);
+    }
+    const id = this.engine.content.putJson(c).digest;
+    recordCache(this.engine, key, id, storedInputs(inputs));
+    this.req.progress.emit({ type: 'stepDone', step, imageId: id, ms: Date.now() - started });
+    return { ...state, imageId: id, key, hit: false };
+  }
+}
+
+function isUrl(s: string): boolean {
+  return /^https?:\/\//.test(s);
+}
+
+function commandArgv(c: ImageConfig, cmd: CommandLine): string[] {
+  return cmd.form === 'exec' ? cmd.args : cfg.shellArgv(c, cmd.command);
+}
+
+interface RunInvocation {
+  argv: string[];
+  stdin?: string;
+  /** What Docker prints for the process: argv joined with spaces. */
+  display: string;
+}
+
+function runInvocation(c: ImageConfig, s: Extract<Step, { kind: 'RUN' }>): RunInvocation {
+  let argv: string[];
+  let stdin: string | undefined;
+  if (s.script && 'shebang' in s.script) {
+    argv = [...s.script.shebang, '/dev/stdin'];
+    stdin = s.script.stdin;
+  } else if (s.script) {
+    argv = cfg.shellArgv(c, s.script.shell);
+  } else {
+    argv = commandArgv(c, s.command);
+  }
+  return { argv, stdin, display: argv.join(' ') };
+}

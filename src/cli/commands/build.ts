@@ -1,0 +1,109 @@
+// `kiln build`: Docker's flags and meaning. Parsing only; the work is in src/build/.
+import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type { Command } from 'commander';
+import { CliError, type CliContext } from '../context.js';
+import { build } from '../../build/executor.js';
+import { createProgress, type ProgressMode } from '../../build/progress.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function parseKeyValues(list: string[], what: string, fromEnv = false): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of list) {
+    const i = item.indexOf('=');
+    if (i === 0) throw new CliError(`invalid ${what} ${JSON.stringify(item)}: empty name`);
+    if (i < 0) {
+      // `--build-arg NAME` takes the value from the environment, as Docker does.
+      if (fromEnv && process.env[item] !== undefined) out[item] = process.env[item]!;
+      else if (!fromEnv) out[item] = '';
+      continue;
+    }
+    out[item.slice(0, i)] = item.slice(i + 1);
+  }
+  return out;
+}
+
+/** `--secret id=foo,src=path` (also `source=`, `env=`), as BuildKit spells it. */
+export function parseSecrets(list: string[]): Record<string, { src?: string; env?: string }> {
+  const out: Record<string, { src?: string; env?: string }> = {};
+  for (const spec of list) {
+    const fields = Object.fromEntries(spec.split(',').map((f) => {
+      const i = f.indexOf('=');
+      return i < 0 ? [f, ''] : [f.slice(0, i), f.slice(i + 1)];
+    }));
+    const id = fields.id;
+    if (!id) throw new CliError(`invalid secret ${JSON.stringify(spec)}: id= is required`);
+    const src = fields.src ?? fields.source;
+    out[id] = { src: src ? resolve(src) : undefined, env: fields.env ?? (src ? undefined : id) };
+  }
+  return out;
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  program
+    .command('build')
+    .description('Build an image from a Dockerfile')
+    .argument('<context>', 'build context directory')
+    .option('-t, --tag <name>', 'name and optionally a tag (name:tag); repeatable', collect, [])
+    .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile; "-" reads stdin)')
+    .option('--build-arg <k=v>', 'set a build-time variable; repeatable', collect, [])
+    .option('--target <stage>', 'build up to this stage')
+    .option('--no-cache', 'do not use the build cache')
+    .option('--pull', 'always look for a newer base image (pulls images that come from a registry)')
+    .option('--network <mode>', 'network for RUN: default, none or host', 'default')
+    .option('--progress <mode>', 'auto, tty, plain or quiet', 'auto')
+    .option('-q, --quiet', 'print only the image ID')
+    .option('--iidfile <file>', 'write the image ID to this file')
+    .option('--label <k=v>', 'set metadata on the image; repeatable', collect, [])
+    .option('--secret <spec>', 'secret for RUN --mount=type=secret: id=ID,src=PATH; repeatable', collect, [])
+    .option('--platform <p>', 'target platform (only linux/amd64 is built here)')
+    .option('--explain-cache', 'for each step that misses the cache, say why')
+    .action(async (context: string, o) => {
+      const contextDir = resolve(context);
+      if (!existsSync(contextDir) || !statSync(contextDir).isDirectory()) {
+        throw new CliError(`unable to prepare context: path ${JSON.stringify(context)} not found`);
+      }
+      let dockerfilePath: string;
+      let dockerfileText: string;
+      if (o.file === '-') {
+        dockerfilePath = join(contextDir, 'Dockerfile');
+        dockerfileText = readFileSync(0, 'utf8');
+      } else {
+        dockerfilePath = o.file ? resolve(o.file) : join(contextDir, 'Dockerfile');
+        if (!existsSync(dockerfilePath)) {
+          throw new CliError(`failed to read dockerfile: open ${o.file ?? 'Dockerfile'}: no such file or directory`);
+        }
+        dockerfileText = readFileSync(dockerfilePath, 'utf8');
+      }
+      if (!['default', 'none', 'host'].includes(o.network)) {
+        throw new CliError(`network mode ${JSON.stringify(o.network)} not supported by build: use default, none or host`);
+      }
+      if (o.platform && o.platform !== 'linux/amd64') throw new CliError(`platform ${o.platform} is not supported here (linux/amd64 only)`);
+      const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
+      if (!['auto', 'tty', 'plain', 'quiet'].includes(mode)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty, plain or quiet`);
+      const progress = createProgress(mode, process.stdout.isTTY || mode !== 'plain' ? process.stdout : process.stdout);
+      const sde = process.env.SOURCE_DATE_EPOCH;
+      try {
+        const result = await build(ctx.engine(), {
+          contextDir,
+          dockerfilePath,
+          dockerfileText,
+          tags: o.tag,
+          buildArgs: parseKeyValues(o.buildArg, 'build arg', true),
+          target: o.target,
+          noCache: o.cache === false,
+          pull: !!o.pull,
+          network: o.network,
+          labels: parseKeyValues(o.label, 'label'),
+          secrets: parseSecrets(o.secret),
+          explainCache: !!o.explainCache,
+          sourceDateEpoch: sde !== undefined && sde !== '' ? Number(sde) : undefined,
+          progress,
+        });
+        if (o.iidfile) writeFileSync(o.iidfile, result.imageId);
+      } finally {
+        progress.close();
+      }
+    });
+}

@@ -1,0 +1,134 @@
+// `kiln build` end to end through the CLI: real overlayfs, real runc. Each assertion looks at what
+// a user would: files inside the built image, exit codes, output lines, image IDs.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Kiln } from '../helpers/kiln.js';
+
+function context(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
+  for (const [p, content] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), content);
+  }
+  return dir;
+}
+
+/** Runs `cmd` in a throwaway container of `image` and returns its stdout. */
+function inImage(k: Kiln, image: string, script: string): string {
+  return k.ok(['run', '--rm', '--network', 'none', image, 'sh', '-c', script]).stdout;
+}
+
+describe('kiln build', () => {
+  const k = new Kiln();
+  const dirs: string[] = [];
+  before(() => k.busybox());
+  after(() => {
+    k.cleanup();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('builds the example app, caches every step on rebuild, keeps the image ID', () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nWORKDIR /app\nCOPY . .\nRUN echo built > /app/out.txt && cat /app/hello.txt\nENV GREETING=hi\nCMD ["cat", "/app/out.txt"]\n',
+      'hello.txt': 'hello from the context\n',
+      '.dockerignore': 'secret.txt\n',
+      'secret.txt': 'must not be copied\n',
+    });
+    dirs.push(ctx);
+    const first = k.ok(['build', '--progress', 'plain', '-t', 'app', ctx]);
+    assert.match(first.stdout, /Step 1\/6 : FROM busybox/);
+    assert.match(first.stdout, /Step 4\/6 : RUN echo built/);
+    assert.match(first.stdout, /hello from the context/);
+    assert.match(first.stdout, /Successfully tagged app:latest/);
+    const id1 = /Successfully built ([0-9a-f]{12})/.exec(first.stdout)![1];
+
+    const second = k.ok(['build', '--progress', 'plain', '-t', 'app', ctx]);
+    assert.equal((second.stdout.match(/---> Using cache/g) ?? []).length, 5, second.stdout);
+    assert.doesNotMatch(second.stdout, /Running in/);
+    assert.equal(/Successfully built ([0-9a-f]{12})/.exec(second.stdout)![1], id1);
+
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', 'app']).stdout, 'built\n');
+    assert.equal(inImage(k, 'app', 'ls /app | sort | tr "\\n" " "'), '.dockerignore Dockerfile hello.txt out.txt ');
+    assert.equal(inImage(k, 'app', 'echo $GREETING; pwd'), 'hi\n/app\n');
+  });
+
+  it('a changed COPY source re-runs that step and every later one, not the earlier ones', () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nRUN echo one > /one\nCOPY a.txt /a.txt\nRUN cat /a.txt > /b.txt\n',
+      'a.txt': 'v1\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'chain', ctx]);
+    appendFileSync(join(ctx, 'a.txt'), 'v2\n');
+    const r = k.ok(['build', '--progress', 'plain', '--explain-cache', '-t', 'chain', ctx]);
+    const steps = r.stdout.split(/^Step /m).slice(1);
+    assert.match(steps[1]!, /Using cache/, 'RUN before the COPY stays cached');
+    assert.doesNotMatch(steps[2]!, /Using cache/);
+    assert.match(steps[2]!, /changed a\.txt/, 'explain names the changed file');
+    assert.doesNotMatch(steps[3]!, /Using cache/);
+    assert.equal(inImage(k, 'chain', 'cat /b.txt'), 'v1\nv2\n');
+  });
+
+  it('a failing RUN stops the build with file, line, exit code, and tags nothing', () => {
+    const ctx = context({ Dockerfile: 'FROM busybox\n\nRUN echo about to fail && exit 3\nRUN echo never\n' });
+    dirs.push(ctx);
+    const r = k.run(['build', '--progress', 'plain', '-t', 'broken', ctx]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Dockerfile:3/);
+    assert.match(r.stderr, /did not complete successfully: exit code: 3/);
+    assert.doesNotMatch(r.stdout, /echo never/);
+    assert.notEqual(k.run(['image', 'inspect', 'broken']).code, 0);
+  });
+
+  it('a syntax error names file, line and instruction', () => {
+    const ctx = context({ Dockerfile: 'FROM busybox\nCOPY onlyone\n' });
+    dirs.push(ctx);
+    const r = k.run(['build', ctx]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Dockerfile:2/);
+    assert.match(r.stderr, /COPY requires at least two arguments/);
+  });
+
+  it('multi-stage with --target builds only the needed stages; COPY --from keeps files', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox AS builder',
+        'RUN mkdir -p /out && echo artifact > /out/a',
+        'FROM busybox AS unused',
+        'RUN exit 1',
+        'FROM busybox AS final',
+        'ARG NAME=default',
+        'COPY --from=builder /out/a /a',
+        'RUN echo "$NAME" > /name',
+        'FROM final AS after',
+        'RUN exit 1',
+      ].join('\n'),
+    });
+    dirs.push(ctx);
+    k.ok(['build', '--target', 'final', '--build-arg', 'NAME=given', '-t', 'ms', ctx]);
+    assert.equal(inImage(k, 'ms', 'cat /a /name'), 'artifact\ngiven\n');
+  });
+
+  it('RUN sees its own PID namespace, hostname and no extra capabilities; files it deletes are whited out', () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nRUN echo $$ > /pid && rm /bin/vi && mkdir -p /d && touch /d/x\nRUN rm -rf /d && mkdir /d && touch /d/y\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'iso', ctx]);
+    assert.equal(inImage(k, 'iso', 'cat /pid'), '1\n');
+    assert.equal(inImage(k, 'iso', 'ls /bin/vi 2>&1 >/dev/null; ls /d'), 'ls: /bin/vi: No such file or directory\ny\n');
+  });
+
+  it('SOURCE_DATE_EPOCH with --no-cache gives the same image ID twice', () => {
+    const ctx = context({ Dockerfile: 'FROM busybox\nCOPY f /f\nRUN echo x > /x\n', f: 'data\n' });
+    dirs.push(ctx);
+    const env = { SOURCE_DATE_EPOCH: '1700000000' };
+    const a = k.ok(['build', '-q', '--no-cache', ctx], { env }).stdout.trim();
+    const b = k.ok(['build', '-q', '--no-cache', ctx], { env }).stdout.trim();
+    assert.match(a, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(a, b);
+  });
+});
