@@ -1,7 +1,7 @@
 // The one object that owns a state directory (DESIGN.md, "State directory"): opening it creates
 // the layout, sweeps staging left by crashed commands, and opens the database. Every module
 // reaches the store through it.
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Digest, ImageConfig } from './image/types.js';
 import { normalize } from './image/reference.js';
@@ -11,21 +11,23 @@ import { Db, type ImageRecord } from './store/db.js';
 import { NotFoundError } from './store/errors.js';
 import { prune, type PruneOptions, type PruneReport } from './store/gc.js';
 import { stagingName, sweepStaging } from './store/staging.js';
-import { LOCK_SH, flock } from './sys/fs.js';
 
 export class Engine {
   readonly root: string;
   readonly content: ContentStore;
   readonly db: Db;
   readonly layers: LayerStore;
-  private lockFd: number | undefined;
+  /** This Engine's row in `sessions`: prune deletes freely only when no other session is live. */
+  readonly session: string;
+  private closed = false;
 
-  private constructor(root: string, lockFd: number | undefined) {
+  private constructor(root: string) {
     this.root = root;
-    this.lockFd = lockFd;
     this.content = new ContentStore(root);
     this.db = new Db(root);
     this.layers = new LayerStore(root, this.db, this.content);
+    this.session = stagingName('session');
+    this.db.registerSession(this.session);
   }
 
   /** Opens (creating if needed) the state directory at `root`. */
@@ -33,17 +35,8 @@ export class Engine {
     const abs = resolve(root);
     mkdirSync(abs, { recursive: true, mode: 0o711 });
     for (const d of ['blobs/sha256', 'layers', 'containers', 'volumes', 'tmp']) mkdirSync(join(abs, d), { recursive: true, mode: 0o700 });
-    // Held shared for the life of this process: prune only deletes freely when it can take it
-    // exclusively (no other kiln command running).
-    let lockFd: number | undefined = openSync(join(abs, 'kiln.lock'), 'a', 0o600);
-    try {
-      flock(lockFd, LOCK_SH);
-    } catch {
-      closeSync(lockFd);
-      lockFd = undefined;
-    }
     sweepStaging(join(abs, 'tmp'));
-    return new Engine(abs, lockFd);
+    return new Engine(abs);
   }
 
   /** A fresh directory under <root>/tmp (same filesystem as the store: renames are atomic). */
@@ -87,15 +80,18 @@ export class Engine {
 
   /** Deletes unreachable blobs and layers (see store/gc.ts). */
   prune(opts: PruneOptions = {}): PruneReport {
-    return prune({ root: this.root, db: this.db, content: this.content, layers: this.layers, lockFd: this.lockFd }, opts);
+    return prune({ root: this.root, db: this.db, content: this.content, layers: this.layers, session: this.session }, opts);
   }
 
   close(): void {
-    this.db.close();
-    if (this.lockFd !== undefined) {
-      closeSync(this.lockFd);
-      this.lockFd = undefined;
+    if (this.closed) return;
+    this.closed = true;
+    try {
+      this.db.unregisterSession(this.session);
+    } catch {
+      /* a crashed session is dropped by the next prune */
     }
+    this.db.close();
   }
 }
 

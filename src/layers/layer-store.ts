@@ -13,7 +13,7 @@ import type { ContentStore } from '../store/content-store.js';
 import type { Db, LayerBlobRecord } from '../store/db.js';
 import { DigestMismatchError } from '../store/content-store.js';
 import { NotFoundError } from '../store/errors.js';
-import { removeTree, retire, stagingName } from '../store/staging.js';
+import { removeTree, stage, stagingName } from '../store/staging.js';
 import { applyLayer } from './apply.js';
 import { compressionOf, createCompressor, createDecompressor, layerMediaType, type Compression } from './compress.js';
 import { packLayer, type PackOptions } from './pack.js';
@@ -248,10 +248,18 @@ export class LayerStore {
 
   /** Deletes a layer: its row first (nothing may point at a half-deleted dir), then the dir. */
   remove(chainId: Digest): void {
+    const staged = this.detach(chainId);
+    if (staged) removeTree(staged);
+  }
+
+  /**
+   * The quick half of remove(): deletes the row and renames the layer's directory into staging.
+   * Returns the staged path for the caller to delete (removeTree) when convenient.
+   */
+  detach(chainId: Digest): string | null {
     parseDigest(chainId);
     this.db.deleteLayer(chainId);
-    const home = join(this.layersDir, hexOf(chainId));
-    retire(home, this.tmpDir, 'rmlayer');
+    return stage(join(this.layersDir, hexOf(chainId)), this.tmpDir, 'rmlayer');
   }
 
   /** Docker's image size: the sum of the layers' unpacked sizes (0 for unknown layers). */

@@ -137,6 +137,14 @@ const MIGRATIONS: string[] = [
     options TEXT NOT NULL DEFAULT '{}'
   );
   `,
+  // 2: live kiln processes (prune deletes freely only when it is alone)
+  `
+  CREATE TABLE sessions (
+    token TEXT PRIMARY KEY,
+    pid INTEGER NOT NULL,
+    started TEXT NOT NULL
+  );
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -263,6 +271,20 @@ export class Db {
 
   close(): void {
     if (this.sqlite.open) this.sqlite.close();
+  }
+
+  // ---- sessions (one per open Engine) -------------------------------------------------------
+
+  registerSession(token: string, pid = process.pid): void {
+    this.sqlite.prepare('INSERT OR REPLACE INTO sessions (token, pid, started) VALUES (?, ?, ?)').run(token, pid, now());
+  }
+
+  unregisterSession(token: string): void {
+    this.sqlite.prepare('DELETE FROM sessions WHERE token = ?').run(token);
+  }
+
+  listSessions(): { token: string; pid: number; started: string }[] {
+    return this.sqlite.prepare('SELECT token, pid, started FROM sessions ORDER BY started').all() as { token: string; pid: number; started: string }[];
   }
 
   // ---- images -------------------------------------------------------------------------------

@@ -1,26 +1,28 @@
 // Garbage collection (`prune`): deletes blobs and layer directories that nothing reaches from
 // images, tags, build cache entries or containers, and sweeps staging left by crashed commands.
-// Every kiln process holds a shared lock on <root>/kiln.lock for its lifetime. When prune can
-// take it exclusively, nobody else is running and everything unreachable goes; otherwise it only
-// deletes what has been unreachable for a while (a concurrent pull or build may be about to
-// reference a fresh blob or layer).
-import { statSync } from 'node:fs';
+//
+// Interlock with other kiln commands: every open Engine has a row in `sessions`. When prune finds
+// no other live session, it decides and detaches everything inside one write transaction, so a
+// command starting meanwhile waits (busy timeout) until the store is consistent again; slow
+// deletion of detached directories happens after the commit. When other commands are running,
+// it only takes what has been unreachable for a grace period, since a concurrent pull or build
+// may be about to reference a fresh blob or layer.
+import { statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { chainIds, isDigest } from '../image/digest.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import type { LayerStore } from '../layers/layer-store.js';
 import type { ContentStore } from './content-store.js';
 import type { Db } from './db.js';
-import { LOCK_EX, LOCK_NB, LOCK_SH, flock } from '../sys/fs.js';
-import { retire, sweepStaging } from './staging.js';
+import { ownerAlive, removeTree, stage, sweepStaging } from './staging.js';
 
 export interface GcTarget {
   root: string;
   db: Db;
   content: ContentStore;
   layers: LayerStore;
-  /** fd of <root>/kiln.lock, held shared by the caller (Engine). */
-  lockFd?: number;
+  /** The caller's own session token (Engine), not counted as "another command". */
+  session?: string;
 }
 
 export interface PruneOptions {
@@ -54,6 +56,7 @@ export function reachable(t: Pick<GcTarget, 'db' | 'content'>): { blobs: Set<str
   const chains = new Set<string>();
   const diffIds = new Set<string>();
   const seenManifests = new Set<string>();
+  const seenImages = new Set<string>();
 
   const markManifest = (d: string): void => {
     if (!isDigest(d) || seenManifests.has(d)) return;
@@ -70,7 +73,6 @@ export function reachable(t: Pick<GcTarget, 'db' | 'content'>): { blobs: Set<str
     for (const l of m.layers ?? []) if (l.digest) blobs.add(l.digest);
     for (const c of m.manifests ?? []) if (c.digest) markManifest(c.digest);
   };
-  const seenImages = new Set<string>();
   const markImage = (id: string): void => {
     if (!isDigest(id) || seenImages.has(id)) return;
     seenImages.add(id);
@@ -106,21 +108,27 @@ function mtimeMs(p: string): number {
   }
 }
 
+/** Other live kiln commands on this store (sessions of dead processes are dropped). */
+export function otherSessions(db: Db, mine?: string): string[] {
+  const live: string[] = [];
+  for (const s of db.listSessions()) {
+    if (s.token === mine) continue;
+    if (ownerAlive(s.token)) live.push(s.token);
+    else db.unregisterSession(s.token);
+  }
+  return live;
+}
+
 export function prune(t: GcTarget, opts: PruneOptions = {}): PruneReport {
   const graceMs = opts.graceMs ?? 3600_000;
-  let exclusive = false;
-  if (t.lockFd !== undefined) {
-    exclusive = flock(t.lockFd, LOCK_EX | LOCK_NB);
-    // A failed upgrade has dropped our shared lock (flock converts by unlocking first): take it back.
-    if (!exclusive) flock(t.lockFd, LOCK_SH);
-  }
-  const report: PruneReport = { mode: exclusive ? 'exclusive' : 'shared', blobs: [], layers: [], orphanLayerDirs: [], staging: [], reclaimedBytes: 0 };
   const tmpDir = join(t.root, 'tmp');
-  try {
+  const detached: string[] = [];
+  const report: PruneReport = { mode: 'shared', blobs: [], layers: [], orphanLayerDirs: [], staging: [], reclaimedBytes: 0 };
+  report.staging = opts.dryRun ? [] : sweepStaging(tmpDir);
+
+  const collect = (exclusive: boolean): void => {
     const now = Date.now();
     const old = (ms: number) => exclusive || now - ms > graceMs;
-    report.staging = opts.dryRun ? [] : sweepStaging(tmpDir);
-
     const { blobs, chains } = reachable(t);
 
     // Layers: rows first (a row must never point at a half-deleted directory), then directories.
@@ -128,14 +136,20 @@ export function prune(t: GcTarget, opts: PruneOptions = {}): PruneReport {
       if (chains.has(l.chainId) || !old(Date.parse(l.created))) continue;
       report.layers.push(l.chainId);
       report.reclaimedBytes += l.contentSize;
-      if (!opts.dryRun) t.layers.remove(l.chainId);
+      if (!opts.dryRun) {
+        const p = t.layers.detach(l.chainId);
+        if (p) detached.push(p);
+      }
     }
     for (const c of t.layers.listDirs()) {
       if (t.db.getLayer(c)) continue;
       const home = join(t.layers.layersDir, c.slice(7));
       if (!old(mtimeMs(home))) continue;
       report.orphanLayerDirs.push(c);
-      if (!opts.dryRun) retire(home, tmpDir, 'rmlayer');
+      if (!opts.dryRun) {
+        const p = stage(home, tmpDir, 'rmlayer');
+        if (p) detached.push(p);
+      }
     }
 
     // Remembered compressed forms of layers that are gone.
@@ -144,18 +158,36 @@ export function prune(t: GcTarget, opts: PruneOptions = {}): PruneReport {
       if (liveDiffIds.has(b.diffId) || blobs.has(b.digest)) continue;
       if (!opts.dryRun && old(mtimeMs(t.content.path(b.digest)))) t.db.deleteLayerBlob(b.diffId, b.digest);
     }
-    const stillRemembered = new Set(t.db.listLayerBlobs().filter((b) => liveDiffIds.has(b.diffId)).map((b) => b.digest));
+    const remembered = new Set(t.db.listLayerBlobs().filter((b) => liveDiffIds.has(b.diffId)).map((b) => b.digest));
 
     for (const d of t.content.list()) {
-      if (blobs.has(d) || stillRemembered.has(d)) continue;
+      if (blobs.has(d) || remembered.has(d)) continue;
       const p = t.content.path(d);
       if (!old(mtimeMs(p))) continue;
       report.blobs.push(d);
       report.reclaimedBytes += t.content.stat(d)?.size ?? 0;
-      if (!opts.dryRun) t.content.remove(d);
+      if (!opts.dryRun) {
+        try {
+          unlinkSync(p);
+        } catch {
+          /* gone already */
+        }
+      }
     }
-  } finally {
-    if (exclusive && t.lockFd !== undefined) flock(t.lockFd, LOCK_SH);
+  };
+
+  t.db.tx(() => {
+    if (otherSessions(t.db, t.session).length > 0) return;
+    report.mode = 'exclusive';
+    collect(true);
+  });
+  if (report.mode === 'shared') collect(false);
+  for (const p of detached) {
+    try {
+      removeTree(p);
+    } catch {
+      /* left in staging: the next sweep retries */
+    }
   }
   return report;
 }

@@ -101,16 +101,22 @@ function removeSameDevice(dir: string, dev: number): void {
   rmdirSync(dir);
 }
 
-/** Deletes `path` by first renaming it into tmp (atomic), then removing it at leisure. */
-export function retire(path: string, tmpDir: string, prefix = 'gc'): void {
+/** Renames `path` into tmp under a staging name (atomic); null if it does not exist. */
+export function stage(path: string, tmpDir: string, prefix = 'gc'): string | null {
   const dest = join(tmpDir, stagingName(prefix));
   try {
     renameSync(path, dest);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw e;
   }
-  removeTree(dest);
+  return dest;
+}
+
+/** Deletes `path` by first renaming it into tmp (atomic), then removing it. */
+export function retire(path: string, tmpDir: string, prefix = 'gc'): void {
+  const dest = stage(path, tmpDir, prefix);
+  if (dest) removeTree(dest);
 }
 
 /** Removes staging entries whose owner is gone (and unowned ones older than `maxAgeMs`). */
