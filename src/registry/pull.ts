@@ -11,7 +11,7 @@ import { familiarString, formatReference, parseReference, type Reference } from 
 import type { Descriptor, Digest, ImageConfig, Manifest } from '../image/types.js';
 import { RegistryClient } from './client.js';
 import { BlobSources } from './blob-sources.js';
-import { fetchBlob, type FetchedBlob } from './blob-fetch.js';
+import { fetchBlob } from './blob-fetch.js';
 import { NotFoundError, RegistryError, RegistryUnreachableError } from './errors.js';
 import { fetchManifest, type FetchedManifest } from './manifests.js';
 import { defaultPlatform, formatPlatform, parsePlatform, platformRank, selectManifest } from './platform.js';
@@ -186,7 +186,6 @@ async function doPull(
   const onOuterAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort);
   let downloadedAny = false;
-  const fetched: (FetchedBlob | undefined)[] = [];
   const downloads = limited(todo, concurrency, async (desc, j) => {
     const id = ids[present + j]!;
     if (store.hasBlob(desc.digest)) {
@@ -202,8 +201,13 @@ async function doPull(
       onRetry: (err, attempt, delay) =>
         progress.event({ id, status: `Retrying in ${Math.ceil(delay / 1000)} second${delay > 1000 ? 's' : ''} (${attempt}: ${err.message.replace(/; run the command again to resume$/, '')})` }),
     });
-    fetched[j] = f;
-    progress.event({ id, status: 'Verifying Checksum' });
+    try {
+      // Into the content store now, in parallel with the in-order unpacking of earlier layers.
+      progress.event({ id, status: 'Verifying Checksum' });
+      await store.ingestFile(f.path, desc);
+    } finally {
+      f.release();
+    }
     progress.event({ id, status: 'Download complete' });
   }, () => abort.abort());
   // Keep every rejection handled; the apply loop reports the first failure in layer order.
@@ -215,28 +219,18 @@ async function doPull(
       const desc = todo[j]!;
       const i = present + j;
       await downloads[j];
-      const f = fetched[j];
       if (!store.hasLayer(chains[i]!)) {
         progress.event({ id: ids[i], status: 'Extracting', current: 0, total: desc.size });
-        await store.applyLayer(desc, f?.path, diffIds.slice(0, i), diffIds[i]!, (n) =>
+        await store.applyLayer(desc, undefined, diffIds.slice(0, i), diffIds[i]!, (n) =>
           progress.event({ id: ids[i], status: 'Extracting', current: n, total: desc.size }),
         );
         appliedAny = true;
-      } else if (f) {
-        // Unpacked meanwhile by another command: keep the blob all the same.
-        store.putBlob(fs.readFileSync(f.path), desc.digest);
-        store.recordLayerBlob(diffIds[i]!, desc);
-      }
-      if (f) {
-        f.release();
-        fetched[j] = undefined;
-      }
+      } else store.recordLayerBlob(diffIds[i]!, desc);
       progress.event({ id: ids[i], status: 'Pull complete' });
     }
   } catch (e) {
     abort.abort();
     await Promise.allSettled(downloads);
-    for (const f of fetched) f?.release(); // complete, verified downloads not yet ingested: nothing to resume
     throw explain(e, normalized);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);

@@ -29,6 +29,8 @@ export interface RegistryStore {
   hasBlob(d: Digest): boolean;
   readBlob(d: Digest): Buffer;
   blobStream(d: Digest): Readable;
+  /** Moves a verified download into the content store (verified again on the way). */
+  ingestFile(file: string, desc: Descriptor): Promise<void>;
   /** Stores small verified bytes (configs, manifests). */
   putBlob(bytes: Buffer, digest: Digest): void;
   hasLayer(chainId: Digest): boolean;
@@ -66,6 +68,9 @@ export function openRegistryStore(engine: StoreEngine): RegistryStore {
     hasBlob: (d) => content.has(d),
     readBlob: (d) => content.read(d),
     blobStream: (d) => content.createReadStream(d),
+    async ingestFile(file, desc) {
+      await content.ingest(fs.createReadStream(file, { highWaterMark: 1 << 20 }), { digest: desc.digest, size: desc.size });
+    },
     putBlob(bytes, digest) {
       const got = sha256(bytes);
       if (got !== digest) throw new DigestMismatchError('blob', digest, got);
