@@ -94,9 +94,11 @@ export class BuildContext {
         const e = byPath.get(clean);
         matches = e ? [e] : [];
       }
-      matches = matches.filter((m) => !exclude?.matches(m.path));
       if (matches.length === 0) throw new Error(`failed to compute cache key: failed to calculate checksum of ref: "/${clean}": not found`);
+      // --exclude drops matched files, and filters what a matched directory contributes (the
+      // directory itself is still created, as BuildKit does).
       for (const m of matches) {
+        if (m.type !== 'dir' && exclude && (exclude.matches(m.path) || exclude.matches(posix.basename(m.path)))) continue;
         const abs = join(this.root, m.path);
         if (m.type === 'dir') {
           const destBase = opts.parents ? m.path : '';

@@ -62,15 +62,16 @@ export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: 
   }
 
   const sel = cx.selected!;
-  await copySelection(snap, sel, destPath, destIsDir, opts, owner, s.kind === 'ADD' && s.unpack !== false);
+  // Several sources (arguments, or files a wildcard matched) need a directory destination.
+  if ((s.sources.length > 1 || sel.tops.filter((t) => t.type !== 'dir').length > 1) && !destIsDir) {
+    throw new Error(`When using ${s.kind} with more than one source file, the destination must be a directory and end with a /`);
+  }
+  await copySelection(snap, sel, destPath, destIsDir || sel.tops.length > 1, opts, owner, s.kind === 'ADD' && s.unpack !== false);
 }
 
 /** Context sources: a flat, pre-filtered list (the .dockerignore and --exclude already applied). */
 async function copySelection(snap: Snapshot, sel: CopySelection, destPath: string, destIsDir: boolean, opts: CopyOptions, owner: Ownership | undefined, unpack: boolean): Promise<void> {
   const single = sel.tops.length === 1 && sel.tops[0]!.type !== 'dir' && !destIsDir;
-  if (sel.tops.length > 1 && !destIsDir) {
-    throw new Error('When using COPY with more than one source file, the destination must be a directory and end with a /');
-  }
   if (single) {
     const top = sel.tops[0]!;
     if (unpack && top.type === 'file' && (await isArchive(top.abs))) {
@@ -88,12 +89,18 @@ async function copySelection(snap: Snapshot, sel: CopySelection, destPath: strin
       await extractArchive(snap, top.abs, destPath, owner);
     }
   }
-  // Parents come before children in the list, so each mkdir finds its parent.
+  // Parents come before children in the list; a parent the ignore rules left out (a directory
+  // excluded while a file in it is re-included) or --parents' leading directories are made here.
+  const made = new Set<string>(['.']);
   for (const e of sel.entries) {
     if (unpack && e.isTopArchive) continue;
-    const dst = join(root, e.destRel);
-    if (e.parentsToCreate) await mkdirAll(snap.merged, posix.join(destPath, posix.dirname(e.destRel)), owner);
-    await copyTree(e.abs, dst, { ...opts, recursive: false });
+    const parent = posix.dirname(e.destRel);
+    if (!made.has(parent)) {
+      await mkdirAll(snap.merged, posix.join(destPath, parent), owner);
+      made.add(parent);
+    }
+    await copyTree(e.abs, join(root, e.destRel), { ...opts, recursive: false });
+    if (e.type === 'dir') made.add(e.destRel);
   }
 }
 
