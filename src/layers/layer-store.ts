@@ -15,7 +15,7 @@ import { DigestMismatchError } from '../store/content-store.js';
 import { NotFoundError } from '../store/errors.js';
 import { removeTree, stage, stagingName } from '../store/staging.js';
 import { applyLayer } from './apply.js';
-import { compressionOf, createCompressor, createDecompressor, layerMediaType, type Compression } from './compress.js';
+import { compressionOf, createCompressor, decompress, layerMediaType, type Compression } from './compress.js';
 import { packLayer, type PackOptions } from './pack.js';
 
 export interface LayerResult {
@@ -217,8 +217,9 @@ export class LayerStore {
       },
     });
     const blob = this.blobs(rec.diffId)[0];
+    // A stored blob is decompressed by what its bytes are (sniffed), not what its media type says.
     const feed = blob
-      ? pipeline(this.content.createReadStream(blob.digest), createDecompressor(compressionOf(blob.mediaType)), out)
+      ? decompress(this.content.createReadStream(blob.digest)).then(({ stream }) => pipeline(stream, out))
       : packLayer(this.dir(chainId), out).then(() => {
           out.end();
         });
