@@ -58,6 +58,8 @@ function fmtV(v: unknown, top: boolean): string {
   }
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o).sort(compareKeys);
+  // An empty object inside a map is, in Docker's data, a struct{} (ExposedPorts, Volumes): `{}`.
+  if (keys.length === 0 && !top) return '{}';
   return `map[${keys.map((k) => `${k}:${fmtV(o[k], false)}`).join(' ')}]`;
 }
 

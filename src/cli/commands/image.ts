@@ -1,0 +1,126 @@
+// `kiln image COMMAND`: ls/list, rm/remove, prune, tag, history, save, load, inspect — the same
+// commands as the top-level ones, plus `image prune [-a] [-f] [--filter]` with Docker's output.
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { CliError, type CliContext } from '../context.js';
+import type { Engine } from '../../engine.js';
+import type { Digest } from '../../image/types.js';
+import { humanSize, toTime } from '../format/index.js';
+import { defineHistory } from './history.js';
+import { collect, containersUsing, defineImages, readConfig } from './images.js';
+import { defineImageInspect } from './inspect.js';
+import { defineLoad } from './load.js';
+import { defineRmi, deleteImage, type DeleteRecord } from './rmi.js';
+import { defineSave } from './save.js';
+import { defineTag } from './tag.js';
+import { familiarString, parseReference } from '../../image/reference.js';
+
+export interface PruneImagesOptions {
+  all?: boolean;
+  filter?: string[];
+}
+
+/** Go duration (`24h`, `1h30m`, `90s`) or a timestamp → a cut-off time in ms. */
+function untilTime(v: string, now: number): number {
+  const dur = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
+  if (dur && v) return now - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
+  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
+  const t = Date.parse(v);
+  if (!Number.isFinite(t)) throw new CliError(`invalid filter 'until=${v}'`);
+  return t;
+}
+
+/**
+ * Docker's image prune: dangling images (no tag; not build-cache intermediates), or with `all`
+ * every image no container uses. Returns the records and the bytes freed.
+ */
+export function pruneImages(engine: Engine, o: PruneImagesOptions = {}): { records: DeleteRecord[]; reclaimed: number } {
+  const now = Date.now();
+  let until: number | undefined;
+  const labels: { key: string; value?: string; neg: boolean }[] = [];
+  for (const f of o.filter ?? []) {
+    const m = /^(until|label!?)=(.*)$/.exec(f);
+    if (!m) throw new CliError(`invalid filter '${f.split('=')[0]}'`);
+    if (m[1] === 'until') until = untilTime(m[2]!, now);
+    else {
+      const [key, value] = m[2]!.split(/=(.*)/s);
+      labels.push({ key: key!, value, neg: m[1] === 'label!' });
+    }
+  }
+  const cache = new Set(engine.db.listCache().map((c) => c.imageId));
+  const records: DeleteRecord[] = [];
+  let reclaimed = 0;
+  for (const rec of engine.db.listImages()) {
+    const tags = engine.db.listTags(rec.id);
+    if (!o.all && tags.length) continue;
+    if (tags.length === 0 && cache.has(rec.id)) continue; // build cache: `builder prune`
+    if (containersUsing(engine, rec.id).length) continue;
+    const cfg = readConfig(engine, rec.id);
+    if (until !== undefined && (toTime(cfg?.created) ?? toTime(rec.created) ?? 0) >= until) continue;
+    const l = cfg?.config?.Labels ?? {};
+    if (!labels.every((x) => (x.value === undefined ? x.key in l : l[x.key] === x.value) !== x.neg)) continue;
+    for (const t of tags) {
+      engine.db.deleteTag(t.ref);
+      records.push({ Untagged: familiarString(parseReference(t.ref)) });
+    }
+    const r = deleteImage(engine, rec.id as Digest);
+    records.push(...r.records);
+    reclaimed += r.reclaimed;
+  }
+  return { records, reclaimed };
+}
+
+async function confirm(question: string): Promise<boolean> {
+  process.stdout.write(question);
+  if (process.stdin.isTTY === undefined && process.stdin.readableEnded) return false;
+  const rl = createInterface({ input: process.stdin });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.once('line', resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+function definePrune(cmd: Command, ctx: CliContext): Command {
+  return cmd
+    .description('Remove unused images')
+    .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .option('--filter <filter>', "provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>')", collect, [])
+    .action(async (o: { all?: boolean; force?: boolean; filter: string[] }) => {
+      if (!o.force) {
+        const warning = o.all
+          ? 'WARNING! This will remove all images without at least one container associated to them.'
+          : 'WARNING! This will remove all dangling images.';
+        if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
+      }
+      const { records, reclaimed } = pruneImages(ctx.engine(), o);
+      let out = '';
+      if (records.length) {
+        out += 'Deleted Images:\n';
+        for (const r of records) {
+          if (r.Untagged) out += `untagged: ${r.Untagged}\n`;
+          if (r.Deleted) out += `deleted: ${r.Deleted}\n`;
+        }
+        out += '\n';
+      }
+      out += `Total reclaimed space: ${humanSize(reclaimed)}\n`;
+      process.stdout.write(out);
+    });
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const image = program.command('image').description('Manage images');
+  defineImages(image.command('ls').alias('list'), ctx);
+  defineRmi(image.command('rm').alias('remove'), ctx);
+  definePrune(image.command('prune'), ctx);
+  defineTag(image.command('tag'), ctx);
+  defineHistory(image.command('history'), ctx);
+  defineSave(image.command('save'), ctx);
+  defineLoad(image.command('load'), ctx);
+  defineImageInspect(image.command('inspect'), ctx);
+}
