@@ -13,14 +13,6 @@ import * as rmi from './rmi.js';
 import * as save from './save.js';
 import * as load from './load.js';
 import * as inspect from './inspect.js';
-import * as images from './images.js';
-import * as image from './image.js';
-import * as history from './history.js';
-import * as tag from './tag.js';
-import * as rmi from './rmi.js';
-import * as save from './save.js';
-import * as load from './load.js';
-import * as inspect from './inspect.js';
 
 export const commands: RegisterCommand[] = [
   build.register,
@@ -28,14 +20,6 @@ export const commands: RegisterCommand[] = [
   push.register,
   login.register,
   logout.register,
-  images.register,
-  image.register,
-  history.register,
-  tag.register,
-  rmi.register,
-  save.register,
-  load.register,
-  inspect.register,
   images.register,
   image.register,
   history.register,
