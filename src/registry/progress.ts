@@ -71,7 +71,8 @@ export function progressBar(current: number, total: number, width = 50): string 
 }
 
 interface Row {
-  id: string;
+  /** Absent for a line about the whole operation (printed once, in order, never updated). */
+  id?: string;
   status: string;
   current?: number;
   total?: number;
@@ -80,24 +81,28 @@ interface Row {
   from?: number;
 }
 
-/** The live view: one line per layer id, redrawn in place at most every `intervalMs`. */
+/**
+ * The live view, as Docker draws it: lines appear in the order they were first reported, and a
+ * layer's line is rewritten in place (cursor up, clear line) at most every `intervalMs`. Lines that
+ * scrolled beyond the terminal's height are left as they are.
+ */
 export class TtyProgress implements ProgressSink {
   private readonly rows: Row[] = [];
   private readonly byId = new Map<string, Row>();
+  /** Rows before this index are no longer redrawn. */
+  private frozen = 0;
   private drawn = 0;
   private timer?: NodeJS.Timeout;
   private dirty = false;
 
   constructor(
-    private readonly out: NodeJS.WritableStream & { columns?: number },
+    private readonly out: NodeJS.WritableStream & { columns?: number; rows?: number },
     private readonly intervalMs = 100,
   ) {}
 
   event(e: ProgressEvent): void {
     if (!e.id) {
-      // A line about the whole operation: printed above the live block.
-      this.clearBlock();
-      this.out.write(`${e.status}\n`);
+      this.rows.push({ status: e.status });
       this.redraw();
       return;
     }
@@ -120,44 +125,45 @@ export class TtyProgress implements ProgressSink {
     }
     this.dirty = true;
     if (e.current === undefined) this.redraw();
-    else this.timer ??= setTimeout(() => {
-      this.timer = undefined;
-      if (this.dirty) this.redraw();
-    }, this.intervalMs);
+    else
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        if (this.dirty) this.redraw();
+      }, this.intervalMs);
   }
 
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    this.redraw();
+    if (this.dirty) this.redraw();
   }
 
   private line(r: Row): string {
+    if (!r.id) return r.status;
     let s = `${r.id}: ${r.status}`;
     if (r.current !== undefined && r.total) {
       s += ` ${progressBar(r.current, r.total)} ${humanSize(r.current)}/${humanSize(r.total)}`;
       const elapsed = (Date.now() - (r.since ?? Date.now())) / 1000;
       const moved = r.current - (r.from ?? 0);
-      if (elapsed > 0.2 && moved > 0) {
+      if (elapsed > 0.2 && moved > 0 && r.current < r.total) {
         const rate = moved / elapsed;
         s += `  ${humanSize(rate)}/s  ${humanDuration((r.total - r.current) / rate)}`;
       }
     } else if (r.current !== undefined) s += ` ${humanSize(r.current)}`;
-    const cols = this.out.columns ?? 120;
+    const cols = this.out.columns || 120;
     return s.length > cols - 1 ? s.slice(0, cols - 1) : s;
-  }
-
-  private clearBlock(): void {
-    if (this.drawn > 0) this.out.write(`\x1b[${this.drawn}A\x1b[J`);
-    this.drawn = 0;
   }
 
   private redraw(): void {
     this.dirty = false;
+    const height = Math.max((this.out.rows || 40) - 1, 1);
     let s = this.drawn > 0 ? `\x1b[${this.drawn}A` : '';
-    for (const r of this.rows) s += `\x1b[2K${this.line(r)}\n`;
+    // Rows that would not fit on the screen any more stay as last drawn.
+    const newFrozen = Math.max(this.frozen, this.rows.length - height);
+    for (let i = this.frozen; i < this.rows.length; i++) s += `\x1b[2K${this.line(this.rows[i]!)}\n`;
+    this.frozen = newFrozen;
+    this.drawn = this.rows.length - this.frozen;
     this.out.write(s);
-    this.drawn = this.rows.length;
   }
 }
 
