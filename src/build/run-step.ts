@@ -2,7 +2,6 @@
 // unless --network host) on a snapshot of the parent's layers, through the OCI runtime. Whatever
 // it wrote becomes the step's layer; the runtime's mount-point stubs do not.
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Engine } from '../engine.js';
@@ -10,6 +9,8 @@ import type { Digest } from '../image/types.js';
 import { generateSpec, type SpecMount } from '../runtime/spec.js';
 import { runOnce } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
+import { attachNetwork, type NetworkAttachment } from '../runtime/network.js';
+import { buildSandbox } from './build-network.js';
 import { recordStubs, removeMountStubs, withSnapshot, type CommitResult } from './snapshot.js';
 
 export type BuildNetwork = 'default' | 'none' | 'host';
@@ -42,13 +43,15 @@ export async function runStep(engine: Engine, input: RunStepInput): Promise<RunS
     engine,
     input.diffIds,
     async (s) => {
-      const etc = join(s.scratch, 'etc');
-      mkdirSync(etc);
-      const hostname = containerId.slice(0, 12);
-      writeFileSync(join(etc, 'hostname'), `${hostname}\n`);
-      writeFileSync(join(etc, 'hosts'), `127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`);
-      if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', join(etc, 'resolv.conf'));
-      else writeFileSync(join(etc, 'resolv.conf'), '');
+      let net: NetworkAttachment['spec'];
+      if (input.network === 'default') {
+        const sb = await buildSandbox(engine);
+        const etcFiles = { hosts: join(sb.etcDir, 'hosts'), resolvConf: join(sb.etcDir, 'resolv.conf'), hostname: join(sb.etcDir, 'hostname') };
+        net = { network: { mode: 'ns', netnsPath: sb.netnsPath }, etcFiles };
+      } else {
+        const hostname = containerId.slice(0, 12);
+        net = (await attachNetwork({ stateRoot: engine.root, containerId, name: hostname, hostname, mode: input.network, etcDir: join(s.scratch, 'etc') })).spec;
+      }
       const user = resolveUser(s.merged, input.user);
       const spec = generateSpec({
         id: containerId,
@@ -56,10 +59,10 @@ export async function runStep(engine: Engine, input: RunStepInput): Promise<RunS
         env: input.env,
         cwd: input.cwd,
         user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-        hostname,
+        hostname: 'buildkitsandbox',
         rootfs: s.merged,
-        network: { mode: input.network === 'host' ? 'host' : 'none' },
-        etcFiles: { hosts: join(etc, 'hosts'), resolvConf: join(etc, 'resolv.conf'), hostname: join(etc, 'hostname') },
+        network: net.network,
+        etcFiles: net.etcFiles,
         mounts: input.mounts,
       });
       const stubs = recordStubs(s.merged, (spec.mounts ?? []).map((m) => m.destination));

@@ -62,6 +62,7 @@ export class Kiln {
   cleanup(): void {
     const ids = this.run(['ps', '-aq']).stdout.split(/\s+/).filter(Boolean);
     if (ids.length) this.run(['rm', '-f', ...ids], { timeout: 60_000 });
+    this.run(['builder', 'prune', '-a', '-f']); // also tears down the build network sandbox
     rmSync(this.root, { recursive: true, force: true });
     rmSync(`${this.root}-busybox`, { recursive: true, force: true });
   }

@@ -1,6 +1,7 @@
 // The list of command modules. Adding a command = one file under commands/ + one line here.
 import type { RegisterCommand } from '../context.js';
 import * as build from './build.js';
+import * as builder from './builder.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
 import * as login from './login.js';
@@ -16,6 +17,7 @@ import * as inspect from './inspect.js';
 
 export const commands: RegisterCommand[] = [
   build.register,
+  builder.register,
   pull.register,
   push.register,
   login.register,
