@@ -73,7 +73,7 @@ export interface FromInstruction extends Base {
   kind: 'FROM';
   /** Base image or stage name, unexpanded. */
   image: string;
-  /** `AS name`, lower-cased, unexpanded (planBuild expands and validates it). */
+  /** `AS name`, unexpanded; lower-cased unless it uses variables (planBuild expands, lower-cases and validates it). */
   stageName?: string;
   /** --platform, unexpanded. */
   platform?: string;
@@ -495,7 +495,8 @@ function parseFrom(raw: RawInstruction, args: string[], flags: FlagSet, b: Base)
   if (args.length === 3 && args[1]!.toLowerCase() === 'as') {
     // The name is checked by planBuild after ARG expansion (`FROM x AS ${NAME}` is a
     // Podman/Buildah extension); see validateStageName.
-    stageName = args[2]!.toLowerCase();
+    // Lower-cased unless it uses variables (their names are case-sensitive).
+    stageName = args[2]!.includes('$') ? args[2]! : args[2]!.toLowerCase();
   } else if (args.length !== 1) {
     fail('FROM requires either one or three arguments');
   }
