@@ -127,11 +127,12 @@ async function uploadChunked(
   let pending: Buffer[] = [];
   let pendingLen = 0;
   let minChunk = 0;
-  const flush = async (final: boolean) => {
-    if (pendingLen === 0) return;
-    const body = Buffer.concat(pending, pendingLen);
-    pending = [];
-    pendingLen = 0;
+  /** Sends the first `n` pending bytes as one PATCH. */
+  const send = async (n: number) => {
+    const all = Buffer.concat(pending, pendingLen);
+    const body = all.subarray(0, n);
+    pending = n < all.length ? [all.subarray(n)] : [];
+    pendingLen = all.length - n;
     const res = await client.request({
       method: 'PATCH',
       path: loc,
@@ -151,14 +152,13 @@ async function uploadChunked(
     if (Number.isFinite(min) && min > 0) minChunk = min;
     offset += body.length;
     onProgress?.(offset, desc.size);
-    void final;
   };
   for await (const chunk of open() as AsyncIterable<Buffer>) {
     pending.push(chunk);
     pendingLen += chunk.length;
-    if (pendingLen >= Math.max(chunkSize, minChunk)) await flush(false);
+    while (pendingLen >= Math.max(chunkSize, minChunk)) await send(Math.max(chunkSize, minChunk));
   }
-  await flush(true);
+  if (pendingLen > 0) await send(pendingLen);
   if (offset !== desc.size) throw new RegistryError(`${what}: the local blob has ${offset} bytes, the descriptor says ${desc.size}`);
   const res = await client.request({ method: 'PUT', path: withDigest(loc, desc.digest), repo, actions: ['pull', 'push'], body: Buffer.alloc(0) });
   if (res.status !== 201) return client.fail(res, what);

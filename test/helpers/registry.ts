@@ -388,6 +388,7 @@ export interface CraftedImage {
   dir: string;
   tag: string;
   manifestDigest: string;
+  manifestSize: number;
   configDigest: string;
   layerDigests: string[];
   diffIds: string[];
@@ -417,10 +418,20 @@ export function layerTar(files: Record<string, Buffer | string>): Buffer {
   return Buffer.concat(parts);
 }
 
-/** Writes an OCI layout at `dir` holding one image whose layers contain `layers` (files per layer). */
-export function craftOciLayout(dir: string, layers: Record<string, Buffer | string>[], opts: { tag?: string; cmd?: string[] } = {}): CraftedImage {
-  const tag = opts.tag ?? 'latest';
-  const blobs = path.join(dir, 'blobs', 'sha256');
+interface WrittenImage {
+  manifestDigest: string;
+  manifestSize: number;
+  configDigest: string;
+  layerDigests: string[];
+  diffIds: string[];
+  layerSizes: number[];
+}
+
+function writeImage(
+  blobs: string,
+  layers: Record<string, Buffer | string>[],
+  opts: { cmd?: string[]; architecture?: string; variant?: string },
+): WrittenImage {
   fs.mkdirSync(blobs, { recursive: true });
   const put = (b: Buffer) => {
     const d = sha(b);
@@ -440,7 +451,8 @@ export function craftOciLayout(dir: string, layers: Record<string, Buffer | stri
   const config = Buffer.from(
     JSON.stringify({
       created: '2024-01-01T00:00:00Z',
-      architecture: 'amd64',
+      architecture: opts.architecture ?? 'amd64',
+      ...(opts.variant ? { variant: opts.variant } : {}),
       os: 'linux',
       config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: opts.cmd ?? ['/bin/sh'] },
       rootfs: { type: 'layers', diff_ids: diffIds },
@@ -457,22 +469,53 @@ export function craftOciLayout(dir: string, layers: Record<string, Buffer | stri
     }),
   );
   const manifestDigest = put(manifest);
+  return { manifestDigest, manifestSize: manifest.length, configDigest, layerDigests, diffIds, layerSizes };
+}
+
+function writeLayout(dir: string, top: { mediaType: string; digest: string; size: number }, tag: string) {
   fs.writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   fs.writeFileSync(
     path.join(dir, 'index.json'),
-    JSON.stringify({
-      schemaVersion: 2,
-      manifests: [
-        {
-          mediaType: 'application/vnd.oci.image.manifest.v1+json',
-          digest: manifestDigest,
-          size: manifest.length,
-          annotations: { 'org.opencontainers.image.ref.name': tag },
-        },
-      ],
-    }),
+    JSON.stringify({ schemaVersion: 2, manifests: [{ ...top, annotations: { 'org.opencontainers.image.ref.name': tag } }] }),
   );
-  return { dir, tag, manifestDigest, configDigest, layerDigests, diffIds, layerSizes };
+}
+
+/** Writes an OCI layout at `dir` holding one image whose layers contain `layers` (files per layer). */
+export function craftOciLayout(dir: string, layers: Record<string, Buffer | string>[], opts: { tag?: string; cmd?: string[] } = {}): CraftedImage {
+  const tag = opts.tag ?? 'latest';
+  const w = writeImage(path.join(dir, 'blobs', 'sha256'), layers, opts);
+  writeLayout(dir, { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: w.manifestDigest, size: w.manifestSize }, tag);
+  return { dir, tag, ...w };
+}
+
+export interface CraftedIndex {
+  dir: string;
+  tag: string;
+  indexDigest: string;
+  images: Record<string, CraftedImage>;
+}
+
+/** An OCI layout whose tag names an image index with one image per platform ("linux/arm64/v8"…). */
+export function craftOciIndex(dir: string, platforms: Record<string, Record<string, Buffer | string>[]>, tag = 'latest'): CraftedIndex {
+  const blobs = path.join(dir, 'blobs', 'sha256');
+  const images: Record<string, CraftedImage> = {};
+  const manifests = [];
+  for (const [p, layers] of Object.entries(platforms)) {
+    const [os_, architecture, variant] = p.split('/');
+    const w = writeImage(blobs, layers, { architecture, variant });
+    images[p] = { dir, tag, ...w };
+    manifests.push({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: w.manifestDigest,
+      size: w.manifestSize,
+      platform: { os: os_, architecture, ...(variant ? { variant } : {}) },
+    });
+  }
+  const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  const indexDigest = sha(index);
+  fs.writeFileSync(path.join(blobs, indexDigest.slice(7)), index);
+  writeLayout(dir, { mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: index.length }, tag);
+  return { dir, tag, indexDigest, images };
 }
 
 /**
@@ -489,7 +532,7 @@ export function skopeo(args: string[]): Promise<string> {
 }
 
 /** Pushes a crafted layout to docker://host/repo:tag with skopeo. */
-export function skopeoPushLayout(img: CraftedImage, host: string, repo: string, extra: string[] = []): Promise<string> {
+export function skopeoPushLayout(img: { dir: string; tag: string }, host: string, repo: string, extra: string[] = []): Promise<string> {
   return skopeo(['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${img.dir}:${img.tag}`, `docker://${host}/${repo}`]);
 }
 

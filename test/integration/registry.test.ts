@@ -13,7 +13,7 @@ import { pullImage } from '../../src/registry/pull.js';
 import { pushImage } from '../../src/registry/push.js';
 import { chainIds } from '../../src/image/digest.js';
 import type { Digest } from '../../src/image/types.js';
-import { craftOciLayout, randomBytes, skopeo, skopeoPushLayout, startRegistry, type CraftedImage, type TestRegistry } from '../helpers/registry.js';
+import { craftOciIndex, craftOciLayout, randomBytes, skopeo, skopeoPushLayout, startFaultProxy, startRegistry, type CraftedImage, type TestRegistry } from '../helpers/registry.js';
 
 let reg: TestRegistry;
 let img: CraftedImage;
@@ -150,4 +150,81 @@ test('a layer built locally is compressed lazily on push and pulls back to the s
   assert.equal(back.id, rec.id);
   assert.equal(back.digest, pushed.digest);
   assert.equal(fs.readFileSync(path.join(fresh.layers.dir(applied.chainId), 'app/built.txt'), 'utf8'), 'built here\n');
+});
+
+test('multi-platform index: linux/amd64 by default, --platform picks another, a missing platform is named', async () => {
+  const idx = craftOciIndex(path.join(tmp, 'multi'), {
+    'linux/amd64': [{ 'arch.txt': 'amd64\n' }],
+    'linux/arm64/v8': [{ 'arch.txt': 'arm64\n' }],
+    'linux/arm/v7': [{ 'arch.txt': 'armv7\n' }],
+  });
+  await skopeoPushLayout(idx, reg.host, 'multi/app:1', ['--all']);
+  const e = freshEngine('multi');
+  const lines: string[] = [];
+  const amd = await pullImage(e, `${reg.host}/multi/app:1`, { progress: (l) => lines.push(l) });
+  assert.equal(amd.id, idx.images['linux/amd64']!.configDigest);
+  assert.equal(amd.digest, idx.indexDigest, 'Digest: is the index digest, as Docker prints it');
+  assert.equal(amd.manifestDigest, idx.images['linux/amd64']!.manifestDigest);
+  assert.ok(lines.includes(`Digest: ${idx.indexDigest}`));
+  const arm = await pullImage(e, `${reg.host}/multi/app:1`, { platform: 'linux/arm64' });
+  assert.equal(arm.id, idx.images['linux/arm64/v8']!.configDigest);
+  assert.equal(e.resolveImage(`${reg.host}/multi/app:1`).id, arm.id, 'the tag follows the last pull');
+  const v7 = await pullImage(e, `${reg.host}/multi/app:1`, { platform: 'linux/arm' });
+  assert.equal(v7.id, idx.images['linux/arm/v7']!.configDigest);
+  await assert.rejects(pullImage(e, `${reg.host}/multi/app:1`, { platform: 'linux/s390x' }), /no matching manifest for linux\/s390x.*available: linux\/amd64, linux\/arm64, linux\/arm\/v7/);
+});
+
+test('pull by digest: verified against the digest, no tag recorded', async () => {
+  const e = freshEngine('by-digest');
+  const r = await pullImage(e, `${reg.host}/src/app@${img.manifestDigest}`);
+  assert.equal(r.id, img.configDigest);
+  assert.equal(e.db.listTags().length, 0);
+  assert.equal(e.resolveImage(`${reg.host}/src/app@${img.manifestDigest}`).id, img.configDigest);
+  await assert.rejects(pullImage(e, `${reg.host}/src/app@sha256:${'0'.repeat(64)}`), /not found/);
+});
+
+test('mirrors from registries.json are tried first and fall back to the registry', async () => {
+  const proxy = await startFaultProxy(reg);
+  try {
+    const root = path.join(tmp, 'mirrored');
+    fs.mkdirSync(root, { recursive: true });
+    fs.writeFileSync(path.join(root, 'registries.json'), JSON.stringify({ registries: { [reg.host]: { mirrors: [proxy.host] } } }));
+    const e = freshEngine('mirrored');
+    await pullImage(e, `${reg.host}/src/app:v1`);
+    assert.ok(proxy.log.some((x) => x.path === '/v2/src/app/manifests/v1'), 'manifest asked from the mirror');
+    assert.ok(proxy.log.some((x) => x.path.includes('/blobs/')), 'blobs fetched from the mirror');
+    // The mirror goes away: the registry itself answers.
+    proxy.fault = { kind: 'die', afterBytes: 0 };
+    proxy.log.length = 0;
+    await proxy.close();
+    const again = await pullImage(e, `${reg.host}/src/app:v1`);
+    assert.equal(again.id, img.configDigest);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test('blob upload: chunked PATCH uploads and streamed monolithic PUT both verify; HEAD sees them', async () => {
+  const { RegistryClient } = await import('../../src/registry/client.js');
+  const { pushBlob, blobExists } = await import('../../src/registry/blob-upload.js');
+  const { fetchBlob } = await import('../../src/registry/blob-fetch.js');
+  const { Readable } = await import('node:stream');
+  const client = RegistryClient.primary(reg.host, { credential: null });
+  const data = randomBytes(700_000, 'chunked');
+  const desc = { mediaType: 'application/octet-stream', digest: sha(data) as Digest, size: data.length };
+  assert.equal(await blobExists(client, 'blobs/test', desc.digest), false);
+  const sent: number[] = [];
+  const r = await pushBlob(client, 'blobs/test', desc, () => Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]), {
+    chunkSize: 256 * 1024,
+    onProgress: (n) => sent.push(n),
+  });
+  assert.deepEqual(r, { result: 'pushed' });
+  assert.deepEqual(sent, [262_144, 524_288, 700_000]);
+  assert.equal(await blobExists(client, 'blobs/test', desc.digest), true);
+  const f = await fetchBlob(client, 'blobs/test', desc, { dir: path.join(tmp, 'dl') });
+  assert.ok(fs.readFileSync(f.path).equals(data));
+  f.release();
+  // A wrong digest is refused by the registry on the closing PUT.
+  const bad = { ...desc, digest: sha(Buffer.from('other')) as Digest };
+  await assert.rejects(pushBlob(client, 'blobs/test', bad, () => Readable.from([data])), /DIGEST_INVALID|digest/i);
 });
