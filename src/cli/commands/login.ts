@@ -3,8 +3,6 @@
 import type { Command } from 'commander';
 import { createInterface } from 'node:readline';
 import { CliError, type CliContext } from '../context.js';
-import { login, loginServer } from '../../registry/login.js';
-import { lookupCredential } from '../../registry/credentials.js';
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
@@ -38,6 +36,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-p, --password <password>', 'password (prefer --password-stdin)')
     .option('--password-stdin', 'read the password from standard input')
     .action(async (server: string | undefined, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
+      const [{ login, loginServer }, { lookupCredential }] = await Promise.all([import('../../registry/login.js'), import('../../registry/credentials.js')]);
       const root = ctx.globals().root;
       const registry = loginServer(server);
       if (o.password && o.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive');

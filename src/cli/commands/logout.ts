@@ -1,15 +1,14 @@
 // `kiln logout [SERVER]`: removes the credentials kiln stored for SERVER (Docker's own file is not touched).
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { logout } from '../../registry/login.js';
-import { lookupCredential } from '../../registry/credentials.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('logout')
     .description('Log out from a registry')
     .argument('[server]', 'registry host[:port] (default docker.io)')
-    .action((server: string | undefined) => {
+    .action(async (server: string | undefined) => {
+      const [{ logout }, { lookupCredential }] = await Promise.all([import('../../registry/login.js'), import('../../registry/credentials.js')]);
       const root = ctx.globals().root;
       const { registry, removed } = logout(root, server);
       if (removed) process.stdout.write(`Removing login credentials for ${registry}\n`);

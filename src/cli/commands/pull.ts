@@ -2,8 +2,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { CliError } from '../context.js';
-import { pullImage } from '../../registry/pull.js';
-import { progressFor } from '../../registry/progress.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -15,6 +13,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--progress <mode>', 'auto, tty or plain', 'auto')
     .action(async (name: string, o: { platform?: string; quiet?: boolean; progress: string }) => {
       if (!['auto', 'tty', 'plain'].includes(o.progress)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty or plain`);
+      // Loaded on use, so other commands do not pay for the registry code.
+      const [{ pullImage }, { progressFor }] = await Promise.all([import('../../registry/pull.js'), import('../../registry/progress.js')]);
       const engine = ctx.engine();
       const sink = o.quiet ? undefined : progressFor(process.stdout, o.progress as 'auto' | 'tty' | 'plain');
       const r = await pullImage(engine, name, { platform: o.platform, progress: sink });

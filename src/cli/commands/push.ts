@@ -2,8 +2,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { CliError } from '../context.js';
-import { pushImage } from '../../registry/push.js';
-import { progressFor } from '../../registry/progress.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -20,6 +18,8 @@ export function register(program: Command, ctx: CliContext): void {
       if (format !== 'docker' && format !== 'oci' && format !== 'v2s2')
         throw new CliError(`invalid --format ${JSON.stringify(o.format)}: use docker or oci`);
       if (!['auto', 'tty', 'plain'].includes(o.progress)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty or plain`);
+      // Loaded on use, so other commands do not pay for the registry code.
+      const [{ pushImage }, { progressFor }] = await Promise.all([import('../../registry/push.js'), import('../../registry/progress.js')]);
       const engine = ctx.engine();
       const sink = o.quiet ? undefined : progressFor(process.stdout, o.progress as 'auto' | 'tty' | 'plain');
       await pushImage(engine, name, { format: format === 'oci' ? 'oci' : 'docker', digestFile: o.digestfile, progress: sink }, destination);
