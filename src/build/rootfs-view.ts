@@ -1,8 +1,9 @@
 // A read-only view of an image's root filesystem (COPY --from, RUN --mount from=): an overlay of
 // its layers with no upper dir, mounted for the duration of `fn`.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
+import { removeTree } from '../store/staging.js';
 import type { Digest } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 
@@ -15,7 +16,7 @@ export async function withReadonlyRootfs<T>(engine: Engine, diffIds: Digest[], f
     try {
       return await fn(target); // scratch: an empty directory
     } finally {
-      rmSync(base, { recursive: true, force: true });
+      removeTree(base); // never follows a mount that failed to come off
     }
   }
   mountOverlay({ lower, target });
@@ -23,6 +24,6 @@ export async function withReadonlyRootfs<T>(engine: Engine, diffIds: Digest[], f
     return await fn(target);
   } finally {
     unmountOverlay(target);
-    rmSync(base, { recursive: true, force: true });
+    removeTree(base); // never follows a mount that failed to come off
   }
 }

@@ -5,6 +5,7 @@
 import { mkdirSync, rmSync, readdirSync, lstatSync, rmdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Engine } from '../engine.js';
+import { removeTree } from '../store/staging.js';
 import type { Digest } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 
@@ -64,7 +65,7 @@ export async function withSnapshot<T>(
         /* best effort: the tmp sweep retries */
       }
     }
-    rmSync(base, { recursive: true, force: true });
+    removeTree(base); // never follows a mount that failed to come off
   }
 }
 
