@@ -2,7 +2,6 @@
 // over the Engine's content store, metadata database and layer store.
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
-import { chainIds } from '../image/digest.js';
 import type { Descriptor, Digest, ImageConfig } from '../image/types.js';
 import type { ContentStore } from '../store/content-store.js';
 import type { Db } from '../store/db.js';
@@ -94,8 +93,7 @@ export function openRegistryStore(engine: StoreEngine): RegistryStore {
     recordImage(r) {
       db.tx(() => {
         const config = content.readJson<ImageConfig>(r.id);
-        let size = 0;
-        for (const c of chainIds(config.rootfs?.diff_ids ?? [])) size += db.getLayer(c)?.size ?? 0;
+        const size = layers.sizeOf(config.rootfs?.diff_ids ?? []);
         db.putImage({ id: r.id, manifestDigest: r.manifestDigest, manifestMediaType: r.manifestMediaType, size });
         if (r.ref) db.setTag(r.ref, r.id);
       });
