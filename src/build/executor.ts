@@ -336,7 +336,7 @@ class Builder {
       createdBy = `${s.kind} ${s.display} # buildkit`;
       let extra = '';
       if (s.from !== undefined) {
-        const idx = stage.stageRefs.get(s.from);
+        const idx = stage.stageRefs.get(s.from.toLowerCase());
         if (idx !== undefined) {
           fromStage = await this.stageResult(idx);
           extra = `stage:${fromStage.key}`;

@@ -120,7 +120,7 @@ export async function resolveRunMounts(engine: Engine, mounts: RunMount[], env: 
 
 /** A read-only root filesystem for `from=`: a stage of this build or an image. */
 async function viewOf(engine: Engine, from: string, env: RunMountEnv, dir: string, cleanups: (() => void)[]): Promise<string> {
-  const idx = env.stageRefs.get(from);
+  const idx = env.stageRefs.get(from.toLowerCase());
   const diffIds = idx !== undefined ? (await env.stageResult(idx)).config.rootfs.diff_ids : (await env.resolveImage(from)).config.rootfs.diff_ids;
   const root = join(dir, 'view');
   mkdirSync(root, { recursive: true });
