@@ -547,3 +547,12 @@ export function randomBytes(size: number, seed: string): Buffer {
   }
   return out;
 }
+
+/** Why the registry tests cannot run here (a reason string for `test(..., { skip })`), or false. */
+export function missingRegistryTools(): string | false {
+  const missing = ['/usr/bin/docker-registry', 'skopeo', 'openssl'].filter((bin) => {
+    if (bin.startsWith('/')) return !fs.existsSync(bin);
+    return !(process.env.PATH ?? '').split(':').some((d) => d && fs.existsSync(path.join(d, bin)));
+  });
+  return missing.length ? `not installed: ${missing.join(', ')} (scripts/setup.sh installs them)` : false;
+}

@@ -14,9 +14,11 @@ import { pullImage } from '../../src/registry/pull.js';
 import { pushImage } from '../../src/registry/push.js';
 import { login } from '../../src/registry/login.js';
 import { kilnBin } from '../helpers/kiln.js';
-import { craftOciLayout, PASSWORD, randomBytes, skopeoPushLayout, startRegistry, USER, type CraftedImage, type TestRegistry } from '../helpers/registry.js';
+import { craftOciLayout, PASSWORD, randomBytes, skopeoPushLayout, startRegistry, USER, type CraftedImage, type TestRegistry, missingRegistryTools } from '../helpers/registry.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-reg-auth-'));
+
+const skip = missingRegistryTools();
 let basic: TestRegistry;
 let token: TestRegistry;
 let img: CraftedImage;
@@ -38,6 +40,7 @@ function kiln(root: string, args: string[], opts: { input?: string; env?: Record
 }
 
 before(async () => {
+  if (skip) return;
   [basic, token] = await Promise.all([startRegistry({ auth: 'basic' }), startRegistry({ auth: 'token' })]);
   img = craftOciLayout(path.join(tmp, 'layout'), [{ 'x/y.txt': 'y\n' }, { 'z.bin': randomBytes(100_000, 'z') }]);
   const creds = ['--dest-creds', `${USER}:${PASSWORD}`];
@@ -50,7 +53,7 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('basic auth through the CLI: refused anonymously, wrong password, login, pull, push, logout', () => {
+test('basic auth through the CLI: refused anonymously, wrong password, login, pull, push, logout', { skip }, () => {
   const root = path.join(tmp, 'cli-basic');
   const ref = `${basic.host}/team/app:1`;
   let r = kiln(root, ['pull', ref]);
@@ -94,7 +97,7 @@ test('basic auth through the CLI: refused anonymously, wrong password, login, pu
   assert.match(r.stderr, /authentication required/);
 });
 
-test("Docker's config.json logins are used", () => {
+test("Docker's config.json logins are used", { skip }, () => {
   const root = path.join(tmp, 'cli-docker-config');
   const dockerDir = path.join(tmp, 'docker-config');
   fs.mkdirSync(dockerDir, { recursive: true });
@@ -107,7 +110,7 @@ test("Docker's config.json logins are used", () => {
   assert.equal(r.stdout, `${basic.host}/team/app:1\n`);
 });
 
-test('token auth: anonymous refused, wrong password refused, scoped tokens, cross-repo mount scope, refresh after 401', async () => {
+test('token auth: anonymous refused, wrong password refused, scoped tokens, cross-repo mount scope, refresh after 401', { skip }, async () => {
   const root = path.join(tmp, 'lib-token');
   const engine = Engine.open(root);
   try {

@@ -13,8 +13,10 @@ import { pullImage } from '../../src/registry/pull.js';
 import { pushImage } from '../../src/registry/push.js';
 import { chainIds } from '../../src/image/digest.js';
 import type { Digest } from '../../src/image/types.js';
-import { craftOciIndex, craftOciLayout, randomBytes, skopeo, skopeoPushLayout, startFaultProxy, startRegistry, type CraftedImage, type TestRegistry } from '../helpers/registry.js';
+import { craftOciIndex, craftOciLayout, randomBytes, skopeo, skopeoPushLayout, startFaultProxy, startRegistry, type CraftedImage, type TestRegistry, missingRegistryTools } from '../helpers/registry.js';
 
+
+const skip = missingRegistryTools();
 let reg: TestRegistry;
 let img: CraftedImage;
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-reg-it-'));
@@ -31,6 +33,7 @@ function sha(b: Buffer): string {
 }
 
 before(async () => {
+  if (skip) return;
   reg = await startRegistry();
   img = craftOciLayout(path.join(tmp, 'layout'), [
     { 'bin/hello': '#!/bin/sh\necho hello\n', 'etc/os-release': 'ID=kiln-test\n' },
@@ -46,7 +49,7 @@ after(async () => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('pull of an image pushed by skopeo: Docker output, IDs, layers and blobs as they arrived', async () => {
+test('pull of an image pushed by skopeo: Docker output, IDs, layers and blobs as they arrived', { skip }, async () => {
   const engine = freshEngine('a');
   const lines: string[] = [];
   const r = await pullImage(engine, `${reg.host}/src/app:v1`, { progress: (l) => lines.push(l) });
@@ -79,7 +82,7 @@ test('pull of an image pushed by skopeo: Docker output, IDs, layers and blobs as
   assert.equal(again.at(-1), `Status: Image is up to date for ${reg.host}/src/app:v1`);
 });
 
-test('push: mount from the source repository, HEAD-skip on re-push, OCI format, skopeo reads it, a fresh store pulls it back', async () => {
+test('push: mount from the source repository, HEAD-skip on re-push, OCI format, skopeo reads it, a fresh store pulls it back', { skip }, async () => {
   const engine = freshEngine('b');
   await pullImage(engine, `${reg.host}/src/app:v1`);
   const lines: string[] = [];
@@ -126,7 +129,7 @@ test('push: mount from the source repository, HEAD-skip on re-push, OCI format, 
   assert.deepEqual(fresh.resolveImage(back.id).config.rootfs.diff_ids, img.diffIds);
 });
 
-test('a layer built locally is compressed lazily on push and pulls back to the same diffID', async () => {
+test('a layer built locally is compressed lazily on push and pulls back to the same diffID', { skip }, async () => {
   const engine = freshEngine('d');
   // Unpack a layer from a plain tar (no compressed blob kept), as a build would have it.
   const { layerTar } = await import('../helpers/registry.js');
@@ -152,7 +155,7 @@ test('a layer built locally is compressed lazily on push and pulls back to the s
   assert.equal(fs.readFileSync(path.join(fresh.layers.dir(applied.chainId), 'app/built.txt'), 'utf8'), 'built here\n');
 });
 
-test('multi-platform index: linux/amd64 by default, --platform picks another, a missing platform is named', async () => {
+test('multi-platform index: linux/amd64 by default, --platform picks another, a missing platform is named', { skip }, async () => {
   const idx = craftOciIndex(path.join(tmp, 'multi'), {
     'linux/amd64': [{ 'arch.txt': 'amd64\n' }],
     'linux/arm64/v8': [{ 'arch.txt': 'arm64\n' }],
@@ -174,7 +177,7 @@ test('multi-platform index: linux/amd64 by default, --platform picks another, a 
   await assert.rejects(pullImage(e, `${reg.host}/multi/app:1`, { platform: 'linux/s390x' }), /no matching manifest for linux\/s390x.*available: linux\/amd64, linux\/arm64, linux\/arm\/v7/);
 });
 
-test('pull by digest: verified against the digest, no tag recorded', async () => {
+test('pull by digest: verified against the digest, no tag recorded', { skip }, async () => {
   const e = freshEngine('by-digest');
   const r = await pullImage(e, `${reg.host}/src/app@${img.manifestDigest}`);
   assert.equal(r.id, img.configDigest);
@@ -183,7 +186,7 @@ test('pull by digest: verified against the digest, no tag recorded', async () =>
   await assert.rejects(pullImage(e, `${reg.host}/src/app@sha256:${'0'.repeat(64)}`), /not found/);
 });
 
-test('mirrors from registries.json are tried first and fall back to the registry', async () => {
+test('mirrors from registries.json are tried first and fall back to the registry', { skip }, async () => {
   const proxy = await startFaultProxy(reg);
   try {
     const root = path.join(tmp, 'mirrored');
@@ -204,7 +207,7 @@ test('mirrors from registries.json are tried first and fall back to the registry
   }
 });
 
-test('blob upload: chunked PATCH uploads and streamed monolithic PUT both verify; HEAD sees them', async () => {
+test('blob upload: chunked PATCH uploads and streamed monolithic PUT both verify; HEAD sees them', { skip }, async () => {
   const { RegistryClient } = await import('../../src/registry/client.js');
   const { pushBlob, blobExists } = await import('../../src/registry/blob-upload.js');
   const { fetchBlob } = await import('../../src/registry/blob-fetch.js');
