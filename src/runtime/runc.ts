@@ -35,6 +35,10 @@ export interface RunOnceOptions extends RuntimeOptions {
   onSpawn?: (runcPid: number) => void;
   /** a signal for the container (forwarded to its init through `runc kill`) */
   signal?: AbortSignal;
+  /** put runc in its own process group: terminal signals then reach only us (we forward them) */
+  newProcessGroup?: boolean;
+  /** extra `runc run` flags, e.g. --pid-file */
+  runArgs?: string[];
 }
 
 export interface RunResult {
@@ -85,14 +89,22 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   const memoryLimited = (spec.linux?.resources?.memory?.limit ?? 0) > 0;
   const cgroupsPath = spec.linux?.cgroupsPath;
   // --keep leaves the stopped container (and its memory cgroup) for us to read the OOM counter.
-  const args = [...globalArgs(opts, logFile), 'run', ...(memoryLimited ? ['--keep'] : []), '--bundle', opts.bundleDir, opts.id];
+  const args = [
+    ...globalArgs(opts, logFile),
+    'run',
+    ...(memoryLimited ? ['--keep'] : []),
+    ...(opts.runArgs ?? []),
+    '--bundle',
+    opts.bundleDir,
+    opts.id,
+  ];
 
   const stdin = opts.stdin === 'inherit' ? 'inherit' : opts.stdin ? 'pipe' : 'ignore';
   const stdio: StdioOptions = [stdin, opts.stdout ? 'pipe' : 'inherit', opts.stderr ? 'pipe' : 'inherit'];
   let exitCode: number;
   try {
     exitCode = await new Promise<number>((resolve, reject) => {
-      const child = spawn(runtimeBinary(opts), args, { stdio });
+      const child = spawn(runtimeBinary(opts), args, { stdio, detached: !!opts.newProcessGroup });
       child.on('error', reject);
       if (child.pid !== undefined) opts.onSpawn?.(child.pid);
       if (opts.stdout) child.stdout!.on('data', opts.stdout);
@@ -256,4 +268,53 @@ export async function resume(id: string, opts: RuntimeOptions = {}): Promise<voi
 /** Host pids of the container's processes (`runc ps --format json`). */
 export async function processes(id: string, opts: RuntimeOptions = {}): Promise<number[]> {
   return JSON.parse((await checked(['ps', '--format', 'json', id], opts)) || '[]') as number[];
+}
+
+export interface FastState {
+  status: 'created' | 'running' | 'paused' | 'stopped';
+  pid: number;
+  created?: string;
+}
+
+/**
+ * The container's status as `runc state` would say it, read from runc's state.json and /proc
+ * without spawning runc (kiln ps with many containers): init alive (same start time, not a
+ * zombie) → running, or paused when its freezer cgroup is FROZEN, or created while runc's
+ * exec.fifo still exists; otherwise stopped. undefined when runc does not know the container.
+ */
+export function fastState(id: string, opts: RuntimeOptions = {}): FastState | undefined {
+  const dir = join(opts.runtimeRoot ?? DEFAULT_RUNC_ROOT, id);
+  let st: { init_process_pid?: number; init_process_start?: number; created?: string; cgroup_paths?: Record<string, string> };
+  try {
+    st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const pid = st.init_process_pid ?? 0;
+  const base = { pid, created: st.created };
+  if (!processAlive(pid, st.init_process_start)) return { ...base, status: 'stopped' };
+  if (existsSync(join(dir, 'exec.fifo'))) return { ...base, status: 'created' };
+  const freezer = st.cgroup_paths?.freezer;
+  if (freezer) {
+    try {
+      if (readFileSync(join(freezer, 'freezer.state'), 'utf8').trim() === 'FROZEN') return { ...base, status: 'paused' };
+    } catch {
+      /* no freezer */
+    }
+  }
+  return { ...base, status: 'running' };
+}
+
+/** pid exists, is not a zombie, and (if given) started at `startTime` (clock ticks since boot). */
+export function processAlive(pid: number, startTime?: number): boolean {
+  if (!pid) return false;
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return false;
+  }
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  return startTime === undefined || Number(fields[19]) === startTime;
 }

@@ -63,3 +63,34 @@ export const hasRunc = (() => {
     return false;
   }
 })();
+
+/**
+ * A busybox image in `engine`'s store without the build engine: the fixture rootfs as one layer
+ * (tar → LayerStore.applyTar), an image config with `config`, tagged `tag`.
+ */
+export async function makeBusyboxImage(
+  engine: import('../../../src/engine.js').Engine,
+  tag = 'busybox',
+  config: import('../../../src/image/types.js').ContainerConfig = {},
+): Promise<string> {
+  const { spawn } = await import('node:child_process');
+  const { dir, cleanup } = tempDir();
+  try {
+    const rootfs = makeBusyboxRootfs(join(dir, 'rootfs'));
+    writeFileSync(join(rootfs, 'var/www/index.html'), 'hello from kiln\n');
+    const tar = spawn('tar', ['--numeric-owner', '-C', rootfs, '-cf', '-', '.'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const layer = await engine.layers.applyTar(tar.stdout, []);
+    const image = engine.putImage({
+      architecture: 'amd64',
+      os: 'linux',
+      created: new Date().toISOString(),
+      config: { Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'], Cmd: ['sh'], ...config },
+      rootfs: { type: 'layers', diff_ids: [layer.diffId] },
+      history: [{ created_by: 'kiln test fixture' }],
+    });
+    engine.tagImage(tag, image.id);
+    return image.id;
+  } finally {
+    cleanup();
+  }
+}

@@ -1,0 +1,140 @@
+// `kiln network create|ls|inspect|rm|prune`: CNI bridge networks (conflists in <state>/networks/).
+import type { Command } from 'commander';
+import { CliError, type CliContext } from '../context.js';
+import { formatInspect, formatList, templateErrorMessage } from '../format/index.js';
+import { Networks, type NetworkInfo } from '../../runtime/network.js';
+import { listContainers } from '../../runtime/containers.js';
+import { confirm } from './container.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function inspectJson(nets: Networks, n: NetworkInfo) {
+  const containers: Record<string, unknown> = {};
+  for (const ep of nets.endpoints(n.name)) {
+    containers[ep.containerId] = {
+      Name: ep.name,
+      EndpointID: ep.containerId,
+      MacAddress: ep.mac ?? '',
+      IPv4Address: `${ep.ip}/${ep.prefixLen}`,
+      IPv6Address: '',
+    };
+  }
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: 'local',
+    Driver: n.driver,
+    EnableIPv6: false,
+    IPAM: { Driver: 'host-local', Options: {}, Config: [{ Subnet: n.subnet, Gateway: n.gateway }] },
+    Internal: n.internal,
+    Attachable: false,
+    Ingress: false,
+    ConfigOnly: false,
+    Containers: containers,
+    Options: { 'com.docker.network.bridge.name': n.bridge },
+    Labels: n.labels,
+  };
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  const network = program.command('network').description('Manage networks');
+  const nets = () => new Networks(ctx.engine().root);
+  network
+    .command('create')
+    .description('Create a network')
+    .argument('<name>')
+    .option('-d, --driver <driver>', 'driver to manage the network (bridge)', 'bridge')
+    .option('--internal', 'restrict external access to the network')
+    .option('--label <k=v>', 'set metadata on a network; repeatable', collect, [])
+    .action((name: string, o: { driver: string; internal?: boolean; label: string[] }) => {
+      if (o.driver !== 'bridge') throw new CliError(`plugin "${o.driver}" not found`);
+      const labels = Object.fromEntries(o.label.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
+      try {
+        process.stdout.write(`${nets().create(name, { internal: o.internal, labels }).id}\n`);
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+    });
+  network
+    .command('ls')
+    .alias('list')
+    .description('List networks')
+    .option('-q, --quiet', 'only display network IDs')
+    .option('--no-trunc', 'do not truncate the output')
+    .option('--format <fmt>', "'table', 'json' or a Go template")
+    .action((o: { quiet?: boolean; trunc: boolean; format?: string }) => {
+      const short = (id: string) => (o.trunc === false ? id : id.slice(0, 12));
+      const rows = [
+        ...nets()
+          .list()
+          .map((n) => ({ ID: short(n.id), Name: n.name, Driver: n.driver, Scope: 'local', Internal: String(n.internal), Labels: '', CreatedAt: n.created })),
+        { ID: short('host'.padEnd(12, '0')), Name: 'host', Driver: 'host', Scope: 'local', Internal: 'false', Labels: '', CreatedAt: '' },
+        { ID: short('none'.padEnd(12, '0')), Name: 'none', Driver: 'null', Scope: 'local', Internal: 'false', Labels: '', CreatedAt: '' },
+      ].sort((a, b) => a.Name.localeCompare(b.Name));
+      try {
+        process.stdout.write(
+          formatList(rows, {
+            format: o.format,
+            quiet: o.quiet,
+            quietFormat: '{{.ID}}',
+            defaultFormat: 'table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}',
+            headers: { ID: 'NETWORK ID' },
+          }),
+        );
+      } catch (e) {
+        throw new CliError(templateErrorMessage(e) ?? (e as Error).message);
+      }
+    });
+  network
+    .command('inspect')
+    .description('Display detailed information on one or more networks')
+    .argument('<networks...>')
+    .option('-f, --format <fmt>', 'format the output using the given Go template')
+    .action((names: string[], o: { format?: string }) => {
+      const n = nets();
+      const items = names.map((name) => {
+        const info = n.get(name);
+        if (!info) throw new CliError(`network ${name} not found`);
+        return inspectJson(n, info);
+      });
+      process.stdout.write(formatInspect(items, o.format));
+    });
+  network
+    .command('rm')
+    .alias('remove')
+    .description('Remove one or more networks')
+    .argument('<networks...>')
+    .action(async (names: string[]) => {
+      const n = nets();
+      await listContainers(ctx.engine()); // settle containers that ended: their endpoints go
+      let failed = 0;
+      for (const name of names) {
+        try {
+          await n.remove(name);
+          process.stdout.write(`${name}\n`);
+        } catch (e) {
+          failed++;
+          process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
+        }
+      }
+      if (failed) process.exitCode = 1;
+    });
+  network
+    .command('prune')
+    .description('Remove all unused networks')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (o: { force?: boolean }) => {
+      if (!o.force && !(await confirm('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return;
+      const engine = ctx.engine();
+      const used = new Set((await listContainers(engine)).map((c) => c.config.networkMode));
+      const n = nets();
+      const removed: string[] = [];
+      for (const info of n.list()) {
+        if (info.name === 'kiln' || used.has(info.name) || n.endpoints(info.name).length) continue;
+        await n.remove(info.name);
+        removed.push(info.name);
+      }
+      if (removed.length) process.stdout.write(`Deleted Networks:\n${removed.join('\n')}\n`);
+    });
+}

@@ -1,0 +1,143 @@
+// `kiln ps [-a] [-q] [-n N] [-l] [--no-trunc] [--filter K=V] [--format json|TEMPLATE]`: Docker's
+// columns and JSON fields; every state is checked against the runtime (no spawn per container).
+import type { Command } from 'commander';
+import { CliError, type CliContext } from '../context.js';
+import { formatList, humanDuration, templateErrorMessage } from '../format/index.js';
+import type { Engine } from '../../engine.js';
+import { listContainers, ZERO_TIME, type Container } from '../../runtime/containers.js';
+import { portsText } from '../../runtime/inspect.js';
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+/** Docker's STATUS column: "Up 3 seconds", "Exited (0) 5 minutes ago", "Created". */
+export function statusText(c: Container, now = Date.now()): string {
+  const s = c.state;
+  const ago = (t: string) => humanDuration(Math.max(0, now - Date.parse(t)));
+  switch (s.status) {
+    case 'running':
+      return `Up ${ago(s.startedAt)}`;
+    case 'paused':
+      return `Up ${ago(s.startedAt)} (Paused)`;
+    case 'restarting':
+      return `Restarting (${s.exitCode}) ${ago(s.finishedAt)} ago`;
+    case 'exited':
+      return s.finishedAt === ZERO_TIME ? `Exited (${s.exitCode})` : `Exited (${s.exitCode}) ${ago(s.finishedAt)} ago`;
+    case 'created':
+      return 'Created';
+    case 'removing':
+      return 'Removal In Progress';
+    default:
+      return 'Dead';
+  }
+}
+
+/** One row with the fields of Docker's container formatter (`--format '{{.Names}}'`, json). */
+export function psRow(c: Container, opts: { noTrunc?: boolean; now?: number } = {}): Record<string, string> {
+  let command = [...c.config.entrypoint, ...c.config.cmd].join(' ');
+  if (!opts.noTrunc && command.length > 20) command = command.slice(0, 19) + '…';
+  const now = opts.now ?? Date.now();
+  return {
+    Command: JSON.stringify(command),
+    CreatedAt: new Date(c.created).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' +0000 UTC'),
+    ID: opts.noTrunc ? c.id : c.id.slice(0, 12),
+    Image: c.config.image,
+    Labels: Object.entries(c.config.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(','),
+    LocalVolumes: String(c.config.mounts.filter((m) => m.type === 'volume').length),
+    Mounts: c.config.mounts.map((m) => (m.type === 'volume' ? m.name!.slice(0, 15) : (m.source ?? m.destination))).join(','),
+    Names: c.name,
+    Networks: c.config.networkMode,
+    Ports: portsText(c),
+    RunningFor: `${humanDuration(Math.max(0, now - Date.parse(c.created)))} ago`,
+    Size: '0B',
+    State: c.state.status,
+    Status: statusText(c, now),
+  };
+}
+
+function matches(c: Container, filters: string[]): boolean {
+  for (const f of filters) {
+    const i = f.indexOf('=');
+    const [k, v] = i < 0 ? [f, ''] : [f.slice(0, i), f.slice(i + 1)];
+    switch (k) {
+      case 'status':
+        if (c.state.status !== v) return false;
+        break;
+      case 'name':
+        if (!c.name.includes(v)) return false;
+        break;
+      case 'id':
+        if (!c.id.startsWith(v)) return false;
+        break;
+      case 'label': {
+        const j = v.indexOf('=');
+        const [lk, lv] = j < 0 ? [v, undefined] : [v.slice(0, j), v.slice(j + 1)];
+        if (!(lk in c.config.labels) || (lv !== undefined && c.config.labels[lk] !== lv)) return false;
+        break;
+      }
+      case 'ancestor':
+        if (c.config.image !== v && !c.config.imageId.includes(v)) return false;
+        break;
+      case 'exited':
+        if (c.state.status !== 'exited' || String(c.state.exitCode) !== v) return false;
+        break;
+      default:
+        throw new CliError(`invalid filter '${k}'`);
+    }
+  }
+  return true;
+}
+
+export interface PsOptions {
+  all?: boolean;
+  quiet?: boolean;
+  last?: string;
+  latest?: boolean;
+  noTrunc?: boolean;
+  filter: string[];
+  format?: string;
+}
+
+export async function ps(engine: Engine, o: PsOptions): Promise<string> {
+  let list = (await listContainers(engine)).filter((c) => matches(c, o.filter));
+  const n = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
+  if (!o.all && n < 0 && !o.filter.some((f) => f.startsWith('status=') || f.startsWith('exited='))) {
+    list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting');
+  }
+  if (n >= 0) list = list.slice(0, n);
+  const now = Date.now();
+  try {
+    return formatList(
+      list.map((c) => psRow(c, { noTrunc: o.noTrunc, now })),
+      {
+        format: o.format,
+        quiet: o.quiet,
+        quietFormat: '{{.ID}}',
+        defaultFormat: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
+        headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' },
+      },
+    );
+  } catch (e) {
+    const msg = templateErrorMessage(e);
+    if (msg) throw new CliError(msg);
+    throw e;
+  }
+}
+
+export function addPsOptions(cmd: Command): Command {
+  return cmd
+    .option('-a, --all', 'show all containers (default shows just running)')
+    .option('-q, --quiet', 'only display container IDs')
+    .option('-n, --last <n>', 'show n last created containers (includes all states)')
+    .option('-l, --latest', 'show the latest created container (includes all states)')
+    .option('--no-trunc', "don't truncate output")
+    .option('-f, --filter <k=v>', 'filter output: status, name, id, label, ancestor, exited; repeatable', collect, [])
+    .option('--format <fmt>', "'table', 'table TEMPLATE', 'json' or a Go template");
+}
+
+export function register(program: Command, ctx: CliContext): void {
+  addPsOptions(program.command('ps').description('List containers')).action(async (o: PsOptions & { trunc?: boolean }) => {
+    process.stdout.write(await ps(ctx.engine(), { ...o, noTrunc: o.trunc === false }));
+  });
+}

@@ -1,0 +1,1194 @@
+// Containers: create, start (foreground under `runc run`, detached under conmon), stop, kill,
+// wait, restart, pause, exec, rm, prune — without a daemon. The database row holds what `create`
+// decided and the last state written; the truth about a live container is read again on every
+// look (runc's state.json, /proc, the exit file conmon or the foreground `kiln run` leaves), so
+// state stays honest when the container dies on its own, conmon is killed, or kiln crashes.
+//
+// Layout: <state>/containers/<id>/{upper,work,merged,init,bundle/config.json,hosts,resolv.conf,
+// hostname,ctr.log,persist/exit,persist/oom,lock}. The rootfs is an overlay of the image's layers
+// plus a small "init" layer (mount-point stubs, as Docker's -init layer, so they never show in
+// diff or commit) with the container's own upper dir; rm removes that dir and nothing else.
+import { execFileSync } from 'node:child_process';
+import {
+  chownSync,
+  closeSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
+import { hostname as osHostname } from 'node:os';
+import { join } from 'node:path';
+import { constants as osConstants } from 'node:os';
+import type { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { Engine } from '../engine.js';
+import type { Digest, HealthConfig, ImageConfig } from '../image/types.js';
+import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
+import type { ContainerRecord } from '../store/db.js';
+import { ConflictError } from '../store/errors.js';
+import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from '../sys/fs.js';
+import { conmonCreate, conmonFiles, readPid } from './conmon.js';
+import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
+import { randomName } from './names.js';
+import { cleanContainerPath, resolveInRoot } from './paths.js';
+import {
+  DEFAULT_RUNC_ROOT,
+  deleteContainer,
+  fastState,
+  kill as runcKill,
+  pause as runcPause,
+  processAlive,
+  removeCgroup,
+  resume as runcResume,
+  runOnce,
+  runtimeCommand,
+  runtimeFailure,
+  start as runcStart,
+  RuntimeError,
+  writeBundle,
+  type RuntimeOptions,
+} from './runc.js';
+import { generateSpec, normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
+import { resolveUser } from './user.js';
+import { randomHex, Volumes, type MountRecord } from './volumes.js';
+
+export const ZERO_TIME = '0001-01-01T00:00:00Z';
+
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'restarting' | 'removing' | 'exited' | 'dead';
+
+export interface RestartPolicy {
+  name: 'no' | 'always' | 'on-failure' | 'unless-stopped';
+  maximumRetryCount: number;
+}
+
+/** What `create` decided: everything `start` needs to build the OCI config again. */
+export interface ContainerConfigRecord {
+  image: string;
+  imageId: string;
+  diffIds: Digest[];
+  entrypoint: string[];
+  cmd: string[];
+  env: string[];
+  workingDir: string;
+  user: string;
+  hostname: string;
+  tty: boolean;
+  openStdin: boolean;
+  labels: Record<string, string>;
+  stopSignal: string;
+  stopTimeout?: number;
+  exposedPorts: string[];
+  imageVolumes: string[];
+  healthcheck?: HealthConfig;
+  mounts: MountRecord[];
+  readonlyRootfs: boolean;
+  ports: PortMapping[];
+  networkMode: string;
+  networkAliases: string[];
+  extraHosts: HostsEntry[];
+  dns: string[];
+  dnsSearch: string[];
+  resources: SpecResources;
+  shmSize?: number;
+  ulimits: UlimitOption[];
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  privileged: boolean;
+  init: boolean;
+  restartPolicy: RestartPolicy;
+  autoRemove: boolean;
+  sysctls: Record<string, string>;
+}
+
+export interface NetworkState {
+  name: string;
+  ip: string;
+  gateway: string;
+  prefixLen: number;
+  mac?: string;
+  ports: PortMapping[];
+  networkId: string;
+}
+
+export interface ContainerStateRecord {
+  status: ContainerStatus;
+  pid: number;
+  exitCode: number;
+  oomKilled: boolean;
+  error: string;
+  startedAt: string;
+  finishedAt: string;
+  restartCount: number;
+  /** who watches the running container: conmon (detached) or a foreground `kiln run` */
+  monitor?: 'conmon' | 'foreground';
+  monitorPid?: number;
+  /** stopped with stop/kill/rm: no restart policy applies */
+  stoppedByUser?: boolean;
+  network?: NetworkState;
+  /** the merged rootfs is mounted */
+  mounted?: boolean;
+}
+
+export type Container = ContainerRecord<ContainerStateRecord, ContainerConfigRecord>;
+
+export interface CreateOptions {
+  image: string;
+  name?: string;
+  /** arguments after the image: replace the image's CMD */
+  cmd?: string[];
+  /** --entrypoint: "" clears the image's entrypoint (and its CMD, as Docker does) */
+  entrypoint?: string;
+  env?: string[];
+  workdir?: string;
+  user?: string;
+  hostname?: string;
+  tty?: boolean;
+  interactive?: boolean;
+  /** parsed -v / --mount / --tmpfs */
+  mounts?: MountRecord[];
+  readOnly?: boolean;
+  publish?: string[];
+  network?: string;
+  networkAliases?: string[];
+  addHost?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  resources?: SpecResources;
+  shmSize?: number;
+  ulimits?: UlimitOption[];
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  privileged?: boolean;
+  init?: boolean;
+  restart?: string;
+  stopSignal?: string;
+  stopTimeout?: number;
+  autoRemove?: boolean;
+  labels?: Record<string, string>;
+  healthcheck?: HealthConfig;
+  sysctls?: Record<string, string>;
+}
+
+export interface ContainerRuntimeOptions extends RuntimeOptions {
+  /** host-local IPAM directory (tests) */
+  ipamDir?: string;
+}
+
+const DEFAULT_STOP_TIMEOUT = 10;
+
+// -------------------------------------------------------------------------------------------
+// Paths and locks
+
+export function containerPaths(engine: Engine, id: string) {
+  const dir = join(engine.root, 'containers', id);
+  return {
+    dir,
+    upper: join(dir, 'upper'),
+    work: join(dir, 'work'),
+    merged: join(dir, 'merged'),
+    init: join(dir, 'init'),
+    bundle: join(dir, 'bundle'),
+    log: join(dir, 'ctr.log'),
+    persist: join(dir, 'persist'),
+    exitFile: join(dir, 'persist', 'exit'),
+    oomFile: join(dir, 'persist', 'oom'),
+    hosts: join(dir, 'hosts'),
+    resolvConf: join(dir, 'resolv.conf'),
+    hostname: join(dir, 'hostname'),
+    lock: join(dir, 'lock'),
+  };
+}
+
+/** The container's writable layer (its overlay upperdir), for commit. */
+export function containerUpperDir(engine: Engine, idOrName: string): string {
+  return containerPaths(engine, engine.db.getContainer(idOrName).id).upper;
+}
+
+async function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
+  const p = containerPaths(engine, id);
+  mkdirSync(p.dir, { recursive: true });
+  const fd = openSync(p.lock, 'a');
+  try {
+    while (!flock(fd, LOCK_EX | LOCK_NB)) await sleep(10);
+    return await fn();
+  } finally {
+    try {
+      flock(fd, LOCK_UN);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+function get(engine: Engine, idOrName: string): Container {
+  return engine.db.getContainer<ContainerStateRecord, ContainerConfigRecord>(idOrName);
+}
+
+function setState(engine: Engine, id: string, patch: Partial<ContainerStateRecord>): Container {
+  return engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(id, (cur) => ({
+    state: { ...cur.state, ...patch },
+  }));
+}
+
+// -------------------------------------------------------------------------------------------
+// create
+
+export function parseRestartPolicy(s: string | undefined): RestartPolicy {
+  if (!s || s === 'no') return { name: 'no', maximumRetryCount: 0 };
+  const [name, count] = s.split(':');
+  if (name === 'always' || name === 'unless-stopped') {
+    if (count !== undefined) throw new Error(`maximum retry count cannot be used with restart policy '${name}'`);
+    return { name, maximumRetryCount: 0 };
+  }
+  if (name === 'on-failure') {
+    const n = count === undefined ? 0 : Number(count);
+    if (!Number.isInteger(n) || n < 0) throw new Error(`invalid restart policy format: ${s}`);
+    return { name, maximumRetryCount: n };
+  }
+  throw new Error(`invalid restart policy format: ${s}`);
+}
+
+export function parseAddHost(spec: string): HostsEntry {
+  const i = spec.indexOf(':');
+  const j = spec.indexOf('=');
+  const at = j > 0 ? j : i;
+  if (at <= 0) throw new Error(`invalid argument "${spec}" for "--add-host" flag: bad format for add-host: "${spec}"`);
+  let ip = spec.slice(at + 1);
+  if (ip === 'host-gateway') ip = '10.213.0.1';
+  return { ip, names: [spec.slice(0, at)] };
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** Resolve the image, merge its config with the options (Docker's rules) and record the container. */
+export function createContainer(engine: Engine, opts: CreateOptions): Container {
+  const { id: imageId, config: image } = engine.resolveImage(opts.image);
+  const ic = image.config ?? {};
+  if (opts.name !== undefined && !NAME_RE.test(opts.name)) {
+    throw new Error(`Invalid container name (${opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+  }
+  // Entrypoint/CMD: --entrypoint replaces the image's entrypoint and drops its CMD.
+  const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : [...(ic.Entrypoint ?? [])];
+  const cmd = opts.cmd?.length ? [...opts.cmd] : opts.entrypoint !== undefined ? [] : [...(ic.Cmd ?? [])];
+  if (entrypoint.length + cmd.length === 0) throw new Error('no command specified');
+  const env = mergeEnv(ic.Env ?? [], opts.env ?? []);
+  const restartPolicy = parseRestartPolicy(opts.restart);
+  if (opts.autoRemove && restartPolicy.name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
+  for (const c of [...(opts.capAdd ?? []), ...(opts.capDrop ?? [])]) normalizeCapability(c);
+  const networkMode = opts.network ?? 'bridge';
+  const ports = (opts.publish ?? []).flatMap((p) => parsePortSpec(p));
+  if (ports.length && (networkMode === 'none' || networkMode === 'host')) {
+    if (networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
+  }
+  if (networkName(networkMode) && networkName(networkMode) !== 'kiln') {
+    if (!new Networks(engine.root).get(networkMode)) throw new Error(`network ${networkMode} not found`);
+  }
+  const mounts = [...(opts.mounts ?? [])];
+  const taken = new Set(mounts.map((m) => m.destination));
+  for (const v of Object.keys(ic.Volumes ?? {})) {
+    const dst = cleanContainerPath(v);
+    if (!taken.has(dst)) mounts.push({ type: 'volume', destination: dst, readonly: false, anonymous: true });
+  }
+  const id = randomHex();
+  const volumes = new Volumes(engine);
+  for (const m of mounts) {
+    if (m.type !== 'volume') continue;
+    if (!m.name) m.name = randomHex();
+    volumes.create(m.name, { anonymous: m.anonymous });
+  }
+  const name = opts.name ?? randomName((n) => engine.db.findContainer(n) !== null);
+  const config: ContainerConfigRecord = {
+    image: opts.image,
+    imageId,
+    diffIds: image.rootfs.diff_ids,
+    entrypoint,
+    cmd,
+    env,
+    workingDir: opts.workdir ? cleanContainerPath(opts.workdir, ic.WorkingDir || '/') : ic.WorkingDir || '/',
+    user: opts.user ?? ic.User ?? '',
+    hostname: opts.hostname ?? (networkMode === 'host' ? osHostname() : id.slice(0, 12)),
+    tty: !!opts.tty,
+    openStdin: !!opts.interactive,
+    labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
+    stopSignal: opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM',
+    ...(opts.stopTimeout !== undefined ? { stopTimeout: opts.stopTimeout } : {}),
+    exposedPorts: Object.keys(ic.ExposedPorts ?? {}),
+    imageVolumes: Object.keys(ic.Volumes ?? {}),
+    ...(opts.healthcheck ?? ic.Healthcheck ? { healthcheck: opts.healthcheck ?? ic.Healthcheck } : {}),
+    mounts,
+    readonlyRootfs: !!opts.readOnly,
+    ports,
+    networkMode,
+    networkAliases: opts.networkAliases ?? [],
+    extraHosts: (opts.addHost ?? []).map(parseAddHost),
+    dns: opts.dns ?? [],
+    dnsSearch: opts.dnsSearch ?? [],
+    resources: opts.resources ?? {},
+    ...(opts.shmSize !== undefined ? { shmSize: opts.shmSize } : {}),
+    ulimits: opts.ulimits ?? [],
+    capAdd: opts.capAdd ?? [],
+    capDrop: opts.capDrop ?? [],
+    securityOpt: opts.securityOpt ?? [],
+    privileged: !!opts.privileged,
+    init: !!opts.init,
+    restartPolicy,
+    autoRemove: !!opts.autoRemove,
+    sysctls: opts.sysctls ?? {},
+  };
+  const p = containerPaths(engine, id);
+  for (const d of [p.upper, p.work, p.merged, p.bundle, p.persist]) mkdirSync(d, { recursive: true });
+  try {
+    return engine.db.putContainer<ContainerStateRecord, ContainerConfigRecord>({
+      id,
+      name,
+      imageId,
+      state: {
+        status: 'created',
+        pid: 0,
+        exitCode: 0,
+        oomKilled: false,
+        error: '',
+        startedAt: ZERO_TIME,
+        finishedAt: ZERO_TIME,
+        restartCount: 0,
+      },
+      config,
+    });
+  } catch (e) {
+    rmSync(p.dir, { recursive: true, force: true });
+    if (e instanceof ConflictError) throw e;
+    throw e;
+  }
+}
+
+/** Docker's env merge: later KEY=… replaces earlier; a bare KEY takes the host's value if set. */
+export function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
+  const out = [...base];
+  for (const e of extra) {
+    let kv = e;
+    if (!e.includes('=')) {
+      if (process.env[e] === undefined) continue;
+      kv = `${e}=${process.env[e]}`;
+    }
+    const key = kv.slice(0, kv.indexOf('='));
+    const at = out.findIndex((x) => x.slice(0, x.indexOf('=')) === key || x === key);
+    if (at >= 0) out[at] = kv;
+    else out.push(kv);
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------
+// The rootfs: image layers + init layer + the container's upper dir
+
+/** Directories the runtime would create as mount points (files for file binds). */
+function mountStubs(c: Container): { path: string; file: boolean }[] {
+  const out = [
+    { path: '/proc', file: false },
+    { path: '/sys', file: false },
+    { path: '/dev', file: false },
+    { path: '/etc/hosts', file: true },
+    { path: '/etc/hostname', file: true },
+    { path: '/etc/resolv.conf', file: true },
+  ];
+  if (c.config.init) out.push({ path: '/sbin/docker-init', file: true });
+  for (const m of c.config.mounts) {
+    const file = m.type === 'bind' && !!m.source && existsSync(m.source) && !statSync(m.source).isDirectory();
+    out.push({ path: m.destination, file });
+  }
+  return out;
+}
+
+/**
+ * Docker's "-init" layer: empty mount points the image lacks, made once, below the container's
+ * upper dir, so the runtime never writes them into the container's own layer. Parent dirs copy
+ * the image's owner, mode and mtime (the topmost dir of a path wins in an overlay).
+ */
+function ensureInitLayer(engine: Engine, c: Container, lowers: string[]): void {
+  const p = containerPaths(engine, c.id);
+  if (existsSync(p.init)) return;
+  const tmp = p.init + '.tmp';
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp);
+  const inImage = (rel: string) => {
+    for (const l of lowers) {
+      try {
+        const st = lstatSync(join(l, rel));
+        if (st.isCharacterDevice() && st.rdev === 0) return undefined; // whiteout
+        return st;
+      } catch {
+        /* not in this layer */
+      }
+    }
+    return undefined;
+  };
+  for (const stub of mountStubs(c)) {
+    const parts = stub.path.split('/').filter(Boolean);
+    let rel = '';
+    for (let i = 0; i < parts.length; i++) {
+      rel = rel ? `${rel}/${parts[i]}` : parts[i]!;
+      const st = inImage(rel);
+      const last = i === parts.length - 1;
+      if (st?.isSymbolicLink()) break; // the runtime resolves it in the container; leave it alone
+      if (last) {
+        if (st) break;
+        const target = join(tmp, rel);
+        if (existsSync(target)) break;
+        if (stub.file) writeFileSync(target, '', { mode: 0o644 });
+        else mkdirSync(target, { mode: 0o755 });
+      } else if (!existsSync(join(tmp, rel))) {
+        mkdirSync(join(tmp, rel), { mode: st ? st.mode & 0o7777 : 0o755 });
+        if (st) {
+          chownSync(join(tmp, rel), st.uid, st.gid);
+          utimesSync(join(tmp, rel), st.atime, st.mtime);
+        }
+      }
+    }
+  }
+  execFileSync('mv', ['-T', tmp, p.init]);
+}
+
+function mountRootfs(engine: Engine, c: Container): void {
+  const p = containerPaths(engine, c.id);
+  if (isMounted(p.merged)) return;
+  const lowers = c.config.diffIds.length ? engine.layers.lowerDirs(c.config.diffIds) : [];
+  ensureInitLayer(engine, c, lowers);
+  mkdirSync(p.merged, { recursive: true });
+  mkdirSync(p.work, { recursive: true });
+  mountOverlay({ lower: [p.init, ...lowers], upper: p.upper, work: p.work, target: p.merged });
+}
+
+function unmountRootfs(engine: Engine, id: string): void {
+  const p = containerPaths(engine, id);
+  if (!isMounted(p.merged)) return;
+  try {
+    unmountOverlay(p.merged);
+  } catch {
+    unmountOverlay(p.merged, { detach: true });
+  }
+}
+
+export function isMounted(path: string): boolean {
+  try {
+    const text = readFileSync('/proc/self/mountinfo', 'utf8');
+    return text.split('\n').some((l) => l.split(' ')[4] === path);
+  } catch {
+    return false;
+  }
+}
+
+/** Mount the rootfs for a look from the host (cp, export, diff on a stopped container). */
+export async function withRootfs<T>(engine: Engine, idOrName: string, fn: (merged: string, c: Container) => Promise<T> | T): Promise<T> {
+  const c = get(engine, idOrName);
+  const p = containerPaths(engine, c.id);
+  if (isMounted(p.merged)) return await fn(p.merged, c);
+  return withLock(engine, c.id, async () => {
+    const mountedHere = !isMounted(p.merged);
+    if (mountedHere) mountRootfs(engine, c);
+    try {
+      return await fn(p.merged, c);
+    } finally {
+      const now = get(engine, c.id);
+      if (mountedHere && !isLive(now.state.status)) unmountRootfs(engine, c.id);
+    }
+  });
+}
+
+// -------------------------------------------------------------------------------------------
+// start
+
+const isLive = (s: ContainerStatus) => s === 'running' || s === 'paused' || s === 'restarting';
+
+function findInitBinary(): string {
+  for (const p of ['/usr/bin/tini-static', '/usr/bin/docker-init', '/usr/libexec/docker/docker-init', '/usr/bin/catatonit', '/usr/libexec/podman/catatonit']) {
+    if (existsSync(p)) return p;
+  }
+  throw new Error('--init: no init binary found (install tini: /usr/bin/tini-static)');
+}
+
+/** Mount, network and config.json: everything up to the runtime call. */
+async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<{ network?: NetworkState }> {
+  const p = containerPaths(engine, c.id);
+  const cfg = c.config;
+  mountRootfs(engine, c);
+  try {
+    const volumes = new Volumes(engine);
+    const specMounts = cfg.mounts.map((m) => {
+      if (m.type === 'tmpfs') return { type: 'tmpfs' as const, destination: m.destination, size: m.size, mode: m.mode, ...(m.readonly ? { options: ['ro'] } : {}) };
+      if (m.type === 'volume') {
+        const src = volumes.path(m.name!);
+        if (!existsSync(src)) volumes.create(m.name!, { anonymous: m.anonymous });
+        if (!m.nocopy) volumes.populate(m.name!, resolveInRoot(p.merged, m.destination));
+        return { type: 'volume' as const, source: src, destination: m.destination, readonly: m.readonly, propagation: m.propagation };
+      }
+      if (!existsSync(m.source!)) mkdirSync(m.source!, { recursive: true }); // -v creates a missing host dir
+      return { type: 'bind' as const, source: m.source!, destination: m.destination, readonly: m.readonly, propagation: m.propagation };
+    });
+    const user = resolveUser(p.merged, cfg.user);
+    // Docker creates a missing WORKDIR (owned by the container's user) before starting the process.
+    const cwd = resolveInRoot(p.merged, cfg.workingDir);
+    if (!existsSync(cwd)) {
+      mkdirSync(cwd, { recursive: true, mode: 0o755 });
+      chownSync(cwd, user.uid, user.gid);
+    }
+    const att = await attachNetwork({
+      stateRoot: engine.root,
+      containerId: c.id,
+      name: c.name,
+      hostname: cfg.hostname,
+      mode: cfg.networkMode,
+      etcDir: p.dir,
+      ports: cfg.networkMode === 'host' ? [] : cfg.ports,
+      aliases: cfg.networkAliases,
+      extraHosts: cfg.extraHosts,
+      dns: cfg.dns,
+      dnsSearch: cfg.dnsSearch,
+      ipamDir: opts.ipamDir,
+    });
+    try {
+      const security = parseSecurityOpts(cfg.securityOpt);
+      const env = [...cfg.env];
+      if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+      const spec = generateSpec({
+        id: c.id,
+        args: [...cfg.entrypoint, ...cfg.cmd],
+        env,
+        cwd: cfg.workingDir,
+        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+        hostname: cfg.hostname,
+        rootfs: p.merged,
+        readonlyRootfs: cfg.readonlyRootfs,
+        terminal: cfg.tty,
+        network: att.spec.network,
+        etcFiles: att.spec.etcFiles,
+        mounts: specMounts,
+        capAdd: cfg.capAdd,
+        capDrop: cfg.capDrop,
+        privileged: cfg.privileged,
+        seccomp: security.seccomp,
+        noNewPrivileges: security.noNewPrivileges,
+        ulimits: cfg.ulimits,
+        resources: cfg.resources,
+        shmSize: cfg.shmSize,
+        sysctls: cfg.sysctls,
+        ...(cfg.init ? { initPath: findInitBinary() } : {}),
+        annotations: { 'io.kiln.container.name': c.name },
+      });
+      writeBundle(p.bundle, spec);
+      const ep = att.endpoint;
+      const network: NetworkState | undefined = ep
+        ? {
+            name: ep.network,
+            ip: ep.ip,
+            gateway: ep.gateway,
+            prefixLen: ep.prefixLen,
+            ...(ep.mac ? { mac: ep.mac } : {}),
+            ports: ep.ports,
+            networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
+          }
+        : undefined;
+      return { network };
+    } catch (e) {
+      await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: att.network, ipamDir: opts.ipamDir }).catch(() => {});
+      throw e;
+    }
+  } catch (e) {
+    unmountRootfs(engine, c.id);
+    throw e;
+  }
+}
+
+function parseSecurityOpts(opts: string[]): { seccomp?: 'unconfined' | import('./oci-spec.js').OciSeccomp; noNewPrivileges: boolean } {
+  let seccomp: 'unconfined' | import('./oci-spec.js').OciSeccomp | undefined;
+  let noNewPrivileges = false;
+  for (const o of opts) {
+    const [k, v = ''] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : o.split(':');
+    if (k === 'no-new-privileges') noNewPrivileges = v === '' || v === 'true';
+    else if (k === 'seccomp') seccomp = v === 'unconfined' ? 'unconfined' : JSON.parse(readFileSync(v, 'utf8'));
+    else if (k === 'apparmor' || k === 'label') continue; // no LSM on this host (machine-notes §8)
+    else throw new Error(`invalid --security-opt: ${o}`);
+  }
+  return { seccomp, noNewPrivileges };
+}
+
+function resetExitFiles(engine: Engine, id: string): void {
+  const p = containerPaths(engine, id);
+  rmSync(p.exitFile, { force: true });
+  rmSync(p.oomFile, { force: true });
+  rmSync(join(p.persist, id), { force: true });
+}
+
+function exitCommand(engine: Engine, id: string): string[] {
+  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  return [process.execPath, main, '--root', engine.root, 'container', 'cleanup', id];
+}
+
+/** Map a runtime start failure to Docker's exit codes (127 not found, 126 not executable). */
+function startFailureCode(msg: string): number {
+  if (/exec/.test(msg) && /executable file not found|no such file or directory/i.test(msg)) return 127;
+  if (/exec/.test(msg) && /permission denied/i.test(msg)) return 126;
+  return 128;
+}
+
+/** Start detached under conmon (`docker start`, `docker run -d`). */
+export async function startContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<Container> {
+  const c0 = await refreshContainer(engine, get(engine, idOrName), opts);
+  return withLock(engine, c0.id, async () => {
+    const c = get(engine, c0.id);
+    if (c.state.status === 'running' || c.state.status === 'paused') return c;
+    if (c.state.status === 'removing' || c.state.status === 'dead') throw new Error(`container ${c.id} is marked for removal and cannot be started`);
+    const p = containerPaths(engine, c.id);
+    await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
+    resetExitFiles(engine, c.id);
+    const { network } = await prepare(engine, c, opts);
+    try {
+      const { conmonPid } = await conmonCreate({
+        ...opts,
+        id: c.id,
+        name: c.name,
+        bundleDir: p.bundle,
+        logFile: p.log,
+        persistDir: p.persist,
+        stdin: c.config.openStdin,
+        tty: c.config.tty,
+        exitCommand: exitCommand(engine, c.id),
+      });
+      await runcStart(c.id, opts);
+      return setState(engine, c.id, {
+        status: 'running',
+        pid: fastState(c.id, opts)?.pid ?? 0,
+        startedAt: new Date().toISOString(),
+        exitCode: 0,
+        oomKilled: false,
+        error: '',
+        monitor: 'conmon',
+        ...(conmonPid ? { monitorPid: conmonPid } : {}),
+        stoppedByUser: false,
+        network,
+        mounted: true,
+      });
+    } catch (e) {
+      const msg = (e as Error).message;
+      await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
+      removeCgroup(`/kiln/${c.id}`);
+      await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+      unmountRootfs(engine, c.id);
+      setState(engine, c.id, { status: 'exited', exitCode: startFailureCode(msg), error: msg, finishedAt: new Date().toISOString(), mounted: false });
+      throw new RuntimeError(`OCI runtime create failed: ${msg}`, startFailureCode(msg));
+    }
+  });
+}
+
+export interface ForegroundIO {
+  stdout?: (b: Buffer) => void;
+  stderr?: (b: Buffer) => void;
+  /** -i: the process's stdin; with tty and 'inherit', runc drives our terminal */
+  stdin?: Readable | 'inherit';
+}
+
+/**
+ * `kiln run` without -d: `runc run` as our child (41 ms floor instead of conmon's ~100 ms), output
+ * streamed to `io` and copied to ctr.log in conmon's k8s-file format so `logs` works the same.
+ * Signals sent to us are forwarded to the container (Docker's sig-proxy).
+ */
+export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<{ exitCode: number; oomKilled: boolean }> {
+  const c = get(engine, idOrName);
+  const p = containerPaths(engine, c.id);
+  await withLock(engine, c.id, async () => {
+    const cur = get(engine, c.id);
+    if (cur.state.status === 'running' || cur.state.status === 'paused') throw new Error(`container ${c.id} is already running`);
+    resetExitFiles(engine, c.id);
+    const { network } = await prepare(engine, cur, opts);
+    setState(engine, c.id, {
+      status: 'running',
+      pid: 0,
+      startedAt: new Date().toISOString(),
+      exitCode: 0,
+      oomKilled: false,
+      error: '',
+      monitor: 'foreground',
+      monitorPid: process.pid,
+      stoppedByUser: false,
+      network,
+      mounted: true,
+    });
+  });
+  const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+  const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
+  const tty = c.config.tty && io.stdin === 'inherit';
+  if (!tty) for (const s of signals) process.on(s, forward);
+  let result: { exitCode: number; oomKilled: boolean };
+  try {
+    const spec = JSON.parse(readFileSync(join(p.bundle, 'config.json'), 'utf8'));
+    result = await runOnce({
+      ...opts,
+      id: c.id,
+      bundleDir: p.bundle,
+      spec,
+      tty: c.config.tty,
+      stdin: io.stdin,
+      newProcessGroup: !tty,
+      stdout: log ? (b) => (log.write('stdout', b), (io.stdout ?? ((x: Buffer) => process.stdout.write(x)))(b)) : undefined,
+      stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? ((x: Buffer) => process.stderr.write(x)))(b)) : undefined,
+      onSpawn: () => {
+        // record the container's pid as soon as runc has created it
+        setTimeout(() => {
+          const fs = fastState(c.id, opts);
+          if (fs?.pid) {
+            try {
+              setState(engine, c.id, { pid: fs.pid });
+            } catch {
+              /* removed meanwhile */
+            }
+          }
+        }, 50).unref();
+      },
+    });
+  } catch (e) {
+    const msg = (e as Error).message;
+    const code = e instanceof RuntimeError ? startFailureCode(msg) : 128;
+    writeFileSync(p.exitFile, String(code));
+    await finalize(engine, c.id, opts, { error: msg }).catch(() => {});
+    throw e;
+  } finally {
+    for (const s of signals) process.off(s, forward);
+    log?.close();
+  }
+  writeFileSync(p.exitFile, String(result.exitCode));
+  if (result.oomKilled) writeFileSync(p.oomFile, '');
+  await finalize(engine, c.id, opts);
+  return result;
+}
+
+/** Appends k8s-file log lines: `<RFC3339Nano> stdout|stderr F|P <text>`. */
+export class K8sLogWriter {
+  private fd: number;
+  private partial: Record<'stdout' | 'stderr', boolean> = { stdout: false, stderr: false };
+  constructor(file: string) {
+    this.fd = openSync(file, 'a');
+  }
+  write(stream: 'stdout' | 'stderr', data: Buffer): void {
+    const ts = new Date().toISOString().replace(/\.(\d{3})Z$/, '.$1000000+00:00');
+    const text = data.toString('utf8');
+    const lines = text.split('\n');
+    let out = '';
+    for (let i = 0; i < lines.length; i++) {
+      const last = i === lines.length - 1;
+      if (last && lines[i] === '') break;
+      out += `${ts} ${stream} ${last ? 'P' : 'F'} ${lines[i]}\n`;
+    }
+    if (out) writeSync(this.fd, out);
+  }
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// State: derive, finalize
+
+function readExit(engine: Engine, id: string): { code: number; oom: boolean } | undefined {
+  const p = containerPaths(engine, id);
+  try {
+    const code = Number(readFileSync(p.exitFile, 'utf8').trim());
+    return { code: Number.isFinite(code) ? code : 255, oom: existsSync(p.oomFile) };
+  } catch {
+    return undefined;
+  }
+}
+
+function monitorAlive(c: Container): boolean {
+  const pid = c.state.monitorPid;
+  if (!pid || !processAlive(pid)) return false;
+  try {
+    const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    return c.state.monitor === 'conmon' ? cmd.includes('conmon') : cmd.includes('node');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The container as it is now, without side effects: a live record checked against the runtime
+ * (runc's state.json, /proc, the exit file). `settle` says the process has ended and nobody is
+ * left to tear the container down: refreshContainer then finalizes it.
+ */
+export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptions = {}): { container: Container; settle: boolean } {
+  if (!isLive(c.state.status)) return { container: c, settle: false };
+  const rt = fastState(c.id, opts);
+  if (rt && (rt.status === 'running' || rt.status === 'paused')) {
+    return { container: { ...c, state: { ...c.state, status: rt.status, pid: rt.pid } }, settle: false };
+  }
+  if (rt?.status === 'created' && monitorAlive(c)) return { container: c, settle: false }; // being started
+  const exit = readExit(engine, c.id);
+  const ended: Container = {
+    ...c,
+    state: {
+      ...c.state,
+      status: 'exited',
+      pid: 0,
+      ...(exit ? { exitCode: exit.code, oomKilled: exit.oom, finishedAt: statTime(containerPaths(engine, c.id).exitFile) } : {}),
+    },
+  };
+  // The process is gone and its monitor is writing the exit code: it will finalize.
+  return { container: ended, settle: !(!exit && monitorAlive(c)) };
+}
+
+/** `deriveContainer` by name, ID or prefix (for synchronous callers such as `inspect`). */
+export function peekContainer(engine: Engine, idOrName: string, opts: RuntimeOptions = {}): Container {
+  return deriveContainer(engine, get(engine, idOrName), opts).container;
+}
+
+/** The container as it is now; one whose process ended is torn down here (see finalize). */
+export async function refreshContainer(engine: Engine, c: Container, opts: ContainerRuntimeOptions = {}): Promise<Container> {
+  const d = deriveContainer(engine, c, opts);
+  if (!d.settle) return d.container;
+  return (await finalize(engine, c.id, opts)) ?? d.container;
+}
+
+/**
+ * Tear a container down after its process ended: runtime state, cgroups, network, rootfs mount;
+ * record the exit; then --rm or the restart policy. Idempotent; `kiln container cleanup` (conmon's
+ * exit command) and any later look at the container call it. Returns undefined when removed.
+ */
+export async function finalize(
+  engine: Engine,
+  id: string,
+  opts: ContainerRuntimeOptions = {},
+  extra: { error?: string } = {},
+): Promise<Container | undefined> {
+  const after = await withLock(engine, id, async () => {
+    let c: Container;
+    try {
+      c = get(engine, id);
+    } catch {
+      return undefined;
+    }
+    if (!isLive(c.state.status)) return { c, changed: false };
+    const rt = fastState(id, opts);
+    if (rt && (rt.status === 'running' || rt.status === 'paused')) return { c, changed: false };
+    let exit = readExit(engine, id);
+    if (!exit && c.state.monitor === 'conmon') {
+      for (let i = 0; i < 40 && !exit && monitorAlive(c); i++) {
+        await sleep(50);
+        exit = readExit(engine, id);
+      }
+    }
+    await deleteContainer(id, { ...opts, force: true }).catch(() => {});
+    removeCgroup(`/kiln/${id}`);
+    let error = extra.error ?? '';
+    if (c.state.network) {
+      try {
+        await detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network.name, ipamDir: opts.ipamDir });
+      } catch (e) {
+        error ||= `network teardown: ${(e as Error).message}`;
+      }
+    } else await detachNetwork({ stateRoot: engine.root, containerId: id, ipamDir: opts.ipamDir }).catch(() => {});
+    unmountRootfs(engine, id);
+    if (!exit && !error) error = 'the container monitor exited before the container; its exit status was lost';
+    const finishedAt = exit ? statTime(containerPaths(engine, id).exitFile) : new Date().toISOString();
+    const updated = setState(engine, id, {
+      status: 'exited',
+      pid: 0,
+      exitCode: exit?.code ?? 255,
+      oomKilled: exit?.oom ?? false,
+      error,
+      finishedAt,
+      mounted: false,
+      network: undefined,
+    });
+    return { c: updated, changed: true };
+  });
+  if (!after) return undefined;
+  const c = after.c;
+  if (!after.changed) return c;
+  if (c.config.autoRemove) {
+    await removeContainer(engine, id, { force: true, volumes: true }, opts);
+    return undefined;
+  }
+  if (shouldRestart(c)) {
+    setState(engine, id, { restartCount: c.state.restartCount + 1 });
+    await sleep(Math.min(100 * 2 ** c.state.restartCount, 5000));
+    const again = get(engine, id);
+    if (again.state.status === 'exited' && !again.state.stoppedByUser) return startContainer(engine, id, opts);
+  }
+  return get(engine, id);
+}
+
+function statTime(file: string): string {
+  try {
+    return statSync(file).mtime.toISOString();
+  } catch {
+    return new Date().toISOString();
+  }
+}
+
+function shouldRestart(c: Container): boolean {
+  const pol = c.config.restartPolicy;
+  if (c.state.stoppedByUser) return false;
+  if (pol.name === 'always' || pol.name === 'unless-stopped') return true;
+  if (pol.name === 'on-failure') {
+    return c.state.exitCode !== 0 && (pol.maximumRetryCount === 0 || c.state.restartCount < pol.maximumRetryCount);
+  }
+  return false;
+}
+
+export async function getContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<Container> {
+  return refreshContainer(engine, get(engine, idOrName), opts);
+}
+
+export async function listContainers(engine: Engine, opts: ContainerRuntimeOptions = {}): Promise<Container[]> {
+  const out: Container[] = [];
+  for (const c of engine.db.listContainers<ContainerStateRecord, ContainerConfigRecord>()) {
+    out.push(await refreshContainer(engine, c, opts));
+  }
+  return out;
+}
+
+// -------------------------------------------------------------------------------------------
+// stop, kill, wait, restart, pause
+
+export function signalNumber(sig: string | number): number {
+  if (typeof sig === 'number') return sig;
+  if (/^\d+$/.test(sig)) return Number(sig);
+  const name = sig.toUpperCase().startsWith('SIG') ? sig.toUpperCase() : `SIG${sig.toUpperCase()}`;
+  const n = (osConstants.signals as Record<string, number>)[name];
+  if (n === undefined) throw new Error(`invalid signal: ${sig}`);
+  return n;
+}
+
+/** Poll until the container's process is gone (or the timeout, in ms, passes). */
+async function waitForExit(engine: Engine, id: string, timeoutMs: number, opts: ContainerRuntimeOptions): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const rt = fastState(id, opts);
+    if (!rt || rt.status === 'stopped') return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(20);
+  }
+}
+
+export async function killContainer(engine: Engine, idOrName: string, signal: string | number = 'KILL', opts: ContainerRuntimeOptions = {}): Promise<void> {
+  const c = await getContainer(engine, idOrName, opts);
+  if (c.state.status !== 'running' && c.state.status !== 'paused') throw new Error(`Cannot kill container: ${idOrName}: container ${c.id} is not running`);
+  const n = signalNumber(signal);
+  if (n === 9 || n === 15) setState(engine, c.id, { stoppedByUser: true });
+  await runcKill(c.id, String(n), { ...opts, all: n === 9 });
+}
+
+/** `docker stop`: the stop signal, then KILL after the timeout (seconds); waits for the end. */
+export async function stopContainer(
+  engine: Engine,
+  idOrName: string,
+  opts: ContainerRuntimeOptions & { timeout?: number; signal?: string } = {},
+): Promise<Container> {
+  const c = await getContainer(engine, idOrName, opts);
+  if (c.state.status !== 'running' && c.state.status !== 'paused') return c;
+  setState(engine, c.id, { stoppedByUser: true });
+  const timeout = opts.timeout ?? c.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
+  if (c.state.status === 'paused') await runcResume(c.id, opts).catch(() => {});
+  const sig = signalNumber(opts.signal ?? c.config.stopSignal);
+  await runcKill(c.id, String(sig), opts).catch(() => {});
+  if (!(await waitForExit(engine, c.id, Math.max(0, timeout) * 1000, opts))) {
+    await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
+    await waitForExit(engine, c.id, 10_000, opts);
+  }
+  return waitFinalized(engine, c.id, opts);
+}
+
+/** After the process ended: wait for its monitor to record the exit, or finalize ourselves. */
+async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<Container> {
+  for (let i = 0; ; i++) {
+    const c = get(engine, id);
+    if (!isLive(c.state.status)) return c;
+    if (!monitorAlive(c) || i > 100) return (await finalize(engine, id, opts)) ?? c;
+    await sleep(20);
+  }
+}
+
+/** `docker wait`: block until the container stops; its exit code. */
+export async function waitContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<number> {
+  const id = get(engine, idOrName).id;
+  for (;;) {
+    let c: Container;
+    try {
+      c = await getContainer(engine, id, opts);
+    } catch (e) {
+      throw e;
+    }
+    if (c.state.status === 'exited' || c.state.status === 'dead') return c.state.exitCode;
+    if (c.state.status === 'created') return c.state.exitCode;
+    await sleep(50);
+  }
+}
+
+export async function restartContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { timeout?: number } = {}): Promise<Container> {
+  await stopContainer(engine, idOrName, opts);
+  return startContainer(engine, idOrName, opts);
+}
+
+export async function pauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
+  const c = await getContainer(engine, idOrName, opts);
+  if (c.state.status !== 'running') throw new Error(`container ${c.id} is not running`);
+  await runcPause(c.id, opts);
+}
+
+export async function unpauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
+  const c = await getContainer(engine, idOrName, opts);
+  if (c.state.status !== 'paused') throw new Error(`container ${c.id} is not paused`);
+  await runcResume(c.id, opts);
+}
+
+// -------------------------------------------------------------------------------------------
+// rm, prune
+
+/** `docker rm`: the writable layer, the runtime leftovers and (with volumes) anonymous volumes. */
+export async function removeContainer(
+  engine: Engine,
+  idOrName: string,
+  rmOpts: { force?: boolean; volumes?: boolean } = {},
+  opts: ContainerRuntimeOptions = {},
+): Promise<void> {
+  let c = await getContainer(engine, idOrName, opts);
+  if (c.state.status === 'running' || c.state.status === 'paused') {
+    if (!rmOpts.force) {
+      throw new ConflictError(
+        `You cannot remove a ${c.state.status} container ${c.id}. Stop the container before attempting removal or force remove`,
+      );
+    }
+    setState(engine, c.id, { stoppedByUser: true });
+    await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
+    await waitForExit(engine, c.id, 10_000, opts);
+    c = await waitFinalized(engine, c.id, opts);
+    if (!engine.db.findContainer(c.id)) return; // --rm took it meanwhile
+  }
+  await withLock(engine, c.id, async () => {
+    if (!engine.db.findContainer(c.id)) return;
+    await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
+    removeCgroup(`/kiln/${c.id}`);
+    await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: c.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+    unmountRootfs(engine, c.id);
+    engine.db.deleteContainer(c.id);
+  });
+  rmSync(containerPaths(engine, c.id).dir, { recursive: true, force: true });
+  rmSync(join('/run/kiln/socket', c.id), { force: true });
+  if (rmOpts.volumes) {
+    const volumes = new Volumes(engine);
+    for (const m of c.config.mounts) {
+      if (m.type === 'volume' && m.anonymous && m.name) {
+        try {
+          volumes.remove(m.name);
+        } catch {
+          /* still used by another container */
+        }
+      }
+    }
+  }
+}
+
+export async function pruneContainers(engine: Engine, opts: ContainerRuntimeOptions = {}): Promise<{ removed: string[]; reclaimed: number }> {
+  const removed: string[] = [];
+  let reclaimed = 0;
+  for (const c of await listContainers(engine, opts)) {
+    if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
+    reclaimed += duBytes(containerPaths(engine, c.id).upper);
+    await removeContainer(engine, c.id, {}, opts);
+    removed.push(c.id);
+  }
+  return { removed, reclaimed };
+}
+
+function duBytes(dir: string): number {
+  try {
+    return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+// -------------------------------------------------------------------------------------------
+// exec
+
+export interface ExecOptions {
+  cmd: string[];
+  tty?: boolean;
+  interactive?: boolean;
+  user?: string;
+  workdir?: string;
+  env?: string[];
+  privileged?: boolean;
+  detach?: boolean;
+  stdout?: (b: Buffer) => void;
+  stderr?: (b: Buffer) => void;
+  stdin?: Readable | 'inherit';
+}
+
+/** `docker exec`: `runc exec` as our child; the process's exit code (127/126 as Docker maps them). */
+export async function execInContainer(engine: Engine, idOrName: string, e: ExecOptions, opts: ContainerRuntimeOptions = {}): Promise<number> {
+  const c = await getContainer(engine, idOrName, opts);
+  if (c.state.status === 'paused') throw new ConflictError(`container ${c.id} is paused, unpause the container before exec`);
+  if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
+  const p = containerPaths(engine, c.id);
+  const user = resolveUser(p.merged, e.user ?? c.config.user);
+  const logFile = join(p.bundle, `exec-${randomHex(4)}.log`);
+  const env = mergeEnv([], e.env ?? []);
+  const args = [
+    '--root', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT,
+    '--log', logFile, '--log-format', 'json',
+    'exec',
+    '--user', `${user.uid}:${user.gid}`,
+    ...user.additionalGids.flatMap((g) => ['--additional-gids', String(g)]),
+    '--cwd', e.workdir ? cleanContainerPath(e.workdir, c.config.workingDir) : c.config.workingDir,
+    ...env.flatMap((kv) => ['--env', kv]),
+    ...(c.config.env.some((x) => x.startsWith('HOME=')) || env.some((x) => x.startsWith('HOME=')) ? [] : ['--env', `HOME=${user.home}`]),
+    ...(e.tty ? ['--tty'] : []),
+    ...(e.detach ? ['--detach'] : []),
+    ...(e.privileged ? ['--cap', 'CAP_SYS_ADMIN'] : []),
+    c.id,
+    ...e.cmd,
+  ];
+  const { spawn } = await import('node:child_process');
+  const inherit = e.tty && e.stdin === 'inherit';
+  const code = await new Promise<number>((resolve, reject) => {
+    const child = spawn(opts.runtime ?? 'runc', args, {
+      stdio: inherit ? 'inherit' : [e.stdin === 'inherit' ? 'inherit' : e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
+    });
+    child.on('error', reject);
+    if (e.stdout) child.stdout!.on('data', e.stdout);
+    if (e.stderr) child.stderr!.on('data', e.stderr);
+    if (e.stdin && e.stdin !== 'inherit' && !inherit) {
+      e.stdin.pipe(child.stdin!);
+      child.stdin!.on('error', () => {});
+    }
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
+  });
+  const failure = runtimeFailure(logFile);
+  rmSync(logFile, { force: true });
+  if (failure && code !== 0) {
+    const mapped = startFailureCode(failure);
+    if (mapped !== 128) return mapped;
+    throw new RuntimeError(`OCI runtime exec failed: ${failure}`, 126);
+  }
+  return code;
+}
+
+/** `docker top`: `runc ps` (host `ps` filtered to the container's cgroup). */
+export async function topContainer(engine: Engine, idOrName: string, psArgs: string[] = [], opts: ContainerRuntimeOptions = {}): Promise<string> {
+  const c = await getContainer(engine, idOrName, opts);
+  if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`container ${c.id} is not running`);
+  const r = await runtimeCommand(['ps', c.id, ...(psArgs.length ? psArgs : ['-ef'])], opts);
+  if (r.code !== 0) throw new Error(r.stderr.trim());
+  return r.stdout;
+}
+
