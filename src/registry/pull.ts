@@ -136,7 +136,7 @@ async function doPull(
   const platform = opts.platform ? parsePlatform(opts.platform) : defaultPlatform();
   const explicitTag = /:[\w][\w.-]*$/.test(refInput.replace(/@.*$/, '').split('/').pop() ?? '') || !!ref.digest;
   if (!explicitTag) progress.event({ status: `Using default tag: ${ref.tag}` });
-  progress.event({ status: `${ref.digest ?? ref.tag}: Pulling from ${ref.domain === 'docker.io' ? ref.path : ref.path}` });
+  progress.event({ status: `${ref.digest ?? ref.tag}: Pulling from ${ref.path}` });
 
   const clients = RegistryClient.forRegistry(ref.domain, { root: store.root, pull: true });
   const { client, top, image } = await resolveManifest(clients, ref, platform);

@@ -10,7 +10,6 @@ import { MediaType, type Descriptor, type Digest, type Manifest } from '../image
 import { BlobSources } from './blob-sources.js';
 import { pushBlob } from './blob-upload.js';
 import { RegistryClient } from './client.js';
-import { RegistryError } from './errors.js';
 import { putManifest } from './manifests.js';
 import { toSink, type Progress } from './progress.js';
 import { openRegistryStore, type RegistryStore, type StoreEngine } from './store.js';
@@ -125,9 +124,6 @@ export async function pushFrom(store: RegistryStore, source: string, opts: PushO
     if (opts.digestFile) fs.writeFileSync(opts.digestFile, digest);
     progress.event({ status: `${tag}: digest: ${digest} size: ${bytes.length}` });
     return { digest, size: bytes.length, ref: formatReference({ ...dest, tag }), mediaType: manifestType };
-  } catch (e) {
-    if (e instanceof RegistryError || !(e instanceof Error)) throw e;
-    throw e;
   } finally {
     progress.close?.();
   }
