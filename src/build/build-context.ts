@@ -2,11 +2,11 @@
 // beside the Dockerfile), the files it lets through (walked once, lazily), and the selection of
 // COPY/ADD sources with their content hashes for the cache key.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import type { Engine } from '../engine.js';
-import { createIgnoreMatcher, parseIgnoreFile, type IgnoreMatcher } from '../dockerfile/dockerignore.js';
-import { cleanPath, hasWildcards, matchPath } from '../dockerfile/gopath.js';
+import { createIgnoreMatcher, type IgnoreMatcher } from '../dockerfile/dockerignore.js';
+import { resolveIgnoreFile } from '../dockerfile/ignore-file.js';
+import { selectSources } from '../dockerfile/context-select.js';
 import { mkdirSync } from 'node:fs';
 import { ContentHashCache, walkContext, type ContextEntry, type EntryType } from './context.js';
 import type { SourceHash } from './cache-key.js';
@@ -50,73 +50,44 @@ export class BuildContext {
   }
 
   /** .dockerignore rules: `<Dockerfile>.dockerignore` next to the Dockerfile wins over the context's. */
-  private ignore(): IgnoreMatcher | null {
-    for (const f of [`${this.dockerfilePath}.dockerignore`, join(this.root, '.dockerignore')]) {
-      if (existsSync(f)) return createIgnoreMatcher(parseIgnoreFile(readFileSync(f, 'utf8')));
-    }
-    return null;
+  private async ignore(): Promise<IgnoreMatcher | null> {
+    const f = await resolveIgnoreFile(this.dockerfilePath, this.root);
+    return f ? createIgnoreMatcher(f.patterns) : null;
   }
 
   private async list(): Promise<ContextEntry[]> {
-    this.entries ??= walkContext(this.root, this.ignore()).then((es) => {
-      this.byPath = new Map(es.map((e) => [e.path, e]));
-      return es;
-    });
+    this.entries ??= this.ignore()
+      .then((ig) => walkContext(this.root, ig))
+      .then((es) => {
+        this.byPath = new Map(es.map((e) => [e.path, e]));
+        return es;
+      });
     return this.entries;
   }
 
   /**
-   * Resolves COPY/ADD sources (wildcards as Go's filepath.Match, a directory meaning its contents)
-   * against the context, applying --exclude, and hashes what was selected.
+   * Resolves COPY/ADD sources against the context with the front end's selection rules
+   * (wildcards, a directory meaning its contents, --exclude, --parents) and hashes the result.
    */
   async selectForCopy(sources: string[], opts: { exclude: string[]; parents: boolean }): Promise<CopySelection> {
     const all = await this.list();
     const byPath = this.byPath!;
-    const exclude = opts.exclude.length ? createIgnoreMatcher(opts.exclude) : null;
+    const { matches } = selectSources(
+      all.map((e) => ({ path: e.path, type: e.type, target: e.linkTarget })),
+      sources,
+      { exclude: opts.exclude, parents: opts.parents },
+    );
+    // A wildcard that matches nothing is allowed by BuildKit's LLB but not by `docker build`.
+    if (!matches.some((m) => m.root)) throw new Error('no source files were specified');
+    const abs = (p: string) => (p === '.' ? this.root : join(this.root, p));
     const tops: CopyTop[] = [];
     const entries: CopyEntry[] = [];
-    const seen = new Set<string>();
-    const add = (e: CopyEntry) => {
-      if (!seen.has(e.destRel + '\0' + e.abs)) {
-        seen.add(e.destRel + '\0' + e.abs);
-        entries.push(e);
-      }
-    };
-    for (const src of sources) {
-      const clean = cleanPath(src.replace(/^\/+/, '')).replace(/^\/+/, '') || '.';
-      if (clean === '..' || clean.startsWith('../')) throw new Error(`failed to compute cache key: "${src}": not found: outside of the build context`);
-      let matches: { path: string; type: EntryType }[];
-      if (clean === '.') matches = [{ path: '', type: 'dir' }];
-      else if (hasWildcards(clean)) {
-        const depth = clean.split('/').length;
-        matches = all.filter((e) => e.path.split('/').length === depth && matchPath(clean, e.path));
-      } else {
-        const e = byPath.get(clean);
-        matches = e ? [e] : [];
-      }
-      if (matches.length === 0) throw new Error(`failed to compute cache key: failed to calculate checksum of ref: "/${clean}": not found`);
-      // --exclude drops matched files, and filters what a matched directory contributes (the
-      // directory itself is still created, as BuildKit does).
-      for (const m of matches) {
-        if (m.type !== 'dir' && exclude && (exclude.matches(m.path) || exclude.matches(posix.basename(m.path)))) continue;
-        const abs = join(this.root, m.path);
-        if (m.type === 'dir') {
-          const destBase = opts.parents ? m.path : '';
-          tops.push({ abs, destRel: destBase, type: 'dir' });
-          if (opts.parents && m.path) add({ abs, destRel: m.path, type: 'dir', parentsToCreate: true });
-          const prefix = m.path ? `${m.path}/` : '';
-          for (const e of all) {
-            if (!e.path.startsWith(prefix) || e.path === m.path) continue;
-            const rel = e.path.slice(prefix.length);
-            if (exclude?.matches(e.path) || exclude?.matches(rel)) continue;
-            add({ abs: join(this.root, e.path), destRel: opts.parents ? e.path : rel, type: e.type });
-          }
-        } else {
-          const destRel = opts.parents ? m.path : posix.basename(m.path);
-          tops.push({ abs, destRel, type: m.type });
-          add({ abs, destRel, type: m.type, isTopArchive: m.type === 'file', parentsToCreate: opts.parents });
-        }
-      }
+    for (const m of matches) {
+      if (m.root) tops.push({ abs: abs(m.path), destRel: m.destRel, type: m.type });
+      // A selected directory stands for its contents: its own entry is not copied.
+      if (m.root && m.type === 'dir' && !opts.parents) continue;
+      if (m.destRel === '') continue;
+      entries.push({ abs: abs(m.path), destRel: m.destRel, type: m.type, isTopArchive: m.root && m.type === 'file', parentsToCreate: opts.parents });
     }
     const hashes = await mapLimit(entries, 32, async (e): Promise<SourceHash> => {
       const ce = byPath.get(e.abs.slice(this.root.length + 1));

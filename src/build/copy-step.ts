@@ -13,6 +13,7 @@ import type { StageState } from './executor.js';
 import type { BuildContext, CopySelection } from './build-context.js';
 import { copyTree, mkdirAll, resolveInRoot, type CopyOptions, type Ownership } from './fs-copy.js';
 import { applyChmod, parseChmod } from '../dockerfile/chmod.js';
+import { matchPath } from '../dockerfile/gopath.js';
 import type { Snapshot } from './snapshot.js';
 import type { Step } from './steps.js';
 import { withReadonlyRootfs } from './rootfs-view.js';
@@ -128,7 +129,7 @@ async function expandFromRoot(root: string, sources: string[]): Promise<Top[]> {
     const clean = posix.normalize('/' + src);
     if (/[*?[]/.test(clean)) {
       const dir = posix.dirname(clean);
-      const re = globToRegExp(posix.basename(clean));
+      const pattern = posix.basename(clean);
       const absDir = await resolveInRoot(root, dir);
       let names: string[] = [];
       try {
@@ -136,8 +137,8 @@ async function expandFromRoot(root: string, sources: string[]): Promise<Top[]> {
       } catch {
         /* no such directory: no matches */
       }
-      for (const n of names.filter((n) => re.test(n))) out.push(await top(join(absDir, n), n));
-      if (!names.some((n) => re.test(n))) throw new Error(`lstat ${clean}: no such file or directory`);
+      for (const n of names.filter((n) => matchPath(pattern, n))) out.push(await top(join(absDir, n), n));
+      if (!names.some((n) => matchPath(pattern, n))) throw new Error(`lstat ${clean}: no such file or directory`);
     } else {
       const abs = await resolveInRoot(root, clean);
       try {
@@ -173,25 +174,6 @@ async function copyTops(snap: Snapshot, tops: Top[], destPath: string, destIsDir
       await copyTree(t.abs, join(root, t.name), opts);
     }
   }
-}
-
-export function globToRegExp(glob: string): RegExp {
-  let re = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!;
-    if (c === '*') re += '[^/]*';
-    else if (c === '?') re += '[^/]';
-    else if (c === '[') {
-      const j = glob.indexOf(']', i + 1);
-      if (j < 0) throw new Error(`syntax error in pattern ${glob}`);
-      let cls = glob.slice(i + 1, j);
-      if (cls.startsWith('^')) cls = '!' + cls.slice(1);
-      re += `[${cls.startsWith('!') ? '^' + cls.slice(1) : cls}]`;
-      i = j;
-    } else if (c === '\\' && i + 1 < glob.length) re += '\\' + glob[++i];
-    else re += c.replace(/[.+^${}()|\\]/g, '\\$&');
-  }
-  return new RegExp(`^${re}$`);
 }
 
 async function resolveChown(rootfs: string, spec: string): Promise<Ownership> {
