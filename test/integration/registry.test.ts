@@ -231,3 +231,44 @@ test('blob upload: chunked PATCH uploads and streamed monolithic PUT both verify
   const bad = { ...desc, digest: sha(Buffer.from('other')) as Digest };
   await assert.rejects(pushBlob(client, 'blobs/test', bad, () => Readable.from([data])), /DIGEST_INVALID|digest/i);
 });
+
+test('a registry listed insecure: HTTPS without verification, then plain HTTP; not listed: a clear TLS error', async (t) => {
+  // Needs a host name that is not recognisably loopback but resolves to it: the machine's own name.
+  const { lookup } = await import('node:dns/promises');
+  const name = os.hostname();
+  const addr = await lookup(name).catch(() => undefined);
+  if (!addr || !addr.address.startsWith('127.') || name === 'localhost') return t.skip(`${name} does not resolve to loopback`);
+  const { execFileSync } = await import('node:child_process');
+  const https = await import('node:https');
+  const http = await import('node:http');
+  const port = Number(reg.host.split(':')[1]);
+  // A TLS-terminating front end with a self-signed certificate, in front of the plain-HTTP registry.
+  const keyFile = path.join(tmp, 'tls.key');
+  const certFile = path.join(tmp, 'tls.crt');
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', keyFile, '-out', certFile, '-subj', `/CN=${name}`, '-days', '1'], { stdio: 'ignore' });
+  const front = https.createServer({ key: fs.readFileSync(keyFile), cert: fs.readFileSync(certFile) }, (req, res) => {
+    const up = http.request({ host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      ures.pipe(res);
+    });
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => front.listen(0, '127.0.0.1', r));
+  const tlsPort = (front.address() as import('node:net').AddressInfo).port;
+  try {
+    const e = freshEngine('insecure');
+    const plainRef = `${name}:${port}/src/app:v1`;
+    const tlsRef = `${name}:${tlsPort}/src/app:v1`;
+    await assert.rejects(pullImage(e, plainRef), /cannot reach https:\/\/.*:\d+/);
+    await assert.rejects(pullImage(e, tlsRef), /cannot reach https:\/\/.*(self[- ]signed|certificate)/i);
+    fs.writeFileSync(
+      path.join(e.root, 'registries.json'),
+      JSON.stringify({ registries: { [`${name}:${port}`]: { insecure: true }, [`${name}:${tlsPort}`]: { insecure: true } } }),
+    );
+    assert.equal((await pullImage(e, plainRef)).id, img.configDigest, 'plain HTTP after HTTPS failed');
+    assert.equal((await pullImage(e, tlsRef)).id, img.configDigest, 'HTTPS without certificate verification');
+  } finally {
+    front.closeAllConnections();
+    await new Promise<void>((r) => front.close(() => r()));
+  }
+});
