@@ -51,7 +51,7 @@ describe('kiln build', () => {
     assert.equal(/Successfully built ([0-9a-f]{12})/.exec(second.stdout)![1], id1);
 
     assert.equal(k.ok(['run', '--rm', '--network', 'none', 'app']).stdout, 'built\n');
-    assert.equal(inImage(k, 'app', 'ls /app | sort | tr "\\n" " "'), '.dockerignore Dockerfile hello.txt out.txt ');
+    assert.equal(inImage(k, 'app', 'ls -A /app | sort | tr "\\n" " "'), '.dockerignore Dockerfile hello.txt out.txt ');
     assert.equal(inImage(k, 'app', 'echo $GREETING; pwd'), 'hi\n/app\n');
   });
 
