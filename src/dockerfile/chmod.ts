@@ -18,7 +18,7 @@ export class ChmodError extends FrontendError {
   override readonly name = 'ChmodError';
 }
 
-const clauseRe = /^([ugoa]*)((?:[-+=](?:[rwxXst]*|[ugo]))+)$/u;
+const clauseRe = /^([ugoa]*)((?:[-+=](?:[ugo]|[rwxXst]*))+)$/u;
 
 /** Parse a --chmod value. Throws ChmodError with Docker's message for an invalid one. */
 export function parseChmod(value: string): ChmodSpec {
@@ -36,7 +36,7 @@ export function parseChmod(value: string): ChmodSpec {
     const all = letters === '' || letters.includes('a');
     const who = { u: all || letters.includes('u'), g: all || letters.includes('g'), o: all || letters.includes('o') };
     const actions: ChmodClause['actions'] = [];
-    for (const a of m[2]!.matchAll(/([-+=])([rwxXst]*|[ugo])/gu)) {
+    for (const a of m[2]!.matchAll(/([-+=])([ugo]|[rwxXst]*)/gu)) {
       actions.push({ op: a[1] as '+' | '-' | '=', perms: a[2]! });
     }
     clauses.push({ who, actions });

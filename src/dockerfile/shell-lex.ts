@@ -285,7 +285,10 @@ class ShellWord {
 
     const name = this.processName();
     let ch = this.next();
-    let chs = ch ?? '\ufffd';
+    // Upstream reports "unsupported modifier (\ufffd)" for a word that ends inside ${...};
+    // the missing brace is the real problem, so say that.
+    if (ch === EOF) throw new ShellLexError("syntax error: missing '}'");
+    let chs = ch;
     let nullIsUnset = false;
 
     if (ch === '}') {
