@@ -131,4 +131,15 @@ describe('kiln build', () => {
     assert.match(a, /^sha256:[0-9a-f]{64}$/);
     assert.equal(a, b);
   });
+
+  it('kiln dockerfile parse explains stages, the target and line numbers without building', () => {
+    const ctx = context({ Dockerfile: 'ARG V=1\nFROM busybox AS a\nRUN echo $V\nFROM scratch AS b\nCOPY --from=a /x /x\nFROM busybox\n' });
+    dirs.push(ctx);
+    const r = k.ok(['dockerfile', 'parse', '--target', 'b', join(ctx, 'Dockerfile')]);
+    assert.match(r.stdout, /stage 1 "b" from scratch \(line 4\), needs stages 0/);
+    assert.match(r.stdout, /^\s+5\s+COPY\s+--from=a \/x \/x$/m);
+    assert.match(r.stdout, /not built for target "b": stage-2/);
+    const json = JSON.parse(k.ok(['dockerfile', 'parse', '--format', 'json', join(ctx, 'Dockerfile')]).stdout);
+    assert.equal(json.stages.length, 3);
+  });
 });

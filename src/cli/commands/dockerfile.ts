@@ -1,0 +1,40 @@
+// `kiln dockerfile parse FILE`: how kiln reads a Dockerfile — stages, bases, what --target keeps,
+// each instruction with its line — without building. `--format json` prints the typed plan.
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { planBuild } from '../../dockerfile/stages.js';
+
+const collect = (v: string, prev: string[]) => [...prev, v];
+
+export function register(program: Command, _ctx: CliContext): void {
+  const df = program.command('dockerfile').description('Inspect Dockerfiles');
+  df.command('parse')
+    .description('Parse a Dockerfile and explain its stages and instructions')
+    .argument('<file>', 'Dockerfile path ("-" for stdin)')
+    .option('--target <stage>', 'show only the stages this target needs')
+    .option('--build-arg <k=v>', 'build-time variable; repeatable', collect, [])
+    .option('--format <fmt>', 'json for the typed plan')
+    .action((file: string, o: { target?: string; buildArg: string[]; format?: string }) => {
+      const text = readFileSync(file === '-' ? 0 : file, 'utf8');
+      const buildArgs = Object.fromEntries(o.buildArg.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
+      const plan = planBuild(text, { filename: file === '-' ? 'Dockerfile' : basename(file), buildArgs, target: o.target });
+      if (o.format === 'json') {
+        process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
+        return;
+      }
+      const out: string[] = [];
+      for (const w of plan.warnings) out.push(`warning: line ${w.line ?? '?'}: ${w.message}`);
+      for (const a of plan.globalArgs) out.push(`global ARG ${a.key}${a.value !== undefined ? `=${a.value}` : ''} (line ${a.line})`);
+      for (const s of plan.stages) {
+        const base = s.base.kind === 'scratch' ? 'scratch' : s.base.kind === 'stage' ? `stage ${plan.allStages[s.base.index]!.displayName}` : `image ${s.base.ref}`;
+        out.push(`stage ${s.index} "${s.displayName}" from ${base} (line ${s.from.startLine})${s.dependsOn.length ? `, needs stages ${s.dependsOn.join(', ')}` : ''}`);
+        for (const i of s.instructions) out.push(`  ${String(i.startLine).padStart(4)}  ${i.kind.padEnd(11)} ${i.original.split('\n')[0]!.replace(/^\S+\s*/, '')}`);
+      }
+      const skipped = plan.allStages.filter((s) => !plan.stages.includes(s));
+      if (skipped.length) out.push(`not built for target "${plan.target.displayName}": ${skipped.map((s) => s.displayName).join(', ')}`);
+      if (plan.unusedBuildArgs.length) out.push(`unused build args: ${plan.unusedBuildArgs.join(', ')}`);
+      process.stdout.write(out.join('\n') + '\n');
+    });
+}
