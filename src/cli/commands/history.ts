@@ -59,7 +59,7 @@ export function defineHistory(cmd: Command, ctx: CliContext): Command {
   return cmd
     .description('Show the history of an image')
     .argument('<image>', 'image name or ID')
-    .option('-H, --human [bool]', 'print sizes and dates in human readable format', (v) => v !== 'false', true)
+    .option('-H, --human [bool]', 'print sizes and dates in human readable format (default true)', (v: string) => !/^=?(false|0)$/i.test(v), true)
     .option('--format <format>', "format output: 'table', 'table TEMPLATE', 'json' or a Go template")
     .option('--no-trunc', "don't truncate output")
     .option('-q, --quiet', 'only show image IDs')
