@@ -28,13 +28,7 @@
 // Every match lists the selected item first (root: true) followed by what is inside it.
 
 import { BadPatternError, basePath, cleanPath, hasWildcards, joinPath, matchPath } from './gopath.js';
-import {
-  entriesBelow,
-  filterWalk,
-  indexEntries,
-  type ContextEntry,
-  type EntryType,
-} from './walk.js';
+import { EntryIndex, filterWalk, type ContextEntry, type EntryType } from './walk.js';
 
 export type { ContextEntry, EntryType } from './walk.js';
 
@@ -105,9 +99,9 @@ function splitWildcards(p: string): [string, string] {
 }
 
 class Tree {
-  readonly index: Map<string, ContextEntry>;
-  constructor(entries: readonly ContextEntry[]) {
-    this.index = indexEntries(entries);
+  readonly index: EntryIndex;
+  constructor(entries: readonly ContextEntry[] | EntryIndex) {
+    this.index = entries instanceof EntryIndex ? entries : new EntryIndex(entries);
   }
 
   /** Resolve symlinks along the path (and at its end when followFinal), clamped to the root. */
@@ -140,9 +134,10 @@ class Tree {
   /** Paths below `base` matching `pattern`; a matching directory is not descended. */
   wildcard(base: string, pattern: string, source: string): string[] {
     const out: string[] = [];
-    const skip: string[] = [];
-    for (const e of entriesBelow(this.index, base)) {
-      if (skip.some((d) => e.path.startsWith(d + '/'))) continue;
+    let skip: string | undefined; // a matched directory is not descended (walk order is depth-first)
+    for (const e of this.index.below(base)) {
+      if (skip !== undefined && e.path.startsWith(skip + '/')) continue;
+      skip = undefined;
       let ok: boolean;
       try {
         ok = matchPath(pattern, e.path);
@@ -152,15 +147,18 @@ class Tree {
       }
       if (!ok) continue;
       out.push(base === '.' ? e.path : `${base}/${e.path}`);
-      if (e.type === 'dir') skip.push(e.path);
+      if (e.type === 'dir') skip = e.path;
     }
     return out;
   }
 }
 
-/** Select what each source copies. Throws ContextSelectError (not found, outside the context...). */
+/**
+ * Select what each source copies. `entries` may be an EntryIndex built once per tree and
+ * reused across instructions. Throws ContextSelectError (not found, outside the context...).
+ */
 export function selectSources(
-  entries: readonly ContextEntry[],
+  entries: readonly ContextEntry[] | EntryIndex,
   sources: readonly string[],
   opts: SelectOptions = {},
 ): Selection {
@@ -214,7 +212,7 @@ function emitItem(
     return;
   }
   out.push({ source, path, type: 'dir', destRel: '', root: true });
-  const inside = filterWalk(entriesBelow(tree.index, path), exclude ? { exclude } : {});
+  const inside = filterWalk(tree.index.below(path), exclude ? { exclude } : {});
   for (const e of inside) {
     out.push(withLink({ source, path: join(path, e.path), type: e.type, destRel: e.path, root: false }, e));
   }
@@ -261,7 +259,7 @@ function selectWithParents(
       throw notFound(source, pivots.length === 1 && pRest === '' ? full : join(root, pattern));
     }
     out.push({ source, path: root, type: 'dir', destRel: '', root: true });
-    const below = entriesBelow(tree.index, root);
+    const below = tree.index.below(root);
     const kept = filterWalk(below, {
       ...(pattern === '.' ? {} : { include: [escapeForInclude(pattern, literal)] }),
       ...(exclude ? { exclude } : {}),

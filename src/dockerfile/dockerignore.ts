@@ -167,15 +167,19 @@ class Matcher implements IgnoreMatcher {
   matches(file: string): boolean {
     let matched = false;
     const parent = dirPath(file);
-    const parentDirs = parent.split('/');
+    // The parent directories, shortest first: "a", "a/b", ... (as joined by Go).
+    let parents: string[] | undefined;
     for (const pattern of this.patterns) {
       // An inclusion only matters while unmatched, an exclusion only while matched.
       if (pattern.exclusion !== matched) continue;
       let match = pattern.match(file);
       if (!match && parent !== '.') {
-        for (let i = 0; i < parentDirs.length; i++) {
-          match = pattern.match(parentDirs.slice(0, i + 1).join('/'));
-          if (match) break;
+        parents ??= prefixes(parent);
+        for (const dir of parents) {
+          if (pattern.match(dir)) {
+            match = true;
+            break;
+          }
         }
       }
       if (match) matched = !pattern.exclusion;
@@ -197,6 +201,13 @@ class Matcher implements IgnoreMatcher {
     const dirSlash = dir + '/';
     return this.patterns.some((p) => p.exclusion && (p.pattern + '/').startsWith(dirSlash));
   }
+}
+
+function prefixes(dir: string): string[] {
+  const out: string[] = [];
+  for (let i = dir.indexOf('/'); i >= 0; i = dir.indexOf('/', i + 1)) out.push(dir.slice(0, i));
+  out.push(dir);
+  return out;
 }
 
 /**

@@ -1,9 +1,13 @@
 // Go's path.Clean/Dir/Join and filepath.Match (Unix flavour: '/' separator, '\' escapes),
 // because .dockerignore patterns and COPY wildcards are defined by those functions.
 
+// A path that Clean would return unchanged (fast path for long lists of tidy paths).
+const untidy = /\/\/|(?:^|\/)\.\.?(?:\/|$)|.\/$/u;
+
 /** path.Clean: lexical shortening of a slash path ("a//b/../c/" -> "a/c", "" -> "."). */
 export function cleanPath(p: string): string {
   if (p === '') return '.';
+  if (!untidy.test(p)) return p;
   const rooted = p.startsWith('/');
   const parts = p.split('/');
   const out: string[] = [];
@@ -24,7 +28,8 @@ export function cleanPath(p: string): string {
 /** path.Dir: everything but the last element, cleaned. */
 export function dirPath(p: string): string {
   const i = p.lastIndexOf('/');
-  return cleanPath(p.slice(0, i + 1));
+  if (i < 0) return '.';
+  return cleanPath(i === 0 ? '/' : p.slice(0, i));
 }
 
 /** path.Base. */

@@ -86,6 +86,7 @@ export {
 } from './dockerignore.js';
 export { resolveIgnoreFile, ignoreFileCandidates, type IgnoreFile } from './ignore-file.js';
 export {
+  EntryIndex,
   filterWalk,
   compareWalkOrder,
   normalizeEntryPath,

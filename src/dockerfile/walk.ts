@@ -5,7 +5,9 @@
 // could re-include something below it).
 //
 // Entries are plain data ({ path, type }) so this stays free of I/O: the caller lists the
-// context (or a stage's root filesystem) and passes the list in.
+// context (or a stage's root filesystem) and passes the list in. Lists of 100k+ entries are
+// expected (node_modules), so the index sorts once and answers "everything below X" with a
+// binary search.
 
 import { createIgnoreMatcher, type IgnoreMatcher } from './dockerignore.js';
 import { cleanPath, matchPath } from './gopath.js';
@@ -22,59 +24,77 @@ export interface ContextEntry {
 
 /** Clean an entry path to the canonical relative form; '.' is the root. */
 export function normalizeEntryPath(p: string): string {
+  if (p !== '' && p[0] !== '/' && cleanPath(p) === p) return p; // already canonical
   const c = cleanPath('/' + p);
   return c === '/' ? '.' : c.slice(1);
 }
 
-/** Index entries by canonical path, adding the parent directories a list leaves implicit. */
-export function indexEntries(entries: readonly ContextEntry[]): Map<string, ContextEntry> {
-  const map = new Map<string, ContextEntry>();
-  map.set('.', { path: '.', type: 'dir' });
-  for (const e of entries) {
-    const path = normalizeEntryPath(e.path);
-    if (path === '.') continue;
-    map.set(path, { ...e, path });
-    let parent = path;
-    for (;;) {
-      const i = parent.lastIndexOf('/');
-      if (i < 0) break;
-      parent = parent.slice(0, i);
-      if (!map.has(parent)) map.set(parent, { path: parent, type: 'dir' });
-    }
-  }
-  return map;
+// Walk order compares segment by segment ("a/b" before "a-c"). Mapping '/' to U+0000, which
+// sorts before every other character, turns that into a plain string comparison.
+function walkKey(path: string): string {
+  return path.includes('/') ? path.replaceAll('/', '\u0000') : path;
 }
 
-function compareCodePoints(a: string, b: string): number {
-  const x = Array.from(a);
-  const y = Array.from(b);
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = x[i]!.codePointAt(0)! - y[i]!.codePointAt(0)!;
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
-}
-
-/** Walk order: compare segment by segment, so "a/b" comes before "a-c". */
+/** Walk order of two relative paths. */
 export function compareWalkOrder(a: string, b: string): number {
-  const x = a.split('/');
-  const y = b.split('/');
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const d = compareCodePoints(x[i]!, y[i]!);
-    if (d !== 0) return d;
-  }
-  return x.length - y.length;
+  const x = walkKey(a);
+  const y = walkKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
-/** Entries strictly below `root` ('.' for everything), in walk order, paths relative to root. */
-export function entriesBelow(index: Map<string, ContextEntry>, root: string): ContextEntry[] {
-  const prefix = root === '.' ? '' : root + '/';
-  const out: ContextEntry[] = [];
-  for (const [p, e] of index) {
-    if (p === '.' || !p.startsWith(prefix) || p === root) continue;
-    out.push({ ...e, path: p.slice(prefix.length) });
+/** Entries by canonical path, with the parent directories a list leaves implicit. */
+export class EntryIndex {
+  private readonly byPath = new Map<string, ContextEntry>();
+  private readonly sorted: ContextEntry[];
+  private readonly keys: string[];
+
+  constructor(entries: readonly ContextEntry[]) {
+    this.byPath.set('.', { path: '.', type: 'dir' });
+    for (const e of entries) {
+      const path = normalizeEntryPath(e.path);
+      if (path === '.') continue;
+      this.byPath.set(path, path === e.path ? e : { ...e, path });
+    }
+    for (const path of [...this.byPath.keys()]) {
+      let parent = path;
+      for (let i = parent.lastIndexOf('/'); i >= 0; i = parent.lastIndexOf('/')) {
+        parent = parent.slice(0, i);
+        if (this.byPath.has(parent)) break;
+        this.byPath.set(parent, { path: parent, type: 'dir' });
+      }
+    }
+    this.byPath.delete('.');
+    const all = [...this.byPath.values()];
+    const keys = all.map((e) => walkKey(e.path));
+    const order = keys.map((_, i) => i).sort((a, b) => (keys[a]! < keys[b]! ? -1 : keys[a]! > keys[b]! ? 1 : 0));
+    this.keys = order.map((i) => keys[i]!);
+    this.sorted = order.map((i) => all[i]!);
+    this.byPath.set('.', { path: '.', type: 'dir' });
   }
-  return out.sort((a, b) => compareWalkOrder(a.path, b.path));
+
+  get(path: string): ContextEntry | undefined {
+    return this.byPath.get(path);
+  }
+
+  /** Entries strictly below `root` ('.' for everything), in walk order, paths relative to root. */
+  below(root: string): ContextEntry[] {
+    if (root === '.') return [...this.sorted];
+    const prefix = walkKey(root) + '\u0000';
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.keys[mid]! < prefix) lo = mid + 1;
+      else hi = mid;
+    }
+    const out: ContextEntry[] = [];
+    const cut = root.length + 1;
+    for (let i = lo; i < this.keys.length && this.keys[i]!.startsWith(prefix); i++) {
+      const e = this.sorted[i]!;
+      out.push({ ...e, path: e.path.slice(cut) });
+    }
+    return out;
+  }
 }
 
 export interface WalkFilter {
@@ -95,9 +115,9 @@ export interface WalkedEntry extends ContextEntry {
  * are only on the way to an included path are emitted right before their first kept
  * descendant and marked implicit.
  */
-export function filterWalk(entries: readonly ContextEntry[], filter: WalkFilter = {}): WalkedEntry[] {
+export function filterWalk(entries: readonly ContextEntry[] | EntryIndex, filter: WalkFilter = {}): WalkedEntry[] {
   const include = filter.include && filter.include.length > 0 ? createIgnoreMatcher(filter.include) : undefined;
-  const includeParts = include ? include.patterns.map((p) => p.pattern) : [];
+  const includePatterns = include ? include.patterns.map((p) => p.pattern) : [];
   const exclude =
     filter.exclude === undefined
       ? undefined
@@ -105,37 +125,34 @@ export function filterWalk(entries: readonly ContextEntry[], filter: WalkFilter 
         ? createIgnoreMatcher(filter.exclude as readonly string[])
         : (filter.exclude as IgnoreMatcher);
 
-  const sorted = entriesBelow(indexEntries(entries), '.');
-  const skipped: string[] = []; // directories whose subtree is dropped
-  const pending: WalkedEntry[] = []; // directories waiting for an included descendant
-  const out: WalkedEntry[] = [];
+  const walk = (entries instanceof EntryIndex ? entries : new EntryIndex(entries)).below('.');
+  if (!include && !exclude) return walk;
 
+  const skipped: string[] = []; // stack of directories whose subtree is dropped
+  const pending: WalkedEntry[] = []; // stack of directories waiting for an included descendant
+  const out: WalkedEntry[] = [];
   const under = (p: string, dir: string) => p.startsWith(dir + '/');
 
-  for (const e of sorted) {
-    if (skipped.some((d) => under(e.path, d))) continue;
-    // Forget pending directories we have walked out of.
+  for (const e of walk) {
+    // Walk order is depth-first, so both stacks only need their tops checked.
+    while (skipped.length > 0 && !under(e.path, skipped[skipped.length - 1]!)) skipped.pop();
+    if (skipped.length > 0) continue;
     while (pending.length > 0 && !under(e.path, pending[pending.length - 1]!.path)) pending.pop();
 
-    let fullyIncluded = true;
-    if (include) {
-      fullyIncluded = include.matches(e.path);
-      if (!fullyIncluded) {
-        if (e.type === 'dir' && includeParts.some((pat) => mayMatchBelow(pat, e.path))) {
-          if (!isExcluded(exclude, e)) pending.push({ ...e, implicit: true });
-          else skipped.push(e.path);
-        } else if (e.type === 'dir') {
-          skipped.push(e.path);
-        }
-        continue;
+    if (include && !include.matches(e.path)) {
+      if (e.type === 'dir' && includePatterns.some((pat) => mayMatchBelow(pat, e.path)) && !isExcluded(exclude, e)) {
+        pending.push({ ...e, implicit: true });
+      } else if (e.type === 'dir') {
+        skipped.push(e.path);
       }
+      continue;
     }
     if (isExcluded(exclude, e)) {
       if (e.type === 'dir') skipped.push(e.path);
       continue;
     }
     out.push(...pending.splice(0));
-    out.push({ ...e });
+    out.push(e);
   }
   return out;
 }
