@@ -60,6 +60,21 @@ export function containersUsing(engine: Engine, id: Digest): ContainerRecord[] {
   return engine.db.listContainers().filter((c) => containerImage(c) === id);
 }
 
+/**
+ * When an image was made: its config's `created`, or (a config without one) the time of its
+ * newest history entry.
+ */
+export function createdOf(config: ImageConfig | null): number | undefined {
+  const t = toTime(config?.created);
+  if (t !== undefined) return t;
+  let newest: number | undefined;
+  for (const h of config?.history ?? []) {
+    const x = toTime(h.created);
+    if (x !== undefined && (newest === undefined || x > newest)) newest = x;
+  }
+  return newest;
+}
+
 /** Image IDs the build cache refers to (untagged ones are intermediate images, hidden without -a). */
 function cacheImageIds(engine: Engine): Set<string> {
   return new Set(engine.db.listCache().map((c) => c.imageId));
@@ -176,8 +191,7 @@ function parseFilters(engine: Engine, list: readonly string[]): Filters {
       case 'before':
       case 'since': {
         const id = engine.db.resolveImageId(value);
-        const cfg = readConfig(engine, id);
-        const t = toTime(cfg?.created) ?? 0;
+        const t = createdOf(readConfig(engine, id)) ?? 0;
         if (key === 'before') f.before = t;
         else f.since = t;
         break;
@@ -197,7 +211,7 @@ export function imageRows(engine: Engine, repoArg: string | undefined, o: Images
   const trunc = o.trunc !== false;
   const images: { rec: ImageRecord; config: ImageConfig | null; created: number | undefined }[] = engine.db.listImages().map((rec) => {
     const config = readConfig(engine, rec.id);
-    return { rec, config, created: toTime(config?.created) };
+    return { rec, config, created: createdOf(config) };
   });
   images.sort((a, b) => (b.created ?? 0) - (a.created ?? 0) || (a.rec.id < b.rec.id ? -1 : 1));
   const used = new Set(engine.db.listContainers().map((c) => containerImage(c)));

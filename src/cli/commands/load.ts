@@ -17,7 +17,13 @@ export function defineLoad(cmd: Command, ctx: CliContext): Command {
       if (!o.input && process.stdin.isTTY) throw new CliError('requested load from stdin, but stdin is empty');
       const engine = ctx.engine();
       const src = o.input ? createReadStream(o.input) : process.stdin;
-      const r = await loadArchive(engine, src);
+      let r;
+      try {
+        r = await loadArchive(engine, src);
+      } catch (e) {
+        if (!o.input && /^empty archive/.test((e as Error).message)) throw new CliError('requested load from stdin, but stdin is empty');
+        throw e;
+      }
       const out: string[] = [];
       for (const img of r.images) {
         for (const m of img.moved) {
