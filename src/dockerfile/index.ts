@@ -32,11 +32,14 @@ export {
   toInstruction,
   toInstructions,
   resolveRunMounts,
+  runScript,
+  expandHeredoc,
   validateStageName,
   INSTRUCTION_NAMES,
   type Instruction,
   type InstructionKind,
   type CommandLine,
+  type RunScript,
   type KeyValue,
   type ArgDefinition,
   type HeredocSource,
@@ -76,6 +79,7 @@ export {
   type StageReference,
   type GlobalArg,
 } from './stages.js';
+export { explainPlan } from './explain.js';
 export { parsePlatform, formatPlatform, platformArgs, DEFAULT_PLATFORM, PlatformError, type Platform } from './platform.js';
 export {
   createIgnoreMatcher,

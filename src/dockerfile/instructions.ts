@@ -14,6 +14,7 @@ import { FlagSet } from './flags.js';
 import { chompHeredocContent, parseHeredocWord, type Heredoc } from './heredoc.js';
 import type { RawInstruction } from './parser.js';
 import { parseRunMount, type RunMount } from './run-mount.js';
+import { processWord, type Env } from './shell-lex.js';
 import { withSuggestion } from './suggest.js';
 import { goQuote, trimSpace } from './text.js';
 
@@ -54,7 +55,7 @@ export interface HeredocSource {
   path: string;
   /** Content, leading tabs already removed for `<<-`. */
   data: string;
-  /** Expand variables in `data` at build time (delimiter was not quoted). */
+  /** Expand variables in `data` at build time (delimiter was not quoted): see expandHeredoc. */
   expand: boolean;
 }
 
@@ -569,6 +570,46 @@ function parseRun(raw: RawInstruction, args: string[], flags: FlagSet, b: Base):
     heredocs: [...raw.heredocs],
     flagsUsed: flags.used(),
   };
+}
+
+/** How a RUN step runs once heredocs are taken into account (BuildKit's dispatchRun). */
+export type RunScript =
+  | { form: 'exec'; args: string[] }
+  /** Run `command` with the stage's SHELL (e.g. ["/bin/sh", "-c", command]). */
+  | { form: 'shell'; command: string }
+  /**
+   * `RUN <<EOF` whose body starts with "#!": write `data` to an executable file `name` and run
+   * it directly (BuildKit mounts it at /dev/pipes/<name>).
+   */
+  | { form: 'file'; name: string; data: string };
+
+/**
+ * The command a RUN executes: exec form as is; shell form as is when there are no heredocs;
+ * a lone heredoc (`RUN <<EOF`) runs its body as the shell script (or as a file when it has a
+ * shebang); otherwise the heredoc bodies are appended to the command line so the shell sees a
+ * real heredoc.
+ */
+export function runScript(run: RunInstruction): RunScript {
+  if (run.command.form === 'exec') return { form: 'exec', args: [...run.command.args] };
+  const command = run.command.command;
+  if (run.heredocs.length === 0) return { form: 'shell', command };
+  const first = run.heredocs[0]!;
+  if (parseHeredocWord(command)) {
+    const data = first.chomp ? chompHeredocContent(first.content) : first.content;
+    if (data.startsWith('#!')) return { form: 'file', name: first.name, data };
+    return { form: 'shell', command: data };
+  }
+  let full = command;
+  for (const h of run.heredocs) full += '\n' + h.content + h.name;
+  return { form: 'shell', command: full };
+}
+
+/**
+ * Expand a heredoc body (COPY/ADD `<<EOF` sources with expand: true) the way BuildKit does:
+ * variables and backslash escapes are processed, quotes are left alone.
+ */
+export function expandHeredoc(data: string, env: Env): string {
+  return processWord(data, env, { escapeChar: '\\', skipProcessQuotes: true }).result;
 }
 
 /** Expand and fully parse a RUN's mounts at build time (expand = one word -> its value). */

@@ -242,3 +242,30 @@ test('durations like Go', () => {
   assert.throws(() => parseDuration('1d'), /unknown unit "d" in duration "1d"/);
   assert.throws(() => parseDuration(''), /invalid duration/);
 });
+
+test('runScript: how RUN with heredocs executes', async () => {
+  const { runScript } = await import('../../../src/dockerfile/index.js');
+  const runs = all('RUN <<EOF\necho a\nEOF\nRUN <<-EOF\n\t#!/usr/bin/env python3\n\tprint(1)\nEOF\nRUN cat <<A > /f\nx\nA\nRUN ["echo", "b"]\nRUN echo c\n');
+  const scripts = runs.map((r) => (r.kind === 'RUN' ? runScript(r) : null));
+  assert.deepEqual(scripts, [
+    { form: 'shell', command: 'echo a\n' },
+    { form: 'file', name: 'EOF', data: '#!/usr/bin/env python3\nprint(1)\n' },
+    { form: 'shell', command: 'cat <<A > /f\nx\nA' },
+    { form: 'exec', args: ['echo', 'b'] },
+    { form: 'shell', command: 'echo c' },
+  ]);
+});
+
+test('expandHeredoc expands variables and escapes but keeps quotes', async () => {
+  const { expandHeredoc } = await import('../../../src/dockerfile/index.js');
+  assert.equal(expandHeredoc('"$A" \'${B:-b}\' \\$C\n', { A: 'a' }), '"a" \'b\' $C\n');
+});
+
+test('explainPlan summarises stages, references and unused args', async () => {
+  const { explainPlan, planBuild } = await import('../../../src/dockerfile/index.js');
+  const text = explainPlan(planBuild('FROM a AS build\nRUN make\nFROM b AS unused\nFROM scratch\nCOPY --from=build /x /x\n', { buildArgs: { X: '1' } }));
+  assert.match(text, /3 stages, target stage-2; building build -> stage-2/);
+  assert.match(text, /stage 1 unused: from image b {2}\[not needed for the target\]/);
+  assert.match(text, /COPY --from=build \/x \/x {2}<- stage build/);
+  assert.match(text, /build-args \[X\] were not consumed/);
+});
