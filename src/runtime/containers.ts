@@ -17,6 +17,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  renameSync,
   rmSync,
   statSync,
   utimesSync,
@@ -35,7 +36,8 @@ import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 import type { ContainerRecord } from '../store/db.js';
 import { ConflictError } from '../store/errors.js';
 import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from '../sys/fs.js';
-import { conmonCreate, conmonFiles, readPid } from './conmon.js';
+import { retire } from '../store/staging.js';
+import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
 import { randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
@@ -185,6 +187,7 @@ export interface ContainerRuntimeOptions extends RuntimeOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT = 10;
+const LOST_EXIT = 'the container monitor exited before the container did: its exit status was lost';
 
 // -------------------------------------------------------------------------------------------
 // Paths and locks
@@ -455,7 +458,7 @@ function ensureInitLayer(engine: Engine, c: Container, lowers: string[]): void {
       }
     }
   }
-  execFileSync('mv', ['-T', tmp, p.init]);
+  renameSync(tmp, p.init);
 }
 
 function mountRootfs(engine: Engine, c: Container): void {
@@ -832,17 +835,22 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
   }
   if (rt?.status === 'created' && monitorAlive(c)) return { container: c, settle: false }; // being started
   const exit = readExit(engine, c.id);
+  const monitoring = !exit && monitorAlive(c);
   const ended: Container = {
     ...c,
     state: {
       ...c.state,
       status: 'exited',
       pid: 0,
-      ...(exit ? { exitCode: exit.code, oomKilled: exit.oom, finishedAt: statTime(containerPaths(engine, c.id).exitFile) } : {}),
+      ...(exit
+        ? { exitCode: exit.code, oomKilled: exit.oom, finishedAt: statTime(containerPaths(engine, c.id).exitFile) }
+        : monitoring
+          ? {}
+          : { exitCode: 255, error: LOST_EXIT }),
     },
   };
   // The process is gone and its monitor is writing the exit code: it will finalize.
-  return { container: ended, settle: !(!exit && monitorAlive(c)) };
+  return { container: ended, settle: !monitoring };
 }
 
 /** `deriveContainer` by name, ID or prefix (for synchronous callers such as `inspect`). */
@@ -896,7 +904,7 @@ export async function finalize(
       }
     } else await detachNetwork({ stateRoot: engine.root, containerId: id, ipamDir: opts.ipamDir }).catch(() => {});
     unmountRootfs(engine, id);
-    if (!exit && !error) error = 'the container monitor exited before the container; its exit status was lost';
+    if (!exit && !error) error = LOST_EXIT;
     const finishedAt = exit ? statTime(containerPaths(engine, id).exitFile) : new Date().toISOString();
     const updated = setState(engine, id, {
       status: 'exited',
@@ -1081,8 +1089,9 @@ export async function removeContainer(
     unmountRootfs(engine, c.id);
     engine.db.deleteContainer(c.id);
   });
-  rmSync(containerPaths(engine, c.id).dir, { recursive: true, force: true });
-  rmSync(join('/run/kiln/socket', c.id), { force: true });
+  // Renamed away first (atomic), then deleted without crossing into any mount left behind.
+  retire(containerPaths(engine, c.id).dir, join(engine.root, 'tmp'), 'ctr');
+  rmSync(join(CONMON_SOCKET_DIR, c.id), { force: true });
   if (rmOpts.volumes) {
     const volumes = new Volumes(engine);
     for (const m of c.config.mounts) {

@@ -193,37 +193,50 @@ function pluginConf(
   return conf;
 }
 
+/**
+ * Plugins of the chain that have something to do for this attachment: portmap only with port
+ * mappings, tuning only with settings (sysctl, mac, mtu…). Skipping a no-op saves a process and,
+ * for portmap, ~100 ms of iptables work on DEL. ADD and DEL decide alike (same runtimeConfig).
+ */
+function activePlugins(list: Conflist, runtimeConfig: Record<string, unknown>): Record<string, unknown>[] {
+  return list.plugins.filter((p) => {
+    if (p.type === 'portmap') return ((runtimeConfig.portMappings as unknown[] | undefined) ?? []).length > 0;
+    if (p.type === 'tuning') return Object.keys(p).some((k) => !['type', 'capabilities'].includes(k));
+    return true;
+  });
+}
+
 async function addChain(list: Conflist, opts: Omit<InvokeOptions, 'command'>, runtimeConfig: Record<string, unknown>): Promise<CniResult> {
   let prev: CniResult | undefined;
-  const done: Record<string, unknown>[] = [];
   try {
-    for (const plugin of list.plugins) {
+    for (const plugin of activePlugins(list, runtimeConfig)) {
       prev = await invokePlugin(pluginConf(list, plugin, prev, runtimeConfig), { ...opts, command: 'ADD' });
-      done.push(plugin);
     }
   } catch (e) {
-    // Undo what was done (CNI: DEL in reverse order; plugins tolerate partial state).
-    await delChain({ ...list, plugins: list.plugins }, opts, prev, runtimeConfig).catch(() => {});
+    // Undo what was done (CNI: plugins tolerate DEL of what they never added).
+    await delChain(list, opts, prev, runtimeConfig).catch(() => {});
     throw e;
   }
   return prev ?? {};
 }
 
+/**
+ * DEL every active plugin with the cached ADD result and the same runtimeConfig. The plugins
+ * here undo independent things (firewall and portmap their own chains, bridge the veth, IPAM and
+ * masquerade rule), so they run concurrently rather than in reverse order: wall time is the
+ * slowest one, not the sum.
+ */
 async function delChain(
   list: Conflist,
   opts: Omit<InvokeOptions, 'command'>,
   prevResult: CniResult | undefined,
   runtimeConfig: Record<string, unknown>,
 ): Promise<void> {
-  let firstError: unknown;
-  for (const plugin of [...list.plugins].reverse()) {
-    try {
-      await invokePlugin(pluginConf(list, plugin, prevResult, runtimeConfig), { ...opts, command: 'DEL' });
-    } catch (e) {
-      firstError ??= e;
-    }
-  }
-  if (firstError) throw firstError;
+  const results = await Promise.allSettled(
+    activePlugins(list, runtimeConfig).map((plugin) => invokePlugin(pluginConf(list, plugin, prevResult, runtimeConfig), { ...opts, command: 'DEL' })),
+  );
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
 
 async function cleanup(opts: RuntimeOptions & { id: string }, cgroupsPath: string | undefined, force: boolean): Promise<void> {
   const root = opts.runtimeRoot ?? DEFAULT_RUNC_ROOT;
-  // After a normal `runc run` exit runc has already deleted the container: skip the extra process.
+  // After a normal `runc run` exit runc has already deleted the container: no extra process.
   if (force || existsSync(join(root, opts.id))) await deleteContainer(opts.id, { ...opts, force: true });
   if (cgroupsPath) removeCgroup(cgroupsPath);
 }
@@ -251,6 +251,7 @@ export async function kill(id: string, signal: string | number, opts: RuntimeOpt
 }
 
 export async function deleteContainer(id: string, opts: RuntimeOptions & { force?: boolean } = {}): Promise<void> {
+  if (!existsSync(join(opts.runtimeRoot ?? DEFAULT_RUNC_ROOT, id))) return; // nothing to delete: no spawn
   const r = await runtimeCommand(['delete', ...(opts.force ? ['--force'] : []), id], opts);
   if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
     throw new RuntimeError(`${runtimeBinary(opts)} delete: ${r.stderr.trim()}`, r.code);

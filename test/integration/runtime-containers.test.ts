@@ -1,0 +1,266 @@
+// Containers through kiln's command line, with real runc, conmon and CNI plugins (root only):
+// the outcomes issue 4 asks for — PID 1, exit codes, limits, OOM, published ports, --network none,
+// volumes surviving rm, the writable layer gone after rm, detached logs, exec, stop within the
+// timeout, truthful state after the container, conmon or kiln die — and nothing left behind.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Engine } from '../../src/engine.js';
+import { freePort } from '../../src/runtime/network.js';
+import { hasRunc, isRoot, makeBusyboxImage, tempDir } from '../unit/runtime/fixtures.js';
+
+const skip = !isRoot || !hasRunc ? 'needs root, runc and conmon' : false;
+const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+
+let dir = '';
+let root = '';
+let cleanupDir = () => {};
+
+function kiln(args: string[], opts: { input?: string; timeout?: number } = {}) {
+  const r = spawnSync(process.execPath, [main, '--root', root, ...args], {
+    encoding: 'utf8',
+    input: opts.input,
+    timeout: opts.timeout ?? 60_000,
+  });
+  return { code: r.status ?? -1, out: r.stdout, err: r.stderr };
+}
+
+function ok(args: string[], opts: { input?: string } = {}): string {
+  const r = kiln(args, opts);
+  assert.equal(r.code, 0, `kiln ${args.join(' ')} → ${r.code}\n${r.out}\n${r.err}`);
+  return r.out;
+}
+
+function inspect(name: string, tpl: string): string {
+  return ok(['container', 'inspect', '-f', tpl, name]).trim();
+}
+
+async function until(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
+  before(async () => {
+    ({ dir, cleanup: cleanupDir } = tempDir());
+    root = join(dir, 'state');
+    const engine = Engine.open(root);
+    try {
+      await makeBusyboxImage(engine, 'busybox', { Volumes: { '/anon': {} }, ExposedPorts: { '80/tcp': {} } });
+    } finally {
+      engine.close();
+    }
+  });
+
+  after(() => {
+    const ids = kiln(['ps', '-aq']).out.split(/\s+/).filter(Boolean);
+    if (ids.length) kiln(['rm', '-f', '-v', ...ids]);
+    kiln(['network', 'rm', 'ktnet']);
+    // Nothing of ours left on the host: netns, runc state, cgroups, mounts, iptables rules.
+    const leftovers: string[] = [];
+    for (const id of ids) {
+      if (existsSync(`/run/netns/kiln-${id}`)) leftovers.push(`netns ${id}`);
+      if (existsSync(`/run/kiln/runc/${id}`)) leftovers.push(`runc ${id}`);
+      for (const c of readdirSync('/sys/fs/cgroup')) if (existsSync(`/sys/fs/cgroup/${c}/kiln/${id}`)) leftovers.push(`cgroup ${c} ${id}`);
+      if (execFileSync('iptables-save', { encoding: 'utf8' }).includes(id)) leftovers.push(`iptables ${id}`);
+    }
+    if (readFileSync('/proc/self/mountinfo', 'utf8').includes(root)) leftovers.push('mounts');
+    cleanupDir();
+    assert.deepEqual(leftovers, []);
+  });
+
+  test('run: PID 1, exit code passed through, output, --rm removes the container', () => {
+    const r = kiln(['run', '--name', 'first', 'busybox', 'sh', '-c', 'echo pid=$$; echo to-err >&2; exit 3']);
+    assert.equal(r.code, 3);
+    assert.equal(r.out, 'pid=1\n');
+    assert.equal(r.err, 'to-err\n');
+    assert.equal(inspect('first', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 3');
+    assert.equal(ok(['logs', 'first']), 'pid=1\n');
+    const rm = kiln(['run', '--rm', '--name', 'gone', 'busybox', 'true']);
+    assert.equal(rm.code, 0, rm.err);
+    assert.equal(kiln(['container', 'inspect', 'gone']).code, 1);
+    assert.equal(kiln(['run', '--rm', 'busybox', 'no-such-cmd']).code, 127);
+    assert.equal(kiln(['run', '--rm', 'no-such-image-here']).code, 125);
+  });
+
+  test('image config and flags: env, workdir, user, hostname, entrypoint, /etc files, read-only', () => {
+    const out = ok([
+      'run', '--rm', '-e', 'FOO=bar', '-w', '/tmp/wd', '-u', 'user', '--hostname', 'box', '--entrypoint', 'sh', '--add-host', 'db:10.1.2.3',
+      'busybox', '-c', 'echo $FOO; pwd; id -u; hostname; cat /etc/hostname; grep db /etc/hosts; echo $HOME',
+    ]);
+    assert.equal(out, 'bar\n/tmp/wd\n1000\nbox\nbox\n10.1.2.3\tdb\n/home/user\n');
+    const ro = kiln(['run', '--rm', '--read-only', '--tmpfs', '/scratch', 'busybox', 'sh', '-c', 'touch /x; touch /scratch/y && echo ok']);
+    assert.match(ro.err, /Read-only file system/);
+    assert.equal(ro.out, 'ok\n');
+    assert.match(kiln(['run', '--rm', '-u', 'nobody-here', 'busybox', 'true']).err, /unable to find user nobody-here: no matching entries in passwd file/);
+  });
+
+  test('limits: memory OOM → 137 + OOMKilled; pids and cpu limits in the cgroup', () => {
+    const r = kiln(['run', '--name', 'oom', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']);
+    assert.equal(r.code, 137);
+    assert.equal(inspect('oom', '{{.State.ExitCode}} {{.State.OOMKilled}}'), '137 true');
+    const lim = kiln([
+      'run', '--rm', '--pids-limit', '10', '--cpus', '0.5', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us; for i in $(seq 20); do sleep 1 & done; echo all-forked',
+    ]);
+    assert.match(lim.out, /^10\n50000\n/);
+    assert.match(lim.err, /can't fork/);
+    assert.doesNotMatch(lim.out, /all-forked/);
+  });
+
+  test('detached: ID at once, logs, exec, top, stop within the timeout', async () => {
+    const id = ok(['run', '-d', '--name', 'det', 'busybox', 'sh', '-c', 'trap "echo got-term; exit 0" TERM; echo started; while true; do sleep 0.1; done']).trim();
+    assert.match(id, /^[0-9a-f]{64}$/);
+    await until(() => ok(['logs', 'det']).includes('started'));
+    assert.equal(inspect('det', '{{.State.Status}} {{.State.Running}}'), 'running true');
+    assert.ok(Number(inspect('det', '{{.State.Pid}}')) > 0);
+    assert.match(ok(['ps']), /det/);
+    const ex = kiln(['exec', '-e', 'X=1', '-w', '/etc', 'det', 'sh', '-c', 'echo $X $(pwd); exit 5']);
+    assert.equal(ex.code, 5);
+    assert.equal(ex.out, '1 /etc\n');
+    assert.match(ok(['top', 'det']), /sleep|sh -c/);
+    const t = Date.now();
+    ok(['stop', '-t', '5', 'det']);
+    assert.ok(Date.now() - t < 4000, 'stopped by the signal, before the timeout');
+    assert.equal(inspect('det', '{{.State.Status}} {{.State.ExitCode}}'), 'exited 0');
+    assert.match(ok(['logs', '-t', 'det']), /^\d{4}-\d\d-\d\dT[\d:.]+Z started\n.*got-term\n$/s);
+    // a process that ignores TERM is killed after the timeout: 137
+    ok(['run', '-d', '--name', 'stubborn', 'busybox', 'sleep', '100']);
+    const t2 = Date.now();
+    ok(['stop', '-t', '1', 'stubborn']);
+    assert.ok(Date.now() - t2 >= 900);
+    assert.equal(inspect('stubborn', '{{.State.ExitCode}}'), '137');
+    assert.equal(ok(['wait', 'stubborn']), '137\n');
+    ok(['start', 'stubborn']);
+    assert.equal(inspect('stubborn', '{{.State.Status}}'), 'running');
+    ok(['kill', 'stubborn']);
+    await until(() => inspect('stubborn', '{{.State.Status}}') === 'exited');
+    assert.equal(inspect('stubborn', '{{.State.ExitCode}}'), '137');
+  });
+
+  test('state stays truthful: the container dies on its own, conmon is killed, kiln is killed', async () => {
+    ok(['run', '-d', '--name', 'short', 'busybox', 'sh', '-c', 'sleep 0.2; exit 4']);
+    await until(() => ok(['ps', '-a', '--filter', 'name=short', '--format', '{{.Status}}']).startsWith('Exited (4)'));
+    const id = ok(['run', '-d', '--name', 'orphan', 'busybox', 'sleep', '100']).trim();
+    const conmonPid = Number(readFileSync(join(root, 'containers', id, 'bundle', 'conmon.pid'), 'utf8'));
+    process.kill(conmonPid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(inspect('orphan', '{{.State.Status}}'), 'running', 'the container outlives its monitor');
+    ok(['kill', 'orphan']);
+    await until(() => inspect('orphan', '{{.State.Status}}') === 'exited');
+    assert.equal(inspect('orphan', '{{.State.ExitCode}}'), '255');
+    assert.match(inspect('orphan', '{{.State.Error}}'), /exit status was lost/);
+    // kiln itself killed while a foreground container runs: the container goes on, then ends
+    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--name', 'fg', 'busybox', 'sh', '-c', 'sleep 1; exit 6'], { stdio: 'ignore' });
+    await until(() => kiln(['ps', '--format', '{{.Names}}']).out.includes('fg'));
+    fg.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(inspect('fg', '{{.State.Status}}'), 'running');
+    await until(() => ok(['ps', '-a', '--filter', 'name=fg', '--format', '{{.State}}']).trim() === 'exited', 5000);
+  });
+
+  test('networking: a published port on 127.0.0.1, --network none cannot reach the bridge, names on a network', async () => {
+    const port = await freePort();
+    ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']);
+    let body = '';
+    for (let i = 0; i < 50 && !body; i++) {
+      try {
+        body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.equal(body, 'hello from kiln\n');
+    assert.match(ok(['ps', '--filter', 'name=web']), new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp`));
+    const ip = inspect('web', '{{.NetworkSettings.IPAddress}}');
+    assert.match(ip, /^10\.213\.0\.\d+$/);
+    const none = kiln(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', `ip -o link | wc -l; wget -q -O- http://${ip}/ 2>&1; echo rc=$?`]);
+    assert.match(none.out, /^1\n/);
+    assert.match(none.out, /unreachable/i);
+    assert.match(none.out, /rc=1/);
+    ok(['rm', '-f', 'web']);
+    assert.ok(!execFileSync('iptables-save', { encoding: 'utf8' }).includes(`${ip}/`), 'no rules left for the removed container');
+
+    ok(['network', 'create', 'ktnet']);
+    assert.match(ok(['network', 'ls']), /ktnet\s+bridge/);
+    ok(['run', '-d', '--name', 'alpha', '--network', 'ktnet', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']);
+    const r = kiln(['run', '--rm', '--network', 'ktnet', 'busybox', 'wget', '-q', '-O-', 'http://alpha/']);
+    assert.equal(r.out, 'hello from kiln\n', r.err);
+    assert.match(kiln(['network', 'rm', 'ktnet']).err, /active endpoints/);
+    ok(['rm', '-f', 'alpha']);
+    ok(['network', 'rm', 'ktnet']);
+  });
+
+  test('volumes: a named volume survives rm; anonymous ones go with rm -v; the writable layer goes with rm', () => {
+    ok(['run', '--name', 'writer', '-v', 'kt-data:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/f; echo layer > /in-layer']);
+    const id = inspect('writer', '{{.Id}}');
+    const upper = inspect('writer', '{{.GraphDriver.Data.UpperDir}}');
+    assert.ok(existsSync(join(upper, 'in-layer')));
+    const anon = inspect('writer', '{{range .Mounts}}{{if eq .Destination "/anon"}}{{.Name}}{{end}}{{end}}');
+    assert.match(anon, /^[0-9a-f]{64}$/);
+    ok(['rm', '-v', 'writer']);
+    assert.ok(!existsSync(join(root, 'containers', id)), 'container dir (upper, work, bundle) removed');
+    assert.equal(ok(['run', '--rm', '-v', 'kt-data:/data', 'busybox', 'cat', '/data/f']), 'persisted\n');
+    assert.doesNotMatch(ok(['volume', 'ls', '-q']), new RegExp(anon), 'anonymous volume removed by rm -v');
+    assert.match(ok(['volume', 'inspect', '-f', '{{.Mountpoint}}', 'kt-data']), /volumes\/kt-data\/_data/);
+    ok(['run', '--name', 'user-of-vol', '-v', 'kt-data:/data', 'busybox', 'true']);
+    assert.match(kiln(['volume', 'rm', 'kt-data']).err, /volume is in use/);
+    ok(['rm', 'user-of-vol']);
+    ok(['volume', 'rm', 'kt-data']);
+    // bind mounts, read-only
+    const host = join(dir, 'bind');
+    mkdirSync(host);
+    writeFileSync(join(host, 'h'), 'from-host\n');
+    assert.equal(ok(['run', '--rm', '-v', `${host}:/b:ro`, 'busybox', 'sh', '-c', 'cat /b/h; touch /b/x 2>/dev/null || echo ro']), 'from-host\nro\n');
+  });
+
+  test('diff, cp (both ways, no symlink escape), export, inspect GraphDriver and State', async () => {
+    ok(['run', '--name', 'fs', 'busybox', 'sh', '-c', 'echo new > /added; echo changed >> /etc/passwd; rm /bin/vi; ln -s /etc /var/evil']);
+    const d = ok(['diff', 'fs']);
+    assert.match(d, /^A \/added$/m);
+    assert.match(d, /^C \/etc\/passwd$/m);
+    assert.match(d, /^D \/bin\/vi$/m);
+    assert.doesNotMatch(d, /etc\/hosts|resolv\.conf|hostname/, 'mount points live in the init layer, not the diff');
+    const out = join(dir, 'out');
+    mkdirSync(out);
+    ok(['cp', 'fs:/added', join(out, 'copied')]);
+    assert.equal(readFileSync(join(out, 'copied'), 'utf8'), 'new\n');
+    ok(['cp', 'fs:/etc', out]);
+    assert.ok(existsSync(join(out, 'etc', 'passwd')));
+    writeFileSync(join(out, 'up.txt'), 'uploaded\n');
+    ok(['cp', join(out, 'up.txt'), 'fs:/tmp/']);
+    // /var/evil -> /etc inside the container: the copy lands in the container's /etc, not the host's
+    ok(['cp', join(out, 'up.txt'), 'fs:/var/evil/escape.txt']);
+    assert.ok(!existsSync('/etc/escape.txt'));
+    const upper = inspect('fs', '{{.GraphDriver.Data.UpperDir}}');
+    assert.equal(readFileSync(join(upper, 'tmp', 'up.txt'), 'utf8'), 'uploaded\n');
+    assert.equal(readFileSync(join(upper, 'etc', 'escape.txt'), 'utf8'), 'uploaded\n');
+    symlinkSync('/etc/shadow', join(upper, 'shadowlink'));
+    ok(['cp', 'fs:/shadowlink', join(out, 'sl')]);
+    assert.equal(execFileSync('readlink', [join(out, 'sl')], { encoding: 'utf8' }).trim(), '/etc/shadow', 'a link is copied as a link');
+    const tar = join(dir, 'fs.tar');
+    ok(['export', '-o', tar, 'fs']);
+    const names = execFileSync('tar', ['-tf', tar], { encoding: 'utf8' });
+    assert.match(names, /^\.\/added$/m);
+    assert.doesNotMatch(names, /^\.\/bin\/vi$/m);
+    const data = JSON.parse(ok(['container', 'inspect', 'fs']))[0];
+    for (const k of ['LowerDir', 'UpperDir', 'MergedDir', 'WorkDir']) assert.ok(data.GraphDriver.Data[k], k);
+    for (const k of ['Status', 'Running', 'Pid', 'ExitCode', 'OOMKilled', 'StartedAt', 'FinishedAt']) assert.ok(k in data.State, k);
+    assert.equal(data.Name, '/fs');
+    assert.deepEqual(JSON.parse(ok(['inspect', 'fs']))[0].Id, data.Id, 'top-level inspect finds containers');
+  });
+
+  test('restart policy on-failure:N, container prune', async () => {
+    ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']);
+    await until(() => inspect('flaky', '{{.RestartCount}} {{.State.Status}}') === '2 exited', 10_000);
+    const pruned = ok(['container', 'prune', '-f']);
+    assert.match(pruned, /Deleted Containers:/);
+    assert.equal(kiln(['container', 'inspect', 'flaky']).code, 1);
+  });
+});
