@@ -4,8 +4,8 @@
 // `podman load` and skopeo's docker-archive: transport read):
 //   <chainID-hex>/layer.tar  <chainID-hex>/VERSION  <chainID-hex>/json   uncompressed layers
 //   <config-hex>.json                                                    the config, byte for byte
-//   manifest.json   [{"Config":…,"RepoTags":[…],"Layers":[…]}]
-//   repositories    {"app":{"latest":"<top layer dir>"}}
+//   manifest.json   [{"Config":…,"RepoTags":["docker.io/library/app:latest"],"Layers":[…]}]
+//   repositories    {"docker.io/library/app":{"latest":"<top layer dir>"}}
 //
 // oci-archive (an OCI image layout in a tar, what `podman save --format oci-archive` and
 // skopeo's oci-archive: transport use):
@@ -24,7 +24,7 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { canonicalJson } from '../image/canonical.js';
 import { hexOf, sha256 } from '../image/digest.js';
-import { familiarName, parseReference } from '../image/reference.js';
+import { parseReference, repositoryName } from '../image/reference.js';
 import { MediaType, type Descriptor, type DockerArchiveEntry, type Index, type Manifest, type Digest } from '../image/types.js';
 import { stagingName } from '../store/staging.js';
 import type { ArchiveFormat, ArchiveImage } from './types.js';
@@ -144,13 +144,16 @@ async function writeDocker(pack: Pack, images: readonly ArchiveImage[], mtime: D
       if (sha256(img.configBytes) !== img.id) throw new Error(`image ${img.id}: stored config does not match its ID`);
       await addBuffer(pack, configName, img.configBytes, mtime);
     }
+    // Names fully qualified (docker.io/library/app:latest), as containers/image writes them:
+    // Docker normalizes them on load (`Loaded image: app:latest`), and Podman then keeps the
+    // registry instead of filing a short name under localhost/.
     const tags: string[] = [];
     for (const n of img.names) {
       const ref = parseReference(n);
       if (!ref.tag) continue; // digest-only references are not tags
-      const fam = familiarName(ref);
-      tags.push(`${fam}:${ref.tag}`);
-      (repositories[fam] ??= {})[ref.tag] = parentDir;
+      const repo = repositoryName(ref);
+      tags.push(`${repo}:${ref.tag}`);
+      (repositories[repo] ??= {})[ref.tag] = parentDir;
     }
     manifest.push({ Config: configName, RepoTags: tags.length ? tags : null, Layers: layerPaths });
   }

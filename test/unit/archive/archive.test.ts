@@ -93,15 +93,15 @@ test('docker-archive: classic layout, names, IDs and diffIDs survive a round tri
   const { st, plan } = await roundTrip([a, b], 'docker-archive');
   try {
     const manifest = JSON.parse(st.read('manifest.json').toString()) as { Config: string; RepoTags: string[]; Layers: string[] }[];
-    assert.deepEqual(manifest[0]!.RepoTags, ['app:latest', 'app:v2']);
+    assert.deepEqual(manifest[0]!.RepoTags, ['docker.io/library/app:latest', 'docker.io/library/app:v2']);
     assert.deepEqual(manifest[1]!.RepoTags, ['127.0.0.1:5000/x/y:1']);
     assert.equal(manifest[0]!.Config, `${a.id.slice(7)}.json`);
     assert.equal(manifest[0]!.Layers[0], `${a.layers[0]!.chainId.slice(7)}/layer.tar`);
     // the shared bottom layer is written once
     assert.equal(manifest[1]!.Layers[0], manifest[0]!.Layers[0]);
     const repos = JSON.parse(st.read('repositories').toString()) as Record<string, Record<string, string>>;
-    assert.deepEqual(Object.keys(repos), ['app', '127.0.0.1:5000/x/y']);
-    assert.equal(repos.app!.latest, a.layers[1]!.chainId.slice(7));
+    assert.deepEqual(Object.keys(repos), ['docker.io/library/app', '127.0.0.1:5000/x/y']);
+    assert.equal(repos['docker.io/library/app']!.latest, a.layers[1]!.chainId.slice(7));
     assert.equal(plan.format, 'docker-archive');
     assert.deepEqual(
       plan.images.map((i) => [i.id, i.names]),
