@@ -73,7 +73,8 @@ export interface ParseOptions {
 const MAX_LINE_BYTES = 64 * 1024;
 
 const KNOWN_DIRECTIVES = new Set(['syntax', 'escape', 'check']);
-const directiveRe = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*(.+?)[\t\n\f\r ]*$/u;
+// Go's \s is [\t\n\f\r ] and its . is anything but \n.
+const directiveRe = /^#[\t\n\f\r ]*([a-zA-Z][a-zA-Z0-9]*)[\t\n\f\r ]*=[\t\n\f\r ]*([^\n]+?)[\t\n\f\r ]*$/u;
 const asciiWhitespaceRun = /[\t\v\f\r ]+/u;
 
 class Directives {

@@ -102,7 +102,7 @@ export function parseRunMount(spec: string, expand?: (word: string) => string): 
     if (expand) {
       value = expand(value);
     } else {
-      if (key === 'from' && /\$./su.test(value)) {
+      if (key === 'from' && /\$[^\n]/u.test(value)) {
         throw new MountError(`'${key}' doesn't support variable expansion, define alias stage instead`);
       }
       if (value.includes('$')) {

@@ -163,3 +163,35 @@ test('parseWords keeps quotes and escapes', () => {
   assert.deepEqual(parseWords('x\\'), ['x']);
   assert.deepEqual(parseWords('""'), ['""']);
 });
+
+test('property: any text parses, converts and plans or fails with a DockerfileError, never a crash', async () => {
+  const fc = (await import('fast-check')).default;
+  const { toInstruction, planBuild } = await import('../../../src/dockerfile/index.js');
+  const piece = fc.constantFrom(
+    'FROM ', 'RUN ', 'COPY ', 'ADD ', 'ENV ', 'ARG ', 'LABEL ', 'ONBUILD ', 'HEALTHCHECK ', 'CMD ', 'SHELL ', 'USER ',
+    'x', '=', '"', "'", '\\', '`', '$', '{', '}', '[', ']', ',', ' ', '\t', '\n', '\r\n', '#', '# escape=`\n',
+    '<<EOF', '<<-"E"', 'EOF\n', '--mount=', '--from=', 'type=cache', '--', '-', '1', 'CMD', 'NONE',
+  );
+  fc.assert(
+    fc.property(fc.array(piece, { maxLength: 40 }), (parts) => {
+      const text = parts.join('');
+      try {
+        for (const raw of parseDockerfile(text).instructions) {
+          try {
+            toInstruction(raw);
+          } catch (e) {
+            if (!(e instanceof DockerfileError)) throw e;
+          }
+        }
+      } catch (e) {
+        if (!(e instanceof DockerfileError)) throw e;
+      }
+      try {
+        planBuild(text, { buildArgs: { x: '1' } });
+      } catch (e) {
+        if (!(e instanceof DockerfileError)) throw e;
+      }
+    }),
+    { numRuns: 500 },
+  );
+});
