@@ -20,7 +20,6 @@ import { resolveOrPull } from './base-image.js';
 import { cacheEntriesFor, lookupCache, recordCache } from './cache-store.js';
 import { mkdirAll } from './fs-copy.js';
 import type { Location, Step } from './steps.js';
-import type { CommandLine } from '../dockerfile/instructions.js';
 
 export interface BuildRequest {
   contextDir: string;
@@ -197,58 +196,21 @@ class Builder {
         hist(`ARG ${s.args.map((a) => (state.args.has(a.name) ? `${a.name}=${state.args.get(a.name)}` : a.name)).join(' ')}`, true);
         return this.finishMeta(state, ins, step, started, env);
       case 'ENV':
-        cfg.setEnv(c, s.pairs);
-        hist(`ENV ${s.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'LABEL':
-        cfg.addLabels(c, s.pairs);
-        hist(`LABEL ${s.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'USER':
-        cfg.cc(c).User = s.user;
-        hist(`USER ${s.user}`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'EXPOSE':
-        cfg.addExposed(c, s.ports);
-        hist(`EXPOSE map[${s.ports.map((p) => (p.includes('/') ? p : `${p}/tcp`)).join(' ')}:{}]`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'VOLUME':
-        cfg.addVolumes(c, s.paths);
-        hist(`VOLUME [${s.paths.join(' ')}]`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'STOPSIGNAL':
-        cfg.cc(c).StopSignal = s.signal;
-        hist(`STOPSIGNAL ${s.signal}`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'HEALTHCHECK':
-        cfg.setHealthcheck(c, s.health);
-        hist(`HEALTHCHECK ${JSON.stringify(s.health.Test)}`, true);
-        return this.finishMeta(state, ins, step, started, env);
       case 'SHELL':
-        cfg.cc(c).Shell = s.shell;
-        hist(`SHELL ${JSON.stringify(s.shell)}`, true);
-        return this.finishMeta(state, ins, step, started, env);
-      case 'CMD': {
-        const argv = commandArgv(c, s.command);
-        cfg.setCmd(c, argv);
-        state.cmdSetInStage = true;
-        hist(`CMD ${JSON.stringify(argv)}`, true);
-        return this.finishMeta(state, ins, step, started, env);
-      }
-      case 'ENTRYPOINT': {
-        const argv = commandArgv(c, s.command);
-        cfg.setEntrypoint(c, argv, state.cmdSetInStage);
-        hist(`ENTRYPOINT ${JSON.stringify(argv)}`, true);
-      }
-        return this.finishMeta(state, ins, step, started, env);
+      case 'CMD':
+      case 'ENTRYPOINT':
       case 'MAINTAINER':
-        c.author = s.name;
-        hist(`MAINTAINER ${s.name}`, true);
+      case 'ONBUILD': {
+        hist(cfg.applyMetadata(c, s, state.cmdSetInStage), true);
+        if (s.kind === 'CMD') state.cmdSetInStage = true;
         return this.finishMeta(state, ins, step, started, env);
-      case 'ONBUILD':
-        cfg.addOnbuild(c, s.expression);
-        hist(`ONBUILD ${s.expression}`, true);
-        return this.finishMeta(state, ins, step, started, env);
+      }
       case 'WORKDIR':
       case 'RUN':
       case 'COPY':
@@ -445,10 +407,6 @@ function isUrl(s: string): boolean {
   return /^https?:\/\//.test(s);
 }
 
-function commandArgv(c: ImageConfig, cmd: CommandLine): string[] {
-  return cmd.form === 'exec' ? cmd.args : cfg.shellArgv(c, cmd.command);
-}
-
 interface RunInvocation {
   argv: string[];
   stdin?: string;
@@ -465,7 +423,7 @@ function runInvocation(c: ImageConfig, s: Extract<Step, { kind: 'RUN' }>): RunIn
   } else if (s.script) {
     argv = cfg.shellArgv(c, s.script.shell);
   } else {
-    argv = commandArgv(c, s.command);
+    argv = cfg.commandArgv(c, s.command);
   }
   return { argv, stdin, display: argv.join(' ') };
 }

@@ -1,6 +1,8 @@
 // How each metadata instruction changes an image config, and the history entry it leaves. Pure:
 // the executor expands words first and passes plain values here.
 import type { ContainerConfig, HealthConfig, HistoryEntry, ImageConfig } from '../image/types.js';
+import type { CommandLine } from '../dockerfile/instructions.js';
+import type { Step } from './steps.js';
 
 import { DEFAULT_PATH } from '../runtime/spec.js';
 
@@ -75,4 +77,65 @@ export function addOnbuild(c: ImageConfig, expr: string): void {
 /** Shell form → argv with the image's SHELL (default /bin/sh -c). */
 export function shellArgv(c: ImageConfig, command: string): string[] {
   return [...(c.config?.Shell ?? ['/bin/sh', '-c']), command];
+}
+
+export function commandArgv(c: ImageConfig, cmd: CommandLine): string[] {
+  return cmd.form === 'exec' ? cmd.args : shellArgv(c, cmd.command);
+}
+
+export type MetadataStep = Extract<Step, { kind: 'ENV' | 'LABEL' | 'USER' | 'EXPOSE' | 'VOLUME' | 'STOPSIGNAL' | 'HEALTHCHECK' | 'SHELL' | 'CMD' | 'ENTRYPOINT' | 'MAINTAINER' | 'ONBUILD' }>;
+
+const METADATA_KINDS = new Set(['ENV', 'LABEL', 'USER', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'HEALTHCHECK', 'SHELL', 'CMD', 'ENTRYPOINT', 'MAINTAINER', 'ONBUILD']);
+
+export function isMetadataStep(s: Step): s is MetadataStep {
+  return METADATA_KINDS.has(s.kind);
+}
+
+/**
+ * Applies a metadata-only instruction (one that changes the config, not the filesystem) and
+ * returns the history line it leaves. Shared by the build and by `commit --change`.
+ */
+export function applyMetadata(c: ImageConfig, s: MetadataStep, cmdSetInStage: boolean): string {
+  switch (s.kind) {
+    case 'ENV':
+      setEnv(c, s.pairs);
+      return `ENV ${s.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    case 'LABEL':
+      addLabels(c, s.pairs);
+      return `LABEL ${s.pairs.map(([k, v]) => `${k}=${v}`).join(' ')}`;
+    case 'USER':
+      cc(c).User = s.user;
+      return `USER ${s.user}`;
+    case 'EXPOSE':
+      addExposed(c, s.ports);
+      return `EXPOSE map[${s.ports.map((p) => (p.includes('/') ? p : `${p}/tcp`)).join(' ')}:{}]`;
+    case 'VOLUME':
+      addVolumes(c, s.paths);
+      return `VOLUME [${s.paths.join(' ')}]`;
+    case 'STOPSIGNAL':
+      cc(c).StopSignal = s.signal;
+      return `STOPSIGNAL ${s.signal}`;
+    case 'HEALTHCHECK':
+      setHealthcheck(c, s.health);
+      return `HEALTHCHECK ${JSON.stringify(s.health.Test)}`;
+    case 'SHELL':
+      cc(c).Shell = s.shell;
+      return `SHELL ${JSON.stringify(s.shell)}`;
+    case 'CMD': {
+      const argv = commandArgv(c, s.command);
+      setCmd(c, argv);
+      return `CMD ${JSON.stringify(argv)}`;
+    }
+    case 'ENTRYPOINT': {
+      const argv = commandArgv(c, s.command);
+      setEntrypoint(c, argv, cmdSetInStage);
+      return `ENTRYPOINT ${JSON.stringify(argv)}`;
+    }
+    case 'MAINTAINER':
+      c.author = s.name;
+      return `MAINTAINER ${s.name}`;
+    case 'ONBUILD':
+      addOnbuild(c, s.expression);
+      return `ONBUILD ${s.expression}`;
+  }
 }

@@ -9,7 +9,7 @@ import type { Digest } from '../image/types.js';
 import { generateSpec, type SpecMount } from '../runtime/spec.js';
 import { runOnce } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
-import { attachNetwork, type NetworkAttachment } from '../runtime/network.js';
+import { attachNetwork, detachNetwork, type NetworkAttachment } from '../runtime/network.js';
 import { buildSandbox } from './build-network.js';
 import { recordStubs, removeMountStubs, withSnapshot, type CommitResult } from './snapshot.js';
 
@@ -36,6 +36,77 @@ export interface RunStepResult {
   layer: CommitResult | null;
 }
 
+export interface ProcessInRootfs {
+  containerId: string;
+  /** The mounted root filesystem and the upper dir its changes land in. */
+  rootfs: string;
+  upper: string;
+  /** Private scratch space (bundle, /etc files) on the state filesystem. */
+  scratch: string;
+  argv: string[];
+  env: string[];
+  cwd: string;
+  user?: string;
+  network: BuildNetwork;
+  mounts: SpecMount[];
+  stdin?: Buffer | 'inherit';
+  tty?: boolean;
+  onOutput?: (data: Buffer, stream: 'stdout' | 'stderr') => void;
+}
+
+/**
+ * Runs one process in a mounted root filesystem through the OCI runtime and returns its exit
+ * code. The runtime's mount-point stubs are removed from the upper dir afterwards. Used by RUN
+ * steps and by `kiln builder run`.
+ */
+export async function runInRootfs(engine: Engine, p: ProcessInRootfs): Promise<number> {
+  let net: NetworkAttachment['spec'];
+  let detach: (() => Promise<void>) | undefined;
+  if (p.network === 'default') {
+    const sb = await buildSandbox(engine);
+    const etcFiles = { hosts: join(sb.etcDir, 'hosts'), resolvConf: join(sb.etcDir, 'resolv.conf'), hostname: join(sb.etcDir, 'hostname') };
+    net = { network: { mode: 'ns', netnsPath: sb.netnsPath }, etcFiles };
+  } else {
+    const hostname = p.containerId.slice(0, 12);
+    const att = await attachNetwork({ stateRoot: engine.root, containerId: p.containerId, name: hostname, hostname, mode: p.network, etcDir: join(p.scratch, 'etc') });
+    net = att.spec;
+    if (att.network) detach = () => detachNetwork({ stateRoot: engine.root, containerId: p.containerId, network: att.network });
+  }
+  try {
+    const user = resolveUser(p.rootfs, p.user);
+    const spec = generateSpec({
+      id: p.containerId,
+      args: p.argv,
+      env: p.env,
+      cwd: p.cwd,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      hostname: 'buildkitsandbox',
+      rootfs: p.rootfs,
+      network: net.network,
+      etcFiles: net.etcFiles,
+      mounts: p.mounts,
+      terminal: p.tty,
+    });
+    const stubs = recordStubs(p.rootfs, (spec.mounts ?? []).map((m) => m.destination));
+    try {
+      const result = await runOnce({
+        id: p.containerId,
+        bundleDir: join(p.scratch, 'bundle'),
+        spec,
+        tty: p.tty,
+        stdin: p.stdin === 'inherit' ? 'inherit' : p.stdin ? Readable.from([p.stdin]) : undefined,
+        stdout: p.onOutput ? (b) => p.onOutput!(b, 'stdout') : undefined,
+        stderr: p.onOutput ? (b) => p.onOutput!(b, 'stderr') : undefined,
+      });
+      return result.exitCode;
+    } finally {
+      removeMountStubs(p.upper, stubs);
+    }
+  } finally {
+    await detach?.();
+  }
+}
+
 export async function runStep(engine: Engine, input: RunStepInput): Promise<RunStepResult> {
   const containerId = randomBytes(32).toString('hex');
   input.onContainer?.(containerId);
@@ -43,41 +114,10 @@ export async function runStep(engine: Engine, input: RunStepInput): Promise<RunS
     engine,
     input.diffIds,
     async (s) => {
-      let net: NetworkAttachment['spec'];
-      if (input.network === 'default') {
-        const sb = await buildSandbox(engine);
-        const etcFiles = { hosts: join(sb.etcDir, 'hosts'), resolvConf: join(sb.etcDir, 'resolv.conf'), hostname: join(sb.etcDir, 'hostname') };
-        net = { network: { mode: 'ns', netnsPath: sb.netnsPath }, etcFiles };
-      } else {
-        const hostname = containerId.slice(0, 12);
-        net = (await attachNetwork({ stateRoot: engine.root, containerId, name: hostname, hostname, mode: input.network, etcDir: join(s.scratch, 'etc') })).spec;
-      }
-      const user = resolveUser(s.merged, input.user);
-      const spec = generateSpec({
-        id: containerId,
-        args: input.argv,
-        env: input.env,
-        cwd: input.cwd,
-        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-        hostname: 'buildkitsandbox',
-        rootfs: s.merged,
-        network: net.network,
-        etcFiles: net.etcFiles,
-        mounts: input.mounts,
-      });
-      const stubs = recordStubs(s.merged, (spec.mounts ?? []).map((m) => m.destination));
-      const result = await runOnce({
-        id: containerId,
-        bundleDir: join(s.scratch, 'bundle'),
-        spec,
-        stdin: input.stdin ? Readable.from([input.stdin]) : undefined,
-        stdout: (b) => input.onOutput(b, 'stdout'),
-        stderr: (b) => input.onOutput(b, 'stderr'),
-      });
+      const exitCode = await runInRootfs(engine, { ...input, containerId, rootfs: s.merged, upper: s.upper, scratch: s.scratch });
       // A failed step leaves nothing behind: throwing skips the commit and removes the snapshot.
-      if (result.exitCode !== 0) throw new StepFailed(result.exitCode);
-      removeMountStubs(s.upper, stubs);
-      return result.exitCode;
+      if (exitCode !== 0) throw new StepFailed(exitCode);
+      return exitCode;
     },
     { keepEmpty: true, sourceDateEpoch: input.sourceDateEpoch },
   ).catch((e: unknown) => {

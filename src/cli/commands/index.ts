@@ -2,6 +2,7 @@
 import type { RegisterCommand } from '../context.js';
 import * as build from './build.js';
 import * as builder from './builder.js';
+import * as commit from './commit.js';
 import * as dockerfile from './dockerfile.js';
 import * as pull from './pull.js';
 import * as push from './push.js';
@@ -39,6 +40,7 @@ import * as inspect_container from './inspect-container.js';
 export const commands: RegisterCommand[] = [
   build.register,
   builder.register,
+  commit.register,
   dockerfile.register,
   pull.register,
   push.register,
