@@ -428,6 +428,19 @@ test('tag and rmi: untag vs delete, conflicts, layers and blobs removed', async 
   const report = e6.prune();
   e6.close();
   assert.ok(report.layers.includes(chains[1]!));
+  // while another kiln command runs (a live session), only the rows go; files wait for prune
+  const busy = await makeImage(root, ['busy:1'], [base, [{ name: 'busy', body: 'busy layer' }]]);
+  const other6 = Engine.open(root);
+  try {
+    const busyChains = other6.layers.chainIds(other6.resolveImage(busy).config.rootfs.diff_ids);
+    assert.equal(ok(root, ['rmi', 'busy:1']), `Untagged: busy:1\nDeleted: ${busy}\n`);
+    assert.ok(fs.existsSync(path.join(root, 'layers', busyChains[1]!.slice(7))), 'layer left while another command runs');
+  } finally {
+    other6.close();
+  }
+  const e7 = Engine.open(root);
+  e7.prune();
+  e7.close();
   // several arguments: failures reported, the rest removed
   const multi = kiln(root, ['rmi', 'nope', 'keep:1']);
   assert.equal(multi.code, 1);

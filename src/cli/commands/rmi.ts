@@ -13,7 +13,8 @@ import { chainIds, shortId } from '../../image/digest.js';
 import { familiarString, parseReference } from '../../image/reference.js';
 import type { Digest } from '../../image/types.js';
 import { ConflictError } from '../../store/errors.js';
-import { reachable } from '../../store/gc.js';
+import { otherSessions, reachable } from '../../store/gc.js';
+import { removeTree } from '../../store/staging.js';
 import { containerRunning, containersUsing, readConfig } from './images.js';
 
 export interface DeleteRecord {
@@ -94,43 +95,60 @@ export function removeImage(engine: Engine, arg: string, opts: RemoveImageOption
 /**
  * Deletes an image row, then the layers and blobs of that image nothing else reaches (other
  * images, the build cache, containers). Returns Docker's Deleted records and the bytes freed.
+ *
+ * Like gc, files only go when no other kiln command is running (a concurrent build may have the
+ * image's layers mounted): the decision and the detaching of layers happen in one write
+ * transaction, the slow removal after it. With other commands running, only the image row goes
+ * and its files are left to a later prune.
  */
 export function deleteImage(engine: Engine, id: Digest): { records: DeleteRecord[]; reclaimed: number } {
   const config = readConfig(engine, id);
-  const rec = engine.db.getImage(id);
-  engine.db.deleteImage(id);
   const records: DeleteRecord[] = [{ Deleted: id }];
   let reclaimed = 0;
-  const live = reachable(engine);
-  const diffIds = config?.rootfs?.diff_ids ?? [];
-  const chains = chainIds(diffIds);
-  const removedDiffIds = new Set<Digest>();
-  for (let i = chains.length - 1; i >= 0; i--) {
-    const c = chains[i]!;
-    if (live.chains.has(c)) continue;
-    const layer = engine.db.getLayer(c);
-    if (!layer) continue;
-    engine.layers.remove(c);
-    reclaimed += layer.contentSize;
-    removedDiffIds.add(layer.diffId);
-    records.push({ Deleted: c });
-  }
-  const dropBlob = (d: Digest): void => {
-    if (live.blobs.has(d) || !engine.content.has(d)) return;
-    reclaimed += engine.content.stat(d)?.size ?? 0;
-    engine.content.remove(d);
-  };
-  // compressed forms of layers that are gone everywhere
-  const liveDiffIds = new Set(engine.db.listLayers().map((l) => l.diffId));
-  for (const d of removedDiffIds) {
-    if (liveDiffIds.has(d)) continue;
-    for (const b of engine.db.getLayerBlobs(d)) {
-      engine.db.deleteLayerBlob(b.diffId, b.digest);
-      if (!engine.db.findLayerBlob(b.digest)) dropBlob(b.digest);
+  const detached: string[] = [];
+  engine.db.tx(() => {
+    const rec = engine.db.getImage(id);
+    engine.db.deleteImage(id);
+    if (otherSessions(engine.db, engine.session).length > 0) return;
+    const live = reachable(engine);
+    const diffIds = config?.rootfs?.diff_ids ?? [];
+    const chains = chainIds(diffIds);
+    const removedDiffIds = new Set<Digest>();
+    for (let i = chains.length - 1; i >= 0; i--) {
+      const c = chains[i]!;
+      if (live.chains.has(c)) continue;
+      const layer = engine.db.getLayer(c);
+      if (!layer) continue;
+      const p = engine.layers.detach(c);
+      if (p) detached.push(p);
+      reclaimed += layer.contentSize;
+      removedDiffIds.add(layer.diffId);
+      records.push({ Deleted: c });
+    }
+    const dropBlob = (d: Digest): void => {
+      if (live.blobs.has(d) || !engine.content.has(d)) return;
+      reclaimed += engine.content.stat(d)?.size ?? 0;
+      engine.content.remove(d);
+    };
+    // compressed forms of layers that are gone everywhere
+    const liveDiffIds = new Set(engine.db.listLayers().map((l) => l.diffId));
+    for (const d of removedDiffIds) {
+      if (liveDiffIds.has(d)) continue;
+      for (const b of engine.db.getLayerBlobs(d)) {
+        engine.db.deleteLayerBlob(b.diffId, b.digest);
+        if (!engine.db.findLayerBlob(b.digest)) dropBlob(b.digest);
+      }
+    }
+    if (rec?.manifestDigest) dropBlob(rec.manifestDigest);
+    dropBlob(id);
+  });
+  for (const p of detached) {
+    try {
+      removeTree(p);
+    } catch {
+      /* left in staging: the next sweep retries */
     }
   }
-  if (rec?.manifestDigest) dropBlob(rec.manifestDigest);
-  dropBlob(id);
   return { records, reclaimed };
 }
 
