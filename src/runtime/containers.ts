@@ -8,7 +8,7 @@
 // hostname,ctr.log,persist/exit,persist/oom,lock}. The rootfs is an overlay of the image's layers
 // plus a small "init" layer (mount-point stubs, as Docker's -init layer, so they never show in
 // diff or commit) with the container's own upper dir; rm removes that dir and nothing else.
-import { execFileSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import {
   chownSync,
   closeSync,
@@ -31,7 +31,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Engine } from '../engine.js';
-import type { Digest, HealthConfig, ImageConfig } from '../image/types.js';
+import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 import type { ContainerRecord } from '../store/db.js';
 import { ConflictError } from '../store/errors.js';
@@ -59,8 +59,9 @@ import {
   type RuntimeOptions,
 } from './runc.js';
 import { generateSpec, normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
+import type { OciSeccomp } from './oci-spec.js';
 import { resolveUser } from './user.js';
-import { randomHex, Volumes, type MountRecord } from './volumes.js';
+import { diskUsage, randomHex, Volumes, type MountRecord } from './volumes.js';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -136,8 +137,6 @@ export interface ContainerStateRecord {
   /** stopped with stop/kill/rm: no restart policy applies */
   stoppedByUser?: boolean;
   network?: NetworkState;
-  /** the merged rootfs is mounted */
-  mounted?: boolean;
 }
 
 export type Container = ContainerRecord<ContainerStateRecord, ContainerConfigRecord>;
@@ -290,9 +289,7 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
   for (const c of [...(opts.capAdd ?? []), ...(opts.capDrop ?? [])]) normalizeCapability(c);
   const networkMode = opts.network ?? 'bridge';
   const ports = (opts.publish ?? []).flatMap((p) => parsePortSpec(p));
-  if (ports.length && (networkMode === 'none' || networkMode === 'host')) {
-    if (networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
-  }
+  if (ports.length && networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
   if (networkName(networkMode) && networkName(networkMode) !== 'kiln') {
     if (!new Networks(engine.root).get(networkMode)) throw new Error(`network ${networkMode} not found`);
   }
@@ -369,7 +366,6 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     });
   } catch (e) {
     rmSync(p.dir, { recursive: true, force: true });
-    if (e instanceof ConflictError) throw e;
     throw e;
   }
 }
@@ -611,8 +607,8 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
   }
 }
 
-function parseSecurityOpts(opts: string[]): { seccomp?: 'unconfined' | import('./oci-spec.js').OciSeccomp; noNewPrivileges: boolean } {
-  let seccomp: 'unconfined' | import('./oci-spec.js').OciSeccomp | undefined;
+function parseSecurityOpts(opts: string[]): { seccomp?: 'unconfined' | OciSeccomp; noNewPrivileges: boolean } {
+  let seccomp: 'unconfined' | OciSeccomp | undefined;
   let noNewPrivileges = false;
   for (const o of opts) {
     const [k, v = ''] = o.includes('=') ? [o.slice(0, o.indexOf('=')), o.slice(o.indexOf('=') + 1)] : o.split(':');
@@ -678,7 +674,6 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         ...(conmonPid ? { monitorPid: conmonPid } : {}),
         stoppedByUser: false,
         network,
-        mounted: true,
       });
     } catch (e) {
       const msg = (e as Error).message;
@@ -686,7 +681,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
       removeCgroup(`/kiln/${c.id}`);
       await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: network?.name, ipamDir: opts.ipamDir }).catch(() => {});
       unmountRootfs(engine, c.id);
-      setState(engine, c.id, { status: 'exited', exitCode: startFailureCode(msg), error: msg, finishedAt: new Date().toISOString(), mounted: false });
+      setState(engine, c.id, { status: 'exited', exitCode: startFailureCode(msg), error: msg, finishedAt: new Date().toISOString() });
       throw new RuntimeError(`OCI runtime create failed: ${msg}`, startFailureCode(msg));
     }
   });
@@ -723,7 +718,6 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       monitorPid: process.pid,
       stoppedByUser: false,
       network,
-      mounted: true,
     });
   });
   const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
@@ -744,19 +738,6 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       newProcessGroup: !tty,
       stdout: log ? (b) => (log.write('stdout', b), (io.stdout ?? ((x: Buffer) => process.stdout.write(x)))(b)) : undefined,
       stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? ((x: Buffer) => process.stderr.write(x)))(b)) : undefined,
-      onSpawn: () => {
-        // record the container's pid as soon as runc has created it
-        setTimeout(() => {
-          const fs = fastState(c.id, opts);
-          if (fs?.pid) {
-            try {
-              setState(engine, c.id, { pid: fs.pid });
-            } catch {
-              /* removed meanwhile */
-            }
-          }
-        }, 50).unref();
-      },
     });
   } catch (e) {
     const msg = (e as Error).message;
@@ -777,7 +758,6 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
 /** Appends k8s-file log lines: `<RFC3339Nano> stdout|stderr F|P <text>`. */
 export class K8sLogWriter {
   private fd: number;
-  private partial: Record<'stdout' | 'stderr', boolean> = { stdout: false, stderr: false };
   constructor(file: string) {
     this.fd = openSync(file, 'a');
   }
@@ -913,7 +893,6 @@ export async function finalize(
       oomKilled: exit?.oom ?? false,
       error,
       finishedAt,
-      mounted: false,
       network: undefined,
     });
     return { c: updated, changed: true };
@@ -977,7 +956,7 @@ export function signalNumber(sig: string | number): number {
 }
 
 /** Poll until the container's process is gone (or the timeout, in ms, passes). */
-async function waitForExit(engine: Engine, id: string, timeoutMs: number, opts: ContainerRuntimeOptions): Promise<boolean> {
+async function waitForExit(id: string, timeoutMs: number, opts: ContainerRuntimeOptions): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const rt = fastState(id, opts);
@@ -1008,19 +987,19 @@ export async function stopContainer(
   if (c.state.status === 'paused') await runcResume(c.id, opts).catch(() => {});
   const sig = signalNumber(opts.signal ?? c.config.stopSignal);
   await runcKill(c.id, String(sig), opts).catch(() => {});
-  if (!(await waitForExit(engine, c.id, Math.max(0, timeout) * 1000, opts))) {
+  if (!(await waitForExit(c.id, Math.max(0, timeout) * 1000, opts))) {
     await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
-    await waitForExit(engine, c.id, 10_000, opts);
+    await waitForExit(c.id, 10_000, opts);
   }
   return waitFinalized(engine, c.id, opts);
 }
 
-/** After the process ended: wait for its monitor to record the exit, or finalize ourselves. */
+/** After the process ended: once its monitor has recorded the exit code, tear down ourselves. */
 async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<Container> {
   for (let i = 0; ; i++) {
     const c = get(engine, id);
     if (!isLive(c.state.status)) return c;
-    if (!monitorAlive(c) || i > 100) return (await finalize(engine, id, opts)) ?? c;
+    if (readExit(engine, id) || !monitorAlive(c) || i > 100) return (await finalize(engine, id, opts)) ?? c;
     await sleep(20);
   }
 }
@@ -1029,14 +1008,8 @@ async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeO
 export async function waitContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<number> {
   const id = get(engine, idOrName).id;
   for (;;) {
-    let c: Container;
-    try {
-      c = await getContainer(engine, id, opts);
-    } catch (e) {
-      throw e;
-    }
-    if (c.state.status === 'exited' || c.state.status === 'dead') return c.state.exitCode;
-    if (c.state.status === 'created') return c.state.exitCode;
+    const c = await getContainer(engine, id, opts);
+    if (!isLive(c.state.status)) return c.state.exitCode;
     await sleep(50);
   }
 }
@@ -1077,7 +1050,7 @@ export async function removeContainer(
     }
     setState(engine, c.id, { stoppedByUser: true });
     await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
-    await waitForExit(engine, c.id, 10_000, opts);
+    await waitForExit(c.id, 10_000, opts);
     c = await waitFinalized(engine, c.id, opts);
     if (!engine.db.findContainer(c.id)) return; // --rm took it meanwhile
   }
@@ -1111,19 +1084,11 @@ export async function pruneContainers(engine: Engine, opts: ContainerRuntimeOpti
   let reclaimed = 0;
   for (const c of await listContainers(engine, opts)) {
     if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
-    reclaimed += duBytes(containerPaths(engine, c.id).upper);
+    reclaimed += diskUsage(containerPaths(engine, c.id).upper);
     await removeContainer(engine, c.id, {}, opts);
     removed.push(c.id);
   }
   return { removed, reclaimed };
-}
-
-function duBytes(dir: string): number {
-  try {
-    return Number(execFileSync('du', ['-sb', dir], { encoding: 'utf8' }).split('\t')[0]) || 0;
-  } catch {
-    return 0;
-  }
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1167,7 +1132,6 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     c.id,
     ...e.cmd,
   ];
-  const { spawn } = await import('node:child_process');
   const inherit = e.tty && e.stdin === 'inherit';
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(opts.runtime ?? 'runc', args, {

@@ -288,19 +288,17 @@ export function renderResolvConf(hostText: string, opts: { hostNetwork?: boolean
 }
 
 export function hostResolvConf(): string {
-  for (const f of ['/etc/resolv.conf']) {
-    try {
-      const text = readFileSync(f, 'utf8');
-      // systemd-resolved's stub: the real upstream list is next to it.
-      if (/^nameserver 127\.0\.0\.53$/m.test(text) && existsSync('/run/systemd/resolve/resolv.conf')) {
-        return readFileSync('/run/systemd/resolve/resolv.conf', 'utf8');
-      }
-      return text;
-    } catch {
-      /* none */
-    }
+  let text: string;
+  try {
+    text = readFileSync('/etc/resolv.conf', 'utf8');
+  } catch {
+    return '';
   }
-  return '';
+  // systemd-resolved's stub: the real upstream list is next to it.
+  if (/^nameserver 127\.0\.0\.53$/m.test(text) && existsSync('/run/systemd/resolve/resolv.conf')) {
+    return readFileSync('/run/systemd/resolve/resolv.conf', 'utf8');
+  }
+  return text;
 }
 
 // ---------------------------------------------------------------------------------------------
