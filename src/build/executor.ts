@@ -183,6 +183,7 @@ class Builder {
     const state: StageState = { ...prev, config: cfg.cloneConfig(prev.config), args: new Map(prev.args) };
     const c = state.config;
     const created = this.created();
+    c.created = created;
     const hist = (createdBy: string, empty: boolean) => cfg.addHistory(c, { created, created_by: createdBy, comment: 'buildkit.dockerfile.v0', ...(empty ? { empty_layer: true } : {}) });
 
     // Metadata-only steps: no container, no layer; the new config is the new intermediate image.

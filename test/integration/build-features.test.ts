@@ -1,0 +1,154 @@
+// The less common Dockerfile features, each checked inside the built image: heredocs, RUN
+// --mount (secret, cache, bind, tmpfs), ONBUILD, ENTRYPOINT resetting an inherited CMD, USER and
+// COPY --chown by name, --chmod, ADD of a local tar and of a URL with --checksum, .dockerignore
+// exceptions, build args, labels.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { Kiln } from '../helpers/kiln.js';
+
+function context(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
+  for (const [p, content] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), content);
+  }
+  return dir;
+}
+
+describe('kiln build: Dockerfile features', () => {
+  const k = new Kiln();
+  const dirs: string[] = [];
+  // The file server runs in its own process: the test process blocks in spawnSync while kiln runs.
+  let server: ChildProcess;
+  let port = 0;
+  const payload = 'downloaded payload\n';
+  const sh = (image: string, script: string) => k.ok(['run', '--rm', '--network', 'none', image, 'sh', '-c', script]).stdout;
+
+  before(async () => {
+    k.busybox();
+    const script = `const s=require('http').createServer((q,r)=>q.url==='/files/payload.txt'?r.end(${JSON.stringify(payload)}):r.writeHead(404).end());s.listen(0,'127.0.0.1',()=>console.log(s.address().port))`;
+    server = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    port = await new Promise<number>((r) => server.stdout!.once('data', (d: Buffer) => r(Number(d.toString().trim()))));
+  });
+  after(() => {
+    server.kill();
+    k.cleanup();
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('heredocs: RUN script, COPY file, RUN with a command reading a heredoc', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'ARG WHO=world',
+        'RUN <<EOF',
+        'echo "hello $WHO" > /greeting',
+        'echo second line >> /greeting',
+        'EOF',
+        'COPY <<EOT /etc/app.conf',
+        'name=${WHO}',
+        'EOT',
+        "RUN cat > /quoted <<'EOF'",
+        'literal $WHO',
+        'EOF',
+      ].join('\n') + '\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'heredoc', ctx]);
+    assert.equal(sh('heredoc', 'cat /greeting /etc/app.conf /quoted'), 'hello world\nsecond line\nname=world\nliteral $WHO\n');
+  });
+
+  it('RUN --mount: secret (not left in the image), cache (kept across builds), bind, tmpfs', () => {
+    const secret = join(mkdtempSync(join(tmpdir(), 'kiln-secret-')), 's.txt');
+    writeFileSync(secret, 'top-secret-value');
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'RUN --mount=type=secret,id=tok cat /run/secrets/tok > /secret-len-check && wc -c < /run/secrets/tok > /len && rm /secret-len-check',
+        'RUN --mount=type=cache,target=/cache echo x >> /cache/runs && wc -l < /cache/runs > /cache-count',
+        'RUN --mount=type=bind,source=data,target=/mnt/data cat /mnt/data/f > /from-bind',
+        'RUN --mount=type=tmpfs,target=/scratch touch /scratch/t && mount | grep -c " /scratch " > /tmpfs-mounted',
+      ].join('\n') + '\n',
+      'data/f': 'bound file\n',
+    });
+    dirs.push(ctx, join(secret, '..'));
+    k.ok(['build', '--secret', `id=tok,src=${secret}`, '-t', 'mounts', ctx]);
+    assert.equal(sh('mounts', 'cat /len /cache-count /from-bind /tmpfs-mounted; ls /run/secrets 2>&1; ls /cache 2>&1; ls /scratch 2>&1 | wc -l').replace(/\s+$/, ''),
+      '16\n1\nbound file\n1\nls: /run/secrets: No such file or directory\nls: /cache: No such file or directory\n1');
+    // The cache mount outlives the build: a --no-cache rebuild sees the first run's line.
+    k.ok(['build', '--no-cache', '--secret', `id=tok,src=${secret}`, '-t', 'mounts2', ctx]);
+    assert.equal(sh('mounts2', 'cat /cache-count'), '2\n');
+    // As in BuildKit, a secret is optional unless required=true: then its absence fails the step.
+    const strict = context({ Dockerfile: 'FROM busybox\nRUN --mount=type=secret,id=tok,required=true true\n' });
+    dirs.push(strict);
+    const r = k.run(['build', strict]);
+    assert.notEqual(r.code, 0, 'a missing required secret fails the build');
+    assert.match(r.stderr, /Dockerfile:2: .*secret tok: not found/);
+  });
+
+  it('ONBUILD triggers run in the child build; ENTRYPOINT resets an inherited CMD', () => {
+    const parent = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /onbuild\nCMD ["echo", "parent-cmd"]\n' });
+    const child = context({ Dockerfile: 'FROM onbuild-parent\nENTRYPOINT ["echo", "ep"]\n' });
+    dirs.push(parent, child);
+    k.ok(['build', '-t', 'onbuild-parent', parent]);
+    k.ok(['build', '-t', 'onbuild-child', child]);
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', '--entrypoint', 'cat', 'onbuild-child', '/onbuild']).stdout, 'triggered\n');
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', 'onbuild-child']).stdout, 'ep\n', 'CMD from the base image is reset by ENTRYPOINT');
+  });
+
+  it('USER and COPY --chown by name, --chmod octal and symbolic, WORKDIR relative', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'WORKDIR /srv',
+        'WORKDIR app',
+        'COPY --chown=www-data:users a.sh ./',
+        'COPY --chmod=0640 b.txt ./',
+        'COPY --chmod=u+x,g-r c.txt ./',
+        'USER www-data',
+        'RUN id -u > /tmp/uid && touch mine 2>/dev/null; echo $? > /tmp/touch-rc',
+      ].join('\n') + '\n',
+      'a.sh': 'echo a\n',
+      'b.txt': 'b\n',
+      'c.txt': 'c\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'owners', ctx]);
+    assert.equal(sh('owners', 'pwd; stat -c "%U:%G %a %n" a.sh b.txt c.txt; cat /tmp/uid /tmp/touch-rc'),
+      '/srv/app\nwww-data:users 644 a.sh\nroot:root 640 b.txt\nroot:root 704 c.txt\n33\n1\n');
+  });
+
+  it('ADD: a local tar is extracted, a URL is downloaded and its --checksum verified', () => {
+    const ctx = context({ Dockerfile: '' });
+    mkdirSync(join(ctx, 'tree/sub'), { recursive: true });
+    writeFileSync(join(ctx, 'tree/sub/inner.txt'), 'inside the tar\n');
+    spawnSync('tar', ['-czf', join(ctx, 'tree.tgz'), '-C', join(ctx, 'tree'), '.']);
+    const sum = createHash('sha256').update(payload).digest('hex');
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nADD tree.tgz /x/\nADD --checksum=sha256:${sum} http://127.0.0.1:${port}/files/payload.txt /dl/\n`);
+    dirs.push(ctx);
+    k.ok(['build', '--network', 'host', '-t', 'adds', ctx]);
+    assert.equal(sh('adds', 'cat /x/sub/inner.txt /dl/payload.txt'), `inside the tar\n${payload}`);
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nADD --checksum=sha256:${'0'.repeat(64)} http://127.0.0.1:${port}/files/payload.txt /dl/\n`);
+    const r = k.run(['build', ctx]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, /Dockerfile:2: .*digest mismatch/);
+  });
+
+  it('.dockerignore with exceptions; --label and --build-arg reach the image', () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nARG VERSION\nLABEL version=$VERSION\nCOPY . /ctx/\n',
+      '.dockerignore': 'logs\n!logs/keep.log\n*.tmp\n',
+      'logs/a.log': 'a', 'logs/keep.log': 'keep', 'x.tmp': 'x', 'main.txt': 'main',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '--build-arg', 'VERSION=1.2.3', '--label', 'team=kiln', '-t', 'ignored', ctx]);
+    assert.equal(sh('ignored', 'cd /ctx && find . -type f | sort'), './.dockerignore\n./Dockerfile\n./logs/keep.log\n./main.txt\n');
+    const labels = JSON.parse(k.ok(['image', 'inspect', '--format', '{{json .Config.Labels}}', 'ignored']).stdout);
+    assert.deepEqual(labels, { version: '1.2.3', team: 'kiln' });
+  });
+});
