@@ -416,15 +416,14 @@ interface RunInvocation {
 }
 
 function runInvocation(c: ImageConfig, s: Extract<Step, { kind: 'RUN' }>): RunInvocation {
-  let argv: string[];
-  let stdin: string | undefined;
-  if (s.script && 'shebang' in s.script) {
-    argv = [...s.script.shebang, '/dev/stdin'];
-    stdin = s.script.stdin;
-  } else if (s.script) {
-    argv = cfg.shellArgv(c, s.script.shell);
-  } else {
-    argv = cfg.commandArgv(c, s.command);
+  const sc = s.script;
+  if (sc.form === 'exec') return { argv: sc.args, display: sc.args.join(' ') };
+  if (sc.form === 'shell') {
+    const argv = cfg.shellArgv(c, sc.command);
+    return { argv, display: argv.join(' ') };
   }
-  return { argv, stdin, display: argv.join(' ') };
+  // A `#!` heredoc runs with its interpreter, the script on stdin: nothing is left in the image.
+  const firstLine = sc.data.slice(2, sc.data.indexOf('\n') < 0 ? undefined : sc.data.indexOf('\n'));
+  const argv = [...firstLine.trim().split(/\s+/), '/dev/stdin'];
+  return { argv, stdin: sc.data, display: `${firstLine.trim()} <<${sc.name}` };
 }

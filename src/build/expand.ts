@@ -3,7 +3,7 @@
 // USER, EXPOSE, VOLUME, STOPSIGNAL, RUN --mount values) with the environment in scope at that step.
 // RUN, CMD and ENTRYPOINT are not expanded: their shell does it when they run.
 import { processWord, type Env } from '../dockerfile/shell-lex.js';
-import { resolveRunMounts, type Instruction } from '../dockerfile/instructions.js';
+import { expandHeredoc, resolveRunMounts, runScript, type Instruction } from '../dockerfile/instructions.js';
 import type { HealthConfig } from '../image/types.js';
 import type { Location, Step } from './steps.js';
 
@@ -27,15 +27,13 @@ export function expandStep(p: PlannedInstruction, env: Env): Step {
   const ins = p.ins;
   switch (ins.kind) {
     case 'RUN': {
-      const step: Extract<Step, { kind: 'RUN' }> = { kind: 'RUN', command: ins.command, mounts: resolveRunMounts(ins, x), network: ins.network as 'default' | 'none' | 'host' };
-      if (ins.heredocs.length && ins.command.form === 'shell') step.script = heredocScript(ins.command.command, ins.heredocs);
-      return step;
+      return { kind: 'RUN', script: runScript(ins), mounts: resolveRunMounts(ins, x), network: ins.network as 'default' | 'none' | 'host' };
     }
     case 'COPY':
     case 'ADD': {
       const heredocs = ins.sourceContents.map((h) => ({
         name: h.path,
-        content: h.expand ? processWord(h.data, env, { escapeChar: p.escapeChar, skipProcessQuotes: true }).result : h.data,
+        content: h.expand ? expandHeredoc(h.data, env) : h.data,
       }));
       return {
         kind: ins.kind,
@@ -103,25 +101,4 @@ function toDockerHealth(h: { test: string[]; interval?: number; timeout?: number
   if (h.startInterval !== undefined) out.StartInterval = h.startInterval;
   if (h.retries !== undefined) out.Retries = h.retries;
   return out;
-}
-
-/**
- * RUN with heredocs, as BuildKit runs it: `RUN <<EOF` alone runs the body as the script (with its
- * `#!` interpreter if it has one); otherwise the shell gets the command line followed by the
- * heredoc bodies and terminators, so the shell itself does the redirections and the expansion.
- */
-function heredocScript(command: string, heredocs: { name: string; content: string; chomp: boolean }[]): Extract<Step, { kind: 'RUN' }>['script'] {
-  const only = heredocs.length === 1 && /^\d*<<-?\s*(["']?)[^\s"']+\1\s*$/.test(command.trim());
-  if (only) {
-    const h = heredocs[0]!;
-    const body = h.chomp ? h.content.replace(/^\t+/gm, '') : h.content;
-    if (body.startsWith('#!')) {
-      const shebang = body.slice(2, body.indexOf('\n') < 0 ? undefined : body.indexOf('\n')).trim().split(/\s+/);
-      return { shebang, stdin: body };
-    }
-    return { shell: body };
-  }
-  let script = command;
-  for (const h of heredocs) script += `\n${h.content}${h.name}`;
-  return { shell: script };
 }

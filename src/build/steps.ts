@@ -3,7 +3,7 @@
 // instructions into these, using the environment and build args in scope at that point.
 import type { HealthConfig } from '../image/types.js';
 import type { RunMount } from '../dockerfile/run-mount.js';
-import type { CommandLine } from '../dockerfile/instructions.js';
+import type { CommandLine, RunScript } from '../dockerfile/instructions.js';
 
 export interface Location {
   file: string;
@@ -21,10 +21,8 @@ export interface HeredocFile {
 export type Step =
   | {
       kind: 'RUN';
-      /** Shell form is turned into argv by the executor, with the image's SHELL. */
-      command: CommandLine;
-      /** Script to run instead of `command` (RUN with heredocs), and stdin for `#!` scripts. */
-      script?: { shell: string } | { shebang: string[]; stdin: string };
+      /** What runs: exec args, a shell command (run with the image's SHELL) or a `#!` heredoc file. */
+      script: RunScript;
       mounts: RunMount[];
       network: 'default' | 'none' | 'host';
     }

@@ -136,10 +136,11 @@ describe('kiln build', () => {
     const ctx = context({ Dockerfile: 'ARG V=1\nFROM busybox AS a\nRUN echo $V\nFROM scratch AS b\nCOPY --from=a /x /x\nFROM busybox\n' });
     dirs.push(ctx);
     const r = k.ok(['dockerfile', 'parse', '--target', 'b', join(ctx, 'Dockerfile')]);
-    assert.match(r.stdout, /stage 1 "b" from scratch \(line 4\), needs stages 0/);
-    assert.match(r.stdout, /^\s+5\s+COPY\s+--from=a \/x \/x$/m);
-    assert.match(r.stdout, /not built for target "b": stage-2/);
+    assert.match(r.stdout, /target b; building a -> b/);
+    assert.match(r.stdout, /^\s+5\s+COPY --from=a \/x \/x\s+<- stage a$/m);
+    assert.match(r.stdout, /stage 2 stage-2: from image busybox\s+\[not needed for the target\]/);
     const json = JSON.parse(k.ok(['dockerfile', 'parse', '--format', 'json', join(ctx, 'Dockerfile')]).stdout);
-    assert.equal(json.stages.length, 3);
+    assert.equal(json.allStages.length, 3);
+    assert.deepEqual(json.stages.map((s: { index: number }) => s.index), [2], 'the last stage needs no other');
   });
 });

@@ -5,6 +5,7 @@ import { basename } from 'node:path';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { planBuild } from '../../dockerfile/stages.js';
+import { explainPlan } from '../../dockerfile/explain.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -24,17 +25,6 @@ export function register(program: Command, _ctx: CliContext): void {
         process.stdout.write(JSON.stringify(plan, null, 2) + '\n');
         return;
       }
-      const out: string[] = [];
-      for (const w of plan.warnings) out.push(`warning: line ${w.line ?? '?'}: ${w.message}`);
-      for (const a of plan.globalArgs) out.push(`global ARG ${a.key}${a.value !== undefined ? `=${a.value}` : ''} (line ${a.line})`);
-      for (const s of plan.stages) {
-        const base = s.base.kind === 'scratch' ? 'scratch' : s.base.kind === 'stage' ? `stage ${plan.allStages[s.base.index]!.displayName}` : `image ${s.base.ref}`;
-        out.push(`stage ${s.index} "${s.displayName}" from ${base} (line ${s.from.startLine})${s.dependsOn.length ? `, needs stages ${s.dependsOn.join(', ')}` : ''}`);
-        for (const i of s.instructions) out.push(`  ${String(i.startLine).padStart(4)}  ${i.kind.padEnd(11)} ${i.original.split('\n')[0]!.replace(/^\S+\s*/, '')}`);
-      }
-      const skipped = plan.allStages.filter((s) => !plan.stages.includes(s));
-      if (skipped.length) out.push(`not built for target "${plan.target.displayName}": ${skipped.map((s) => s.displayName).join(', ')}`);
-      if (plan.unusedBuildArgs.length) out.push(`unused build args: ${plan.unusedBuildArgs.join(', ')}`);
-      process.stdout.write(out.join('\n') + '\n');
+      process.stdout.write(explainPlan(plan, { filename: file === '-' ? 'Dockerfile' : basename(file) }) + '\n');
     });
 }
