@@ -15,6 +15,7 @@ import { copyTree, mkdirAll, resolveInRoot, type CopyOptions, type Ownership } f
 import { applyChmod, parseChmod } from '../dockerfile/chmod.js';
 import { matchPath } from '../dockerfile/gopath.js';
 import type { Snapshot } from './snapshot.js';
+import { mapLimit } from '../util/concurrency.js';
 import type { Step } from './steps.js';
 import { withReadonlyRootfs } from './rootfs-view.js';
 
@@ -93,16 +94,24 @@ async function copySelection(snap: Snapshot, sel: CopySelection, destPath: strin
   // Parents come before children in the list; a parent the ignore rules left out (a directory
   // excluded while a file in it is re-included) or --parents' leading directories are made here.
   const made = new Set<string>(['.']);
-  for (const e of sel.entries) {
-    if (unpack && e.isTopArchive) continue;
-    const parent = posix.dirname(e.destRel);
-    if (!made.has(parent)) {
-      await mkdirAll(snap.merged, posix.join(destPath, parent), owner);
-      made.add(parent);
-    }
+  const ensureParent = async (rel: string) => {
+    const parent = posix.dirname(rel);
+    if (made.has(parent)) return;
+    await mkdirAll(snap.merged, posix.join(destPath, parent), owner);
+    made.add(parent);
+  };
+  const entries = sel.entries.filter((e) => !(unpack && e.isTopArchive));
+  // Directories first, in order (parents before children), then every file at once: per-file
+  // syscalls, not bytes, dominate a large context, so they are overlapped.
+  for (const e of entries) {
+    if (e.type !== 'dir') continue;
+    await ensureParent(e.destRel);
     await copyTree(e.abs, join(root, e.destRel), { ...opts, recursive: false });
-    if (e.type === 'dir') made.add(e.destRel);
+    made.add(e.destRel);
   }
+  const files = entries.filter((e) => e.type !== 'dir');
+  for (const e of files) await ensureParent(e.destRel);
+  await mapLimit(files, 64, (e) => copyTree(e.abs, join(root, e.destRel), opts));
 }
 
 /** Where a single non-directory source lands: `dest` itself, or inside it if it is a directory. */
