@@ -65,8 +65,10 @@ function dockerTool() {
   if (!has('dockerd') || !has('docker')) return null;
   const docker = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
   if (spawnSync(docker, ['info'], { stdio: 'ignore' }).status !== 0) {
-    const d = spawn('dockerd', ['--data-root', join(work, 'docker-root')], { stdio: 'ignore', detached: true });
+    // Our own daemon on a private data root, stopped when the benchmark ends.
+    const d = spawn('dockerd', ['--data-root', join(work, 'docker-root'), '--pidfile', join(work, 'dockerd.pid')], { stdio: 'ignore', detached: true });
     d.unref();
+    process.on('exit', () => { try { process.kill(d.pid); } catch {} });
     for (let i = 0; i < 60 && spawnSync(docker, ['info'], { stdio: 'ignore' }).status !== 0; i++) execFileSync('sleep', ['0.5']);
   }
   sh(docker, ['load', '-i', join(work, 'busybox.tar')]);

@@ -3,7 +3,6 @@
 import type { Engine } from '../engine.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { NotFoundError } from '../store/errors.js';
-import { pullImage } from '../registry/pull.js';
 
 export async function resolveOrPull(engine: Engine, ref: string, opts: { pull: boolean; progress: (line: string) => void }): Promise<{ id: Digest; config: ImageConfig }> {
   if (!opts.pull) {
@@ -14,6 +13,8 @@ export async function resolveOrPull(engine: Engine, ref: string, opts: { pull: b
     }
   }
   try {
+    // Loaded on demand: most builds start from a local image and never need the registry client.
+    const { pullImage } = await import('../registry/pull.js');
     const r = await pullImage(engine, ref, { progress: opts.progress });
     return engine.resolveImage(r.id);
   } catch (e) {

@@ -3,7 +3,7 @@
 // commands/ and registers itself here; global options (--root, --debug) reach them via CliContext.
 import { Command } from 'commander';
 import { CliContext } from './context.js';
-import { commands } from './commands/index.js';
+import { allCommandModules, commandModules } from './commands/index.js';
 
 const program = new Command();
 program
@@ -15,7 +15,22 @@ program
   .enablePositionalOptions();
 
 const ctx = new CliContext(() => program.opts<{ root: string; debug: boolean }>());
-for (const register of commands) register(program, ctx);
+
+/** The command word: the first argument that is neither a global option nor its value. */
+function commandWord(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--root') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+// Load only the command being run; help and unknown words load them all (for the listing and
+// commander's suggestions).
+const word = commandWord(process.argv.slice(2));
+const loaders = (word !== undefined && Object.hasOwn(commandModules, word) ? commandModules[word] : undefined) ?? allCommandModules;
+for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program, ctx);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,77 +1,87 @@
-// The list of command modules. Adding a command = one file under commands/ + one line here.
+// The command modules, loaded on demand: `kiln build` imports only the build command (and what it
+// needs), not the registry, archive and container code — module loading is a large part of a
+// no-op command's time. Adding a command = one file under commands/ + one entry here.
 import type { RegisterCommand } from '../context.js';
-import * as build from './build.js';
-import * as builder from './builder.js';
-import * as commit from './commit.js';
-import * as dockerfile from './dockerfile.js';
-import * as pull from './pull.js';
-import * as push from './push.js';
-import * as login from './login.js';
-import * as logout from './logout.js';
-import * as images from './images.js';
-import * as image from './image.js';
-import * as history from './history.js';
-import * as tag from './tag.js';
-import * as rmi from './rmi.js';
-import * as save from './save.js';
-import * as load from './load.js';
-import * as inspect from './inspect.js';
-import * as run from './run.js';
-import * as create from './create.js';
-import * as start from './start.js';
-import * as ps from './ps.js';
-import * as logs from './logs.js';
-import * as exec from './exec.js';
-import * as stop from './stop.js';
-import * as kill from './kill.js';
-import * as restart from './restart.js';
-import * as wait from './wait.js';
-import * as rm from './rm.js';
-import * as top from './top.js';
-import * as stats from './stats.js';
-import * as cp from './cp.js';
-import * as diff from './diff.js';
-import * as exportCmd from './export.js';
-import * as container from './container.js';
-import * as network from './network.js';
-import * as volume from './volume.js';
-import * as inspect_container from './inspect-container.js';
 
-export const commands: RegisterCommand[] = [
-  build.register,
-  builder.register,
-  commit.register,
-  dockerfile.register,
-  pull.register,
-  push.register,
-  login.register,
-  logout.register,
-  images.register,
-  image.register,
-  history.register,
-  tag.register,
-  rmi.register,
-  save.register,
-  load.register,
-  inspect.register,
-  run.register,
-  create.register,
-  start.register,
-  ps.register,
-  logs.register,
-  exec.register,
-  stop.register,
-  kill.register,
-  restart.register,
-  wait.register,
-  rm.register,
-  top.register,
-  stats.register,
-  cp.register,
-  diff.register,
-  exportCmd.register,
-  container.register,
-  network.register,
-  volume.register,
-  inspect_container.register,
-];
+type Loader = () => Promise<{ register: RegisterCommand }>;
+
+const m: Record<string, Loader> = {
+  build: () => import('./build.js'),
+  builder: () => import('./builder.js'),
+  commit: () => import('./commit.js'),
+  dockerfile: () => import('./dockerfile.js'),
+  pull: () => import('./pull.js'),
+  push: () => import('./push.js'),
+  login: () => import('./login.js'),
+  logout: () => import('./logout.js'),
+  images: () => import('./images.js'),
+  image: () => import('./image.js'),
+  history: () => import('./history.js'),
+  tag: () => import('./tag.js'),
+  rmi: () => import('./rmi.js'),
+  save: () => import('./save.js'),
+  load: () => import('./load.js'),
+  inspect: () => import('./inspect.js'),
+  run: () => import('./run.js'),
+  create: () => import('./create.js'),
+  start: () => import('./start.js'),
+  ps: () => import('./ps.js'),
+  logs: () => import('./logs.js'),
+  exec: () => import('./exec.js'),
+  stop: () => import('./stop.js'),
+  kill: () => import('./kill.js'),
+  restart: () => import('./restart.js'),
+  wait: () => import('./wait.js'),
+  rm: () => import('./rm.js'),
+  top: () => import('./top.js'),
+  stats: () => import('./stats.js'),
+  cp: () => import('./cp.js'),
+  diff: () => import('./diff.js'),
+  exportCmd: () => import('./export.js'),
+  container: () => import('./container.js'),
+  network: () => import('./network.js'),
+  volume: () => import('./volume.js'),
+  inspect_container: () => import('./inspect-container.js'),
+};
+
+/** Top-level command word → the modules that register it (in registration order). */
+export const commandModules: Record<string, Loader[]> = {
+  build: [m.build],
+  builder: [m.builder],
+  commit: [m.commit],
+  dockerfile: [m.dockerfile],
+  pull: [m.pull],
+  push: [m.push],
+  login: [m.login],
+  logout: [m.logout],
+  images: [m.images],
+  image: [m.image],
+  history: [m.history],
+  tag: [m.tag],
+  rmi: [m.rmi],
+  save: [m.save],
+  load: [m.load],
+  inspect: [m.inspect, m.inspect_container],
+  run: [m.run],
+  create: [m.create],
+  start: [m.start],
+  ps: [m.ps],
+  logs: [m.logs],
+  exec: [m.exec],
+  stop: [m.stop],
+  kill: [m.kill],
+  restart: [m.restart],
+  wait: [m.wait],
+  rm: [m.rm],
+  top: [m.top],
+  stats: [m.stats],
+  cp: [m.cp],
+  diff: [m.diff],
+  export: [m.exportCmd],
+  container: [m.container, m.inspect_container],
+  network: [m.network],
+  volume: [m.volume],
+};
+
+/** Every command module once (for --help, or a word that is no command). */
+export const allCommandModules: Loader[] = Object.values(m);
