@@ -11,7 +11,8 @@ import type { Digest, ImageConfig } from '../image/types.js';
 import { resolveUserFrom } from '../runtime/user.js';
 import type { StageState } from './executor.js';
 import type { BuildContext, CopySelection } from './build-context.js';
-import { copyTree, mkdirAll, resolveInRoot, type CopyOptions, type Ownership } from './fs-copy.js';
+import { copyTree, mkdirAll, type CopyOptions, type Ownership } from './fs-copy.js';
+import { resolveInRoot } from '../runtime/paths.js';
 import { applyChmod, parseChmod } from '../dockerfile/chmod.js';
 import { matchPath } from '../dockerfile/gopath.js';
 import type { Snapshot } from './snapshot.js';
@@ -40,7 +41,7 @@ export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: 
     // COPY <<EOF /path: each heredoc becomes a file named after its delimiter (or the dest).
     for (const h of s.heredocs) {
       const target = s.heredocs.length > 1 || destIsDir ? posix.join(destPath, h.name) : destPath;
-      const abs = await resolveInRoot(snap.merged, target);
+      const abs = resolveInRoot(snap.merged, target);
       await mkdirAll(snap.merged, posix.dirname(target), owner);
       await fsp.writeFile(abs, h.content);
       await fsp.lchown(abs, owner?.uid ?? 0, owner?.gid ?? 0);
@@ -82,7 +83,7 @@ async function copySelection(snap: Snapshot, sel: CopySelection, destPath: strin
     }
     const dest = await singleFileDest(snap, destPath, top.destRel);
     await mkdirAll(snap.merged, posix.dirname(dest), owner);
-    await copyTree(top.abs, await resolveInRoot(snap.merged, dest), { ...opts, recursive: false });
+    await copyTree(top.abs, resolveInRoot(snap.merged, dest), { ...opts, recursive: false });
     return;
   }
   const root = await mkdirAll(snap.merged, destPath, owner);
@@ -117,7 +118,7 @@ async function copySelection(snap: Snapshot, sel: CopySelection, destPath: strin
 /** Where a single non-directory source lands: `dest` itself, or inside it if it is a directory. */
 async function singleFileDest(snap: Snapshot, destPath: string, name: string): Promise<string> {
   try {
-    const st = await fsp.stat(await resolveInRoot(snap.merged, destPath));
+    const st = await fsp.stat(resolveInRoot(snap.merged, destPath));
     if (st.isDirectory()) return posix.join(destPath, posix.basename(name));
   } catch {
     /* does not exist: it is the file's name */
@@ -139,7 +140,7 @@ async function expandFromRoot(root: string, sources: string[]): Promise<Top[]> {
     if (/[*?[]/.test(clean)) {
       const dir = posix.dirname(clean);
       const pattern = posix.basename(clean);
-      const absDir = await resolveInRoot(root, dir);
+      const absDir = resolveInRoot(root, dir);
       let names: string[] = [];
       try {
         names = (await fsp.readdir(absDir)).sort();
@@ -149,7 +150,7 @@ async function expandFromRoot(root: string, sources: string[]): Promise<Top[]> {
       for (const n of names.filter((n) => matchPath(pattern, n))) out.push(await top(join(absDir, n), n));
       if (!names.some((n) => matchPath(pattern, n))) throw new Error(`lstat ${clean}: no such file or directory`);
     } else {
-      const abs = await resolveInRoot(root, clean);
+      const abs = resolveInRoot(root, clean);
       try {
         out.push(await top(abs, posix.basename(clean)));
       } catch {
@@ -172,7 +173,7 @@ async function copyTops(snap: Snapshot, tops: Top[], destPath: string, destIsDir
   if (tops.length === 1 && tops[0]!.type !== 'dir' && !destIsDir) {
     const dest = await singleFileDest(snap, destPath, tops[0]!.name);
     await mkdirAll(snap.merged, posix.dirname(dest), owner);
-    await copyTree(tops[0]!.abs, await resolveInRoot(snap.merged, dest), opts);
+    await copyTree(tops[0]!.abs, resolveInRoot(snap.merged, dest), opts);
     return;
   }
   const root = await mkdirAll(snap.merged, destPath, owner);
@@ -188,7 +189,7 @@ async function copyTops(snap: Snapshot, tops: Top[], destPath: string, destIsDir
 async function resolveChown(rootfs: string, spec: string): Promise<Ownership> {
   const read = async (p: string) => {
     try {
-      return await fsp.readFile(await resolveInRoot(rootfs, p), 'utf8');
+      return await fsp.readFile(resolveInRoot(rootfs, p), 'utf8');
     } catch {
       return undefined;
     }
@@ -245,7 +246,7 @@ async function addUrl(snap: Snapshot, url: string, destPath: string, destIsDir: 
   const name = basename(new URL(url).pathname) || 'index.html';
   const target = destIsDir ? posix.join(destPath, name) : await singleFileDest(snap, destPath, name);
   await mkdirAll(snap.merged, posix.dirname(target), owner);
-  const abs = await resolveInRoot(snap.merged, target);
+  const abs = resolveInRoot(snap.merged, target);
   await fsp.writeFile(abs, body);
   await fsp.lchown(abs, owner?.uid ?? 0, owner?.gid ?? 0);
   await fsp.chmod(abs, opts.chmod ? opts.chmod(0o600, false) : 0o600);

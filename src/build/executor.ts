@@ -242,23 +242,26 @@ class Builder {
     // history line the step wrote: it carries the expanded values (ENV, ARG, LABEL …).
     const createdBy = state.config.history?.at(-1)?.created_by ?? ins.keyText;
     const inputs = this.inputs(state, ins, { instruction: createdBy });
-    const key = cacheKey(inputs);
-    const cached = this.req.noCache ? null : this.lookup(key);
-    if (cached) {
-      this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
-      return { ...state, config: cached.config, imageId: cached.id, key };
-    }
-    if (this.req.explainCache && !this.req.noCache) {
-      this.req.progress.emit({ type: 'explain', step, reason: explainMiss(inputs, cacheEntriesFor(this.engine, state.key), state.hit) });
-    }
+    const { key, hit } = this.consultCache(inputs, state, step);
+    if (hit) return hit;
     const id = this.engine.content.putJson(state.config).digest;
     recordCache(this.engine, key, id, storedInputs(inputs));
     this.req.progress.emit({ type: 'stepDone', step, imageId: id, ms: Date.now() - started });
     return { ...state, imageId: id, key, hit: false };
   }
 
-  private lookup(key: string): { id: Digest; config: ImageConfig } | null {
-    return lookupCache(this.engine, key);
+  /** The step's key, and the cached state when the cache has it; a miss is explained on request. */
+  private consultCache(inputs: CacheInputs, state: StageState, step: number): { key: string; hit?: StageState } {
+    const key = cacheKey(inputs);
+    const cached = this.req.noCache ? null : lookupCache(this.engine, key);
+    if (cached) {
+      this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
+      return { key, hit: { ...state, config: cached.config, imageId: cached.id, key } };
+    }
+    if (this.req.explainCache && !this.req.noCache) {
+      this.req.progress.emit({ type: 'explain', step, reason: explainMiss(inputs, cacheEntriesFor(this.engine, inputs.parent), state.hit) });
+    }
+    return { key };
   }
 
   private async runLayerStep(
@@ -272,7 +275,6 @@ class Builder {
     hist: (createdBy: string, empty: boolean) => void,
   ): Promise<StageState> {
     const c = state.config;
-    const parentKey = state.key;
     const diffIds = [...c.rootfs.diff_ids];
     let inputs: CacheInputs;
     let createdBy: string;
@@ -317,15 +319,8 @@ class Builder {
       });
     }
 
-    const key = cacheKey(inputs);
-    const cached = this.req.noCache ? null : this.lookup(key);
-    if (cached) {
-      this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
-      return { ...state, config: cached.config, imageId: cached.id, key };
-    }
-    if (this.req.explainCache && !this.req.noCache) {
-      this.req.progress.emit({ type: 'explain', step, reason: explainMiss(inputs, cacheEntriesFor(this.engine, parentKey), state.hit) });
-    }
+    const { key, hit } = this.consultCache(inputs, state, step);
+    if (hit) return hit;
 
     const sde = this.req.sourceDateEpoch;
     let layer;

@@ -3,41 +3,8 @@
 // every file keeps its mode and mtime; ownership is 0:0 for the build context, kept for files
 // copied from another stage or image, and replaced by --chown; --chmod replaces the mode.
 import { promises as fsp, type Stats } from 'node:fs';
-import { join, posix } from 'node:path';
-
-const MAX_SYMLINKS = 255;
-
-/** Resolves `path` inside `root` like a chroot would: symlinks are followed relative to root and
- *  `..` never climbs above it. Missing trailing components are allowed (they are to be created). */
-export async function resolveInRoot(root: string, path: string): Promise<string> {
-  const parts = posix.normalize('/' + path).split('/').filter(Boolean);
-  const resolved: string[] = [];
-  let links = 0;
-  while (parts.length) {
-    const part = parts.shift()!;
-    if (part === '.') continue;
-    if (part === '..') {
-      resolved.pop();
-      continue;
-    }
-    const candidate = join(root, ...resolved, part);
-    let st: Stats | null = null;
-    try {
-      st = await fsp.lstat(candidate);
-    } catch {
-      st = null;
-    }
-    if (st?.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS) throw new Error(`too many levels of symbolic links resolving ${path}`);
-      const target = await fsp.readlink(candidate);
-      if (target.startsWith('/')) resolved.length = 0;
-      parts.unshift(...target.split('/').filter(Boolean));
-      continue;
-    }
-    resolved.push(part);
-  }
-  return join(root, ...resolved);
-}
+import { join } from 'node:path';
+import { resolveInRoot } from '../runtime/paths.js';
 
 export interface Ownership {
   uid: number;
@@ -57,7 +24,7 @@ export interface CopyOptions {
 
 /** Creates `dir` and its missing parents (mode 0755, owned by `owner`), like mkdir -p. */
 export async function mkdirAll(root: string, dir: string, owner?: Ownership): Promise<string> {
-  const abs = await resolveInRoot(root, dir);
+  const abs = resolveInRoot(root, dir);
   const missing: string[] = [];
   for (let p = abs; p.length > root.length; p = join(p, '..')) {
     try {

@@ -11,7 +11,7 @@ import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 import type { SpecMount } from '../runtime/spec.js';
 import type { BuildContext } from './build-context.js';
 import type { StageState } from './executor.js';
-import { resolveInRoot } from './fs-copy.js';
+import { resolveInRoot } from '../runtime/paths.js';
 import type { RunMount } from '../dockerfile/run-mount.js';
 
 export interface RunMountEnv {
@@ -44,7 +44,7 @@ export async function resolveRunMounts(engine: Engine, mounts: RunMount[], env: 
         case 'bind': {
           let root = env.context.root;
           if (m.from !== undefined) root = await viewOf(engine, m.from, env, dir, cleanups);
-          const src = await resolveInRoot(root, m.source || '/');
+          const src = resolveInRoot(root, m.source || '/');
           if (!existsSync(src)) throw new Error(`failed to mount ${m.target}: ${m.source}: not found`);
           if (!m.readOnly) {
             // rw: the step may write, but nothing it writes survives the step.

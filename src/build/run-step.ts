@@ -15,19 +15,12 @@ import { recordStubs, removeMountStubs, withSnapshot, type CommitResult } from '
 
 export type BuildNetwork = 'default' | 'none' | 'host';
 
-export interface RunStepInput {
+/** A RUN step: the process (see ProcessInRootfs) and the layers it runs on. */
+export interface RunStepInput extends Omit<ProcessInRootfs, 'containerId' | 'rootfs' | 'upper' | 'scratch' | 'stdin'> {
   diffIds: Digest[];
-  argv: string[];
-  env: string[];
-  cwd: string;
-  user?: string;
-  network: BuildNetwork;
-  /** Mounts resolved to host paths by the executor (cache dirs, context binds, secrets, tmpfs). */
-  mounts: SpecMount[];
   stdin?: Buffer;
   sourceDateEpoch?: number;
   onContainer?: (id: string) => void;
-  onOutput: (data: Buffer, stream: 'stdout' | 'stderr') => void;
 }
 
 export interface RunStepResult {
@@ -48,6 +41,7 @@ export interface ProcessInRootfs {
   cwd: string;
   user?: string;
   network: BuildNetwork;
+  /** Mounts resolved to host paths (cache dirs, context binds, secrets, tmpfs). */
   mounts: SpecMount[];
   stdin?: Buffer | 'inherit';
   tty?: boolean;

@@ -10,7 +10,8 @@ import type { Digest, ImageConfig } from '../image/types.js';
 import { familiarName, parseReference } from '../image/reference.js';
 import { containerPaths, createContainer, listContainers, removeContainer, withRootfs, type Container } from '../runtime/containers.js';
 import { commitContainerLayer } from './commit.js';
-import { copyTree, mkdirAll, resolveInRoot } from './fs-copy.js';
+import { copyTree, mkdirAll } from './fs-copy.js';
+import { resolveInRoot } from '../runtime/paths.js';
 import * as cfg from './image-config.js';
 import { runInRootfs, type BuildNetwork } from './run-step.js';
 import { removeTree } from '../store/staging.js';
@@ -88,7 +89,7 @@ export async function workingCopy(engine: Engine, c: Container, sources: string[
         } else await copyTree(src, join(root, posix.basename(src)), { zeroOwner: true });
       } else {
         await mkdirAll(merged, posix.dirname(destPath));
-        await copyTree(src, await resolveInRoot(merged, destPath), { zeroOwner: true });
+        await copyTree(src, resolveInRoot(merged, destPath), { zeroOwner: true });
       }
     }
   });
