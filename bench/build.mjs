@@ -61,6 +61,7 @@ function kilnTool() {
   return { name: 'kiln', build: (ctx, extra = []) => k(['build', '-q', ...extra, '-t', 'bench', ctx]) };
 }
 
+let stopDaemon = () => {};
 function dockerTool() {
   if (!has('dockerd') || !has('docker')) return null;
   const docker = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
@@ -68,7 +69,10 @@ function dockerTool() {
     // Our own daemon on a private data root, stopped when the benchmark ends.
     const d = spawn('dockerd', ['--data-root', join(work, 'docker-root'), '--pidfile', join(work, 'dockerd.pid')], { stdio: 'ignore', detached: true });
     d.unref();
-    process.on('exit', () => { try { process.kill(d.pid); } catch {} });
+    stopDaemon = () => {
+      try { process.kill(d.pid); } catch { return; }
+      for (let i = 0; i < 40 && spawnSync('kill', ['-0', String(d.pid)]).status === 0; i++) execFileSync('sleep', ['0.25']);
+    };
     for (let i = 0; i < 60 && spawnSync(docker, ['info'], { stdio: 'ignore' }).status !== 0; i++) execFileSync('sleep', ['0.5']);
   }
   sh(docker, ['load', '-i', join(work, 'busybox.tar')]);
@@ -112,4 +116,6 @@ console.log(['scenario'.padEnd(30), ...names.map((n) => n.padStart(9)), ...peers
 for (const [name, r] of Object.entries(results)) {
   console.log([name.padEnd(30), ...names.map((n) => r[n].toFixed(3).padStart(9)), ...peers.map((p) => (r.kiln / r[p]).toFixed(2).padStart(13))].join(' '));
 }
-rmSync(work, { recursive: true, force: true, maxRetries: 3 });
+stopDaemon();
+spawnSync('umount', ['-R', join(work, 'docker-root')]);
+try { rmSync(work, { recursive: true, force: true, maxRetries: 3 }); } catch (e) { console.error(`note: could not remove ${work}: ${e.message}`); }
