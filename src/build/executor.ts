@@ -346,6 +346,7 @@ class Builder {
         let tail: Buffer[] = [];
         const r = await runStep(this.engine, {
           diffIds,
+          imageId: state.imageId,
           argv: run.argv,
           env: runEnv,
           cwd: workdir,

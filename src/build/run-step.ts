@@ -11,6 +11,7 @@ import { runOnce } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
 import { attachNetwork, detachNetwork, type NetworkAttachment } from '../runtime/network.js';
 import { buildSandbox } from './build-network.js';
+import { recordStepContainer } from './step-container.js';
 import { recordStubs, removeMountStubs, withSnapshot, type CommitResult } from './snapshot.js';
 
 export type BuildNetwork = 'default' | 'none' | 'host';
@@ -18,6 +19,8 @@ export type BuildNetwork = 'default' | 'none' | 'host';
 /** A RUN step: the process (see ProcessInRootfs) and the layers it runs on. */
 export interface RunStepInput extends Omit<ProcessInRootfs, 'containerId' | 'rootfs' | 'upper' | 'scratch' | 'stdin'> {
   diffIds: Digest[];
+  /** The parent step's image (what `kiln ps` shows for the step's container). */
+  imageId: Digest;
   stdin?: Buffer;
   sourceDateEpoch?: number;
   onContainer?: (id: string) => void;
@@ -104,6 +107,7 @@ export async function runInRootfs(engine: Engine, p: ProcessInRootfs): Promise<n
 export async function runStep(engine: Engine, input: RunStepInput): Promise<RunStepResult> {
   const containerId = randomBytes(32).toString('hex');
   input.onContainer?.(containerId);
+  const forget = recordStepContainer(engine, containerId, input.imageId, input.argv, input.env, input.cwd);
   const { value: exitCode, layer } = await withSnapshot(
     engine,
     input.diffIds,
@@ -114,10 +118,12 @@ export async function runStep(engine: Engine, input: RunStepInput): Promise<RunS
       return exitCode;
     },
     { keepEmpty: true, sourceDateEpoch: input.sourceDateEpoch },
-  ).catch((e: unknown) => {
-    if (e instanceof StepFailed) return { value: e.exitCode, layer: null };
-    throw e;
-  });
+  )
+    .catch((e: unknown) => {
+      if (e instanceof StepFailed) return { value: e.exitCode, layer: null };
+      throw e;
+    })
+    .finally(forget);
   return { exitCode, containerId, layer };
 }
 

@@ -143,4 +143,19 @@ describe('kiln build', () => {
     assert.equal(json.allStages.length, 3);
     assert.deepEqual(json.stages.map((s: { index: number }) => s.index), [2], 'the last stage needs no other');
   });
+
+  it('a RUN step appears in `kiln ps` while it runs, and is gone afterwards', async () => {
+    const ctx = context({ Dockerfile: 'FROM busybox\nRUN sleep 2\n' });
+    dirs.push(ctx);
+    const child = k.spawn(['build', '--no-cache', '-q', ctx]);
+    const done = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)));
+    let seen = '';
+    for (let i = 0; i < 40 && !seen; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      seen = k.ok(['ps', '--format', '{{.Names}} {{.Command}}']).stdout.split('\n').find((l) => l.startsWith('kiln-build-')) ?? '';
+    }
+    assert.match(seen, /^kiln-build-[0-9a-f]{12} .*sleep 2/);
+    assert.equal(await done, 0);
+    assert.doesNotMatch(k.ok(['ps', '-a']).stdout, /kiln-build-/);
+  });
 });
