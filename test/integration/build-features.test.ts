@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { Kiln } from '../helpers/kiln.js';
+import { ociErrors, schemasAvailable } from '../unit/archive/oci-schemas.js';
+import { readFileSync } from 'node:fs';
 
 function context(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
@@ -150,5 +152,28 @@ describe('kiln build: Dockerfile features', () => {
     assert.equal(sh('ignored', 'cd /ctx && find . -type f | sort'), './.dockerignore\n./Dockerfile\n./logs/keep.log\n./main.txt\n');
     const labels = JSON.parse(k.ok(['image', 'inspect', '--format', '{{json .Config.Labels}}', 'ignored']).stdout);
     assert.deepEqual(labels, { version: '1.2.3', team: 'kiln' });
+  });
+
+  it('a built image saved as an OCI layout validates against the image-spec schemas', { skip: !schemasAvailable() && 'OCI schemas not found' }, () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nENV A=1\nEXPOSE 80/tcp 53/udp\nVOLUME /data\nLABEL x=y\nHEALTHCHECK --interval=5s CMD true\nUSER nobody\nSTOPSIGNAL SIGINT\nRUN true\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'schema', ctx]);
+    const out = mkdtempSync(join(tmpdir(), 'kiln-oci-'));
+    dirs.push(out);
+    k.ok(['save', '--format', 'oci-archive', '-o', join(out, 'img.tar'), 'schema']);
+    spawnSync('tar', ['-xf', join(out, 'img.tar'), '-C', out]);
+    const blob = (d: string) => JSON.parse(readFileSync(join(out, 'blobs', ...d.split(':')), 'utf8'));
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    assert.deepEqual(ociErrors('index', index), []);
+    const manifest = blob(index.manifests[0].digest);
+    assert.deepEqual(ociErrors('manifest', manifest), []);
+    const config = blob(manifest.config.digest);
+    assert.deepEqual(ociErrors('config', config), []);
+    assert.equal(config.rootfs.diff_ids.length, manifest.layers.length);
+    assert.deepEqual(Object.keys(config.config.ExposedPorts).sort(), ['53/udp', '80/tcp']);
+    assert.equal(config.config.Healthcheck.Interval, 5_000_000_000);
+    assert.equal(config.history.filter((h: { empty_layer?: boolean }) => !h.empty_layer).length, manifest.layers.length);
   });
 });
