@@ -3,13 +3,14 @@
 import type { Location } from './steps.js';
 
 export class BuildError extends Error {
-  readonly exitCode?: number;
+  /** The failed process's exit code (the CLI itself exits 1, as docker build does). */
+  readonly stepExitCode?: number;
   readonly output: string[];
   located = false;
 
   constructor(message: string, opts: { exitCode?: number; output?: string[] } = {}) {
     super(message);
-    this.exitCode = opts.exitCode;
+    this.stepExitCode = opts.exitCode;
     this.output = opts.output ?? [];
   }
 
@@ -17,7 +18,7 @@ export class BuildError extends Error {
   static at(loc: Location, e: unknown): BuildError {
     if (e instanceof BuildError && e.located) return e;
     const inner = e instanceof Error ? e.message : String(e);
-    const err = new BuildError(`${loc.file}:${loc.line}: ${loc.text}: ${inner}`, e instanceof BuildError ? { exitCode: e.exitCode, output: e.output } : {});
+    const err = new BuildError(`${loc.file}:${loc.line}: ${loc.text}: ${inner}`, e instanceof BuildError ? { exitCode: e.stepExitCode, output: e.output } : {});
     err.located = true;
     if (e instanceof Error && !(e instanceof BuildError)) err.stack = e.stack;
     return err;

@@ -29,12 +29,13 @@ export class CliContext {
   }
 
   fail(err: unknown): void {
-    const e = err as { exitCode?: number; message?: string; stack?: string; code?: string };
+    const e = err as { exitCode?: number; message?: string; stack?: string; code?: string; describe?: () => string };
     if (e?.code?.startsWith?.('commander.')) {
       process.exitCode = e.exitCode ?? 1; // commander already printed its message
       return;
     }
-    const msg = this.debug && e?.stack ? e.stack : e?.message ?? String(err);
+    // A build error carries the step's last output lines (describe()); others just a message.
+    const msg = this.debug && e?.stack ? e.stack : typeof e?.describe === 'function' ? e.describe() : e?.message ?? String(err);
     process.stderr.write(`Error: ${msg.replace(/^Error: /, '')}\n`);
     process.exitCode = typeof e?.exitCode === 'number' ? e.exitCode : 1;
   }
