@@ -76,7 +76,8 @@ describe('kiln build', () => {
     const ctx = context({ Dockerfile: 'FROM busybox\n\nRUN echo about to fail && exit 3\nRUN echo never\n' });
     dirs.push(ctx);
     const r = k.run(['build', '--progress', 'plain', '-t', 'broken', ctx]);
-    assert.notEqual(r.code, 0);
+    assert.equal(r.code, 1, 'docker build exits 1 whatever the step returned');
+    assert.match(r.stderr, /> about to fail/, 'the last lines of the step are repeated with the error');
     assert.match(r.stderr, /Dockerfile:3/);
     assert.match(r.stderr, /did not complete successfully: exit code: 3/);
     assert.doesNotMatch(r.stdout, /echo never/);
