@@ -60,6 +60,7 @@ import {
 } from './runc.js';
 import { generateSpec, normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
 import type { OciSeccomp } from './oci-spec.js';
+import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveUser } from './user.js';
 import { diskUsage, randomHex, Volumes, type MountRecord } from './volumes.js';
 
@@ -137,6 +138,8 @@ export interface ContainerStateRecord {
   /** stopped with stop/kill/rm: no restart policy applies */
   stoppedByUser?: boolean;
   network?: NetworkState;
+  /** Docker's State.Health, for containers with a health check */
+  health?: HealthState;
 }
 
 export type Container = ContainerRecord<ContainerStateRecord, ContainerConfigRecord>;
@@ -620,6 +623,10 @@ function parseSecurityOpts(opts: string[]): { seccomp?: 'unconfined' | OciSeccom
   return { seccomp, noNewPrivileges };
 }
 
+function initialHealth(c: Container): HealthState | undefined {
+  return healthArgv(c.config.healthcheck) ? { Status: 'starting', FailingStreak: 0, Log: [] } : undefined;
+}
+
 function resetExitFiles(engine: Engine, id: string): void {
   const p = containerPaths(engine, id);
   rmSync(p.exitFile, { force: true });
@@ -663,7 +670,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         exitCommand: exitCommand(engine, c.id),
       });
       await runcStart(c.id, opts);
-      return setState(engine, c.id, {
+      const started = setState(engine, c.id, {
         status: 'running',
         pid: fastState(c.id, opts)?.pid ?? 0,
         startedAt: new Date().toISOString(),
@@ -674,7 +681,10 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         ...(conmonPid ? { monitorPid: conmonPid } : {}),
         stoppedByUser: false,
         network,
+        health: initialHealth(c),
       });
+      spawnHealthMonitor(engine, started);
+      return started;
     } catch (e) {
       const msg = (e as Error).message;
       await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
@@ -718,8 +728,10 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       monitorPid: process.pid,
       stoppedByUser: false,
       network,
+      health: initialHealth(cur),
     });
   });
+  spawnHealthMonitor(engine, get(engine, c.id));
   const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});

@@ -69,7 +69,7 @@ export function inspectContainer(engine: Engine, c: Container): Record<string, u
       Error: s.error,
       StartedAt: s.startedAt,
       FinishedAt: s.finishedAt,
-      ...(cfg.healthcheck ? { Health: { Status: live ? 'starting' : 'unhealthy', FailingStreak: 0, Log: [] } } : {}),
+      ...(s.health ? { Health: s.health } : {}),
     },
     Image: cfg.imageId,
     ResolvConfPath: p.resolvConf,

@@ -256,6 +256,18 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.deepEqual(JSON.parse(ok(['inspect', 'fs']))[0].Id, data.Id, 'top-level inspect finds containers');
   });
 
+  test('health checks: starting, then healthy or unhealthy after the retries; the monitor ends with the container', async () => {
+    ok(['run', '-d', '--name', 'hc', '--health-cmd', 'test -f /tmp/ready', '--health-interval', '200ms', '--health-retries', '2',
+      'busybox', 'sh', '-c', 'sleep 0.5; touch /tmp/ready; sleep 100']);
+    assert.match(ok(['ps', '--filter', 'name=hc', '--format', '{{.Status}}']), /\(health: starting\)|\(unhealthy\)/);
+    await until(() => inspect('hc', '{{.State.Health.Status}}') === 'healthy', 8000);
+    assert.equal(ok(['container', 'healthcheck', 'hc']), 'healthy\n');
+    ok(['run', '-d', '--name', 'sick', '--health-cmd', 'exit 3', '--health-interval', '200ms', '--health-retries', '2', 'busybox', 'sleep', '100']);
+    await until(() => inspect('sick', '{{.State.Health.Status}}') === 'unhealthy', 8000);
+    assert.match(inspect('sick', '{{range .State.Health.Log}}{{.ExitCode}} {{end}}'), /^3 3 /);
+    ok(['rm', '-f', 'hc', 'sick']);
+  });
+
   test('restart policy on-failure:N, container prune', async () => {
     ok(['run', '-d', '--name', 'flaky', '--restart', 'on-failure:2', 'busybox', 'sh', '-c', 'exit 1']);
     await until(() => inspect('flaky', '{{.RestartCount}} {{.State.Status}}') === '2 exited', 10_000);

@@ -6,6 +6,7 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { humanSize } from '../format/index.js';
 import { finalize, pauseContainer, pruneContainers, unpauseContainer } from '../../runtime/containers.js';
+import { healthMonitor, runHealthcheck } from '../../runtime/health.js';
 import { addInspectCommand } from './inspect-container.js';
 import { addPsOptions, ps, type PsOptions } from './ps.js';
 import { eachContainer } from './stop.js';
@@ -58,6 +59,18 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (names: string[]) => {
       const engine = ctx.engine();
       await eachContainer(names, 'unpause', (n) => unpauseContainer(engine, n));
+    });
+  container
+    .command('healthcheck')
+    .description("Run a container's health check once and print the result (--monitor: every interval, while it runs)")
+    .argument('<container>')
+    .option('--monitor', 'keep checking every interval until the container stops (started with the container)')
+    .action(async (name: string, o: { monitor?: boolean }) => {
+      const engine = ctx.engine();
+      if (o.monitor) return healthMonitor(engine, name);
+      const h = await runHealthcheck(engine, name);
+      process.stdout.write(`${h.Status}\n`);
+      if (h.Status !== 'healthy') process.exitCode = 1;
     });
   container
     .command('cleanup', { hidden: true })

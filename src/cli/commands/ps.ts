@@ -14,8 +14,10 @@ export function statusText(c: Container, now = Date.now()): string {
   const s = c.state;
   const ago = (t: string) => humanDuration(Math.max(0, now - Date.parse(t)));
   switch (s.status) {
-    case 'running':
-      return `Up ${ago(s.startedAt)}`;
+    case 'running': {
+      const h = s.health?.Status;
+      return `Up ${ago(s.startedAt)}${h === 'starting' ? ' (health: starting)' : h ? ` (${h})` : ''}`;
+    }
     case 'paused':
       return `Up ${ago(s.startedAt)} (Paused)`;
     case 'restarting':
