@@ -748,8 +748,8 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       tty: c.config.tty,
       stdin: io.stdin,
       newProcessGroup: !tty,
-      stdout: log ? (b) => (log.write('stdout', b), (io.stdout ?? ((x: Buffer) => process.stdout.write(x)))(b)) : undefined,
-      stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? ((x: Buffer) => process.stderr.write(x)))(b)) : undefined,
+      stdout: log ? (b) => (log.write('stdout', b), (io.stdout ?? writeAll(1))(b)) : undefined,
+      stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? writeAll(2))(b)) : undefined,
     });
   } catch (e) {
     const msg = (e as Error).message;
@@ -765,6 +765,19 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   if (result.oomKilled) writeFileSync(p.oomFile, '');
   await finalize(engine, c.id, opts);
   return result;
+}
+
+/** A synchronous writer for fd 1/2: it throws EPIPE when the reader is gone (see runOnce). */
+function writeAll(fd: number): (b: Buffer) => void {
+  return (b) => {
+    for (let off = 0; off < b.length; ) {
+      try {
+        off += writeSync(fd, b, off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+      }
+    }
+  };
 }
 
 /** Appends k8s-file log lines: `<RFC3339Nano> stdout|stderr F|P <text>`. */

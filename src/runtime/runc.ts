@@ -107,8 +107,18 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
       const child = spawn(runtimeBinary(opts), args, { stdio, detached: !!opts.newProcessGroup });
       child.on('error', reject);
       if (child.pid !== undefined) opts.onSpawn?.(child.pid);
-      if (opts.stdout) child.stdout!.on('data', opts.stdout);
-      if (opts.stderr) child.stderr!.on('data', opts.stderr);
+      // A sink that throws (EPIPE: our reader went away) closes the pipe: the container's next
+      // write then fails the way it would in a shell pipeline.
+      const sink = (stream: NodeJS.ReadableStream & { destroy(): void }, fn: (b: Buffer) => void) =>
+        stream.on('data', (b: Buffer) => {
+          try {
+            fn(b);
+          } catch {
+            stream.destroy();
+          }
+        });
+      if (opts.stdout) sink(child.stdout!, opts.stdout);
+      if (opts.stderr) sink(child.stderr!, opts.stderr);
       if (opts.stdin && opts.stdin !== 'inherit') {
         opts.stdin.pipe(child.stdin!);
         child.stdin!.on('error', () => {}); // the container may exit before reading everything
