@@ -1,5 +1,6 @@
 // `kiln container inspect [-f FORMAT] CONTAINER…`: Docker's JSON (State, GraphDriver.Data, Mounts,
-// Config, HostConfig, NetworkSettings); also the container resolver of the top-level `kiln inspect`.
+// Config, HostConfig, NetworkSettings); also the container, volume and network resolvers of the
+// top-level `kiln inspect`.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { formatInspect, templateErrorMessage } from '../format/index.js';
@@ -8,8 +9,31 @@ import { getContainer, peekContainer } from '../../runtime/containers.js';
 import { inspectContainer } from '../../runtime/inspect.js';
 import { NotFoundError } from '../../store/errors.js';
 import { registerInspectResolver } from './inspect.js';
+import { inspectJson as networkInspect } from './network.js';
+import { Networks } from '../../runtime/network.js';
+import { Volumes } from '../../runtime/volumes.js';
 
-// `kiln inspect NAME` looks for a container before an image, as Docker does.
+// `kiln inspect NAME` looks for a container before an image, then volumes and networks, as
+// Docker does (the CLI loads this module with `inspect`).
+registerInspectResolver({
+  type: 'volume',
+  priority: 30,
+  resolve(ctx, name) {
+    const v = new Volumes(ctx.engine());
+    return v.get(name) ? v.inspect(name) : undefined;
+  },
+});
+
+registerInspectResolver({
+  type: 'network',
+  priority: 40,
+  resolve(ctx, name) {
+    const nets = new Networks(ctx.engine().root);
+    const info = nets.get(name);
+    return info ? networkInspect(nets, info) : undefined;
+  },
+});
+
 registerInspectResolver({
   type: 'container',
   priority: 10,

@@ -8,7 +8,7 @@ import { confirm } from './container.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
-function inspectJson(nets: Networks, n: NetworkInfo) {
+export function inspectJson(nets: Networks, n: NetworkInfo) {
   const containers: Record<string, unknown> = {};
   for (const ep of nets.endpoints(n.name)) {
     containers[ep.containerId] = {

@@ -5,16 +5,6 @@ import { formatInspect, formatList, humanSize, templateErrorMessage } from '../f
 import { Volumes } from '../../runtime/volumes.js';
 import { listContainers } from '../../runtime/containers.js';
 import { confirm } from './container.js';
-import { registerInspectResolver } from './inspect.js';
-
-registerInspectResolver({
-  type: 'volume',
-  priority: 30,
-  resolve(ctx, name) {
-    const v = new Volumes(ctx.engine());
-    return v.get(name) ? v.inspect(name) : undefined;
-  },
-});
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
