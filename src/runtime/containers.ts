@@ -754,17 +754,26 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   } catch (e) {
     const msg = (e as Error).message;
     const code = e instanceof RuntimeError ? startFailureCode(msg) : 128;
-    writeFileSync(p.exitFile, String(code));
+    recordExit(p, code, false);
     await finalize(engine, c.id, opts, { error: msg }).catch(() => {});
     throw e;
   } finally {
     for (const s of signals) process.off(s, forward);
     log?.close();
   }
-  writeFileSync(p.exitFile, String(result.exitCode));
-  if (result.oomKilled) writeFileSync(p.oomFile, '');
+  recordExit(p, result.exitCode, result.oomKilled);
   await finalize(engine, c.id, opts);
   return result;
+}
+
+/** Write the exit file (as conmon does); the container may have been removed meanwhile (rm -f). */
+function recordExit(p: ReturnType<typeof containerPaths>, code: number, oom: boolean): void {
+  try {
+    writeFileSync(p.exitFile, String(code));
+    if (oom) writeFileSync(p.oomFile, '');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
 }
 
 /** A synchronous writer for fd 1/2: it throws EPIPE when the reader is gone (see runOnce). */
