@@ -48,6 +48,7 @@ import {
   kill as runcKill,
   pause as runcPause,
   processAlive,
+  processStartTime,
   removeCgroup,
   resume as runcResume,
   runOnce,
@@ -135,6 +136,8 @@ export interface ContainerStateRecord {
   /** who watches the running container: conmon (detached) or a foreground `kiln run` */
   monitor?: 'conmon' | 'foreground';
   monitorPid?: number;
+  /** the monitor's start time (/proc/<pid>/stat), so a reused pid is not taken for it */
+  monitorStart?: number;
   /** stopped with stop/kill/rm: no restart policy applies */
   stoppedByUser?: boolean;
   network?: NetworkState;
@@ -678,7 +681,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         oomKilled: false,
         error: '',
         monitor: 'conmon',
-        ...(conmonPid ? { monitorPid: conmonPid } : {}),
+        ...(conmonPid ? { monitorPid: conmonPid, monitorStart: processStartTime(conmonPid) } : {}),
         stoppedByUser: false,
         network,
         health: initialHealth(c),
@@ -726,6 +729,7 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       error: '',
       monitor: 'foreground',
       monitorPid: process.pid,
+      monitorStart: processStartTime(process.pid),
       stoppedByUser: false,
       network,
       health: initialHealth(cur),
@@ -827,7 +831,7 @@ function readExit(engine: Engine, id: string): { code: number; oom: boolean } | 
 
 function monitorAlive(c: Container): boolean {
   const pid = c.state.monitorPid;
-  if (!pid || !processAlive(pid)) return false;
+  if (!pid || !processAlive(pid, c.state.monitorStart)) return false;
   try {
     const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     return c.state.monitor === 'conmon' ? cmd.includes('conmon') : cmd.includes('node');
@@ -849,7 +853,9 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
   }
   if (rt?.status === 'created' && monitorAlive(c)) return { container: c, settle: false }; // being started
   const exit = readExit(engine, c.id);
-  const monitoring = !exit && monitorAlive(c);
+  // A live monitor tears the container down itself (conmon through its exit command, which also
+  // applies the restart policy; a foreground `kiln run` when runc returns): leave it to it.
+  const monitoring = monitorAlive(c);
   const ended: Container = {
     ...c,
     state: {
@@ -863,7 +869,6 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
           : { exitCode: 255, error: LOST_EXIT }),
     },
   };
-  // The process is gone and its monitor is writing the exit code: it will finalize.
   return { container: ended, settle: !monitoring };
 }
 

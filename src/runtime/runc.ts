@@ -316,16 +316,25 @@ export function fastState(id: string, opts: RuntimeOptions = {}): FastState | un
   return { ...base, status: 'running' };
 }
 
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+  } catch {
+    return undefined;
+  }
+}
+
+/** A process's start time (clock ticks since boot): with the pid, it names the process uniquely. */
+export function processStartTime(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[19]) : undefined;
+}
+
 /** pid exists, is not a zombie, and (if given) started at `startTime` (clock ticks since boot). */
 export function processAlive(pid: number, startTime?: number): boolean {
   if (!pid) return false;
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return false;
-  }
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  if (fields[0] === 'Z' || fields[0] === 'X') return false;
+  const fields = statFields(pid);
+  if (!fields || fields[0] === 'Z' || fields[0] === 'X') return false;
   return startTime === undefined || Number(fields[19]) === startTime;
 }
