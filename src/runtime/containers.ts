@@ -35,9 +35,9 @@ import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 import type { ContainerRecord } from '../store/db.js';
 import { ConflictError } from '../store/errors.js';
-import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from '../sys/fs.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
+import { withFileLock } from './lock.js';
 import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
 import { randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
@@ -222,20 +222,8 @@ export function containerUpperDir(engine: Engine, idOrName: string): string {
   return containerPaths(engine, engine.db.getContainer(idOrName).id).upper;
 }
 
-async function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
-  const p = containerPaths(engine, id);
-  mkdirSync(p.dir, { recursive: true });
-  const fd = openSync(p.lock, 'a');
-  try {
-    while (!flock(fd, LOCK_EX | LOCK_NB)) await sleep(10);
-    return await fn();
-  } finally {
-    try {
-      flock(fd, LOCK_UN);
-    } finally {
-      closeSync(fd);
-    }
-  }
+function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
+  return withFileLock(containerPaths(engine, id).lock, fn, 10);
 }
 
 function get(engine: Engine, idOrName: string): Container {

@@ -13,8 +13,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from '../sys/fs.js';
+import { LOCK_EX, flock } from '../sys/fs.js';
+import { withFileLock } from './lock.js';
 
 export const CNI_PATH = '/usr/lib/cni';
 export const CNI_VERSION = '1.0.0';
@@ -652,20 +652,8 @@ export class Networks {
     }
   }
 
-  /** flock without blocking the event loop: poll with LOCK_NB. */
-  private async withLockAsync<T>(fn: () => Promise<T>): Promise<T> {
-    mkdirSync(this.dir, { recursive: true });
-    const fd = openSync(join(this.dir, '.lock'), 'a');
-    try {
-      while (!flock(fd, LOCK_EX | LOCK_NB)) await sleep(5);
-      return await fn();
-    } finally {
-      try {
-        flock(fd, LOCK_UN);
-      } finally {
-        closeSync(fd);
-      }
-    }
+  private withLockAsync<T>(fn: () => Promise<T>): Promise<T> {
+    return withFileLock(join(this.dir, '.lock'), fn);
   }
 }
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Engine } from '../../src/engine.js';
 import { freePort } from '../../src/runtime/network.js';
-import { hasRunc, isRoot, makeBusyboxImage, tempDir } from '../unit/runtime/fixtures.js';
+import { fetchText, hasRunc, isRoot, makeBusyboxImage, tempDir } from '../unit/runtime/fixtures.js';
 
 const skip = !isRoot || !hasRunc ? 'needs root, runc and conmon' : false;
 const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -168,15 +168,7 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
   test('networking: a published port on 127.0.0.1, --network none cannot reach the bridge, names on a network', async () => {
     const port = await freePort();
     ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${port}:80`, 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']);
-    let body = '';
-    for (let i = 0; i < 50 && !body; i++) {
-      try {
-        body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-      } catch {
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    }
-    assert.equal(body, 'hello from kiln\n');
+    assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'hello from kiln\n');
     assert.match(ok(['ps', '--filter', 'name=web']), new RegExp(`127\\.0\\.0\\.1:${port}->80/tcp`));
     const ip = inspect('web', '{{.NetworkSettings.IPAddress}}');
     assert.match(ip, /^10\.213\.0\.\d+$/);

@@ -10,7 +10,7 @@ import { generateSpec, type ContainerSpecOptions } from '../../src/runtime/spec.
 import { runOnce, DEFAULT_RUNC_ROOT, RuntimeError } from '../../src/runtime/runc.js';
 import { attachNetwork, detachNetwork, freePort, Networks, parsePortSpec } from '../../src/runtime/network.js';
 import { hostLimits } from '../../src/runtime/host.js';
-import { hasRunc, isRoot, makeBusyboxRootfs, randomId, tempDir } from '../unit/runtime/fixtures.js';
+import { fetchText, hasRunc, isRoot, makeBusyboxRootfs, randomId, tempDir } from '../unit/runtime/fixtures.js';
 
 const skip = !isRoot || !hasRunc ? 'needs root and runc' : false;
 
@@ -170,15 +170,7 @@ describe('networking (CNI)', { skip }, () => {
       { signal: ac.signal },
     );
     try {
-      let body = '';
-      for (let i = 0; i < 50 && !body; i++) {
-        try {
-          body = await (await fetch(`http://127.0.0.1:${port}/`)).text();
-        } catch {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-      }
-      assert.equal(body, 'hello from kiln\n');
+      assert.equal(await fetchText(`http://127.0.0.1:${port}/`), 'hello from kiln\n');
       assert.ok(iptablesRulesFor(ip).length > 0, 'rules while attached');
     } finally {
       ac.abort();

@@ -94,3 +94,15 @@ export async function makeBusyboxImage(
     cleanup();
   }
 }
+
+/** GET `url` until it answers (a server in a container takes a moment to listen): the body. */
+export async function fetchText(url: string, tries = 50): Promise<string> {
+  for (let i = 0; ; i++) {
+    try {
+      return await (await fetch(url)).text();
+    } catch (e) {
+      if (i >= tries) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
