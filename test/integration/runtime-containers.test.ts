@@ -157,12 +157,12 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(inspect('orphan', '{{.State.ExitCode}}'), '255');
     assert.match(inspect('orphan', '{{.State.Error}}'), /exit status was lost/);
     // kiln itself killed while a foreground container runs: the container goes on, then ends
-    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--name', 'fg', 'busybox', 'sh', '-c', 'sleep 1; exit 6'], { stdio: 'ignore' });
+    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--name', 'fg', 'busybox', 'sh', '-c', 'sleep 3; exit 6'], { stdio: 'ignore' });
     await until(() => kiln(['ps', '--format', '{{.Names}}']).out.includes('fg'));
     fg.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(inspect('fg', '{{.State.Status}}'), 'running');
-    await until(() => ok(['ps', '-a', '--filter', 'name=fg', '--format', '{{.State}}']).trim() === 'exited', 5000);
+    await until(() => ok(['ps', '-a', '--filter', 'name=fg', '--format', '{{.State}}']).trim() === 'exited', 10_000);
   });
 
   test('networking: a published port on 127.0.0.1, --network none cannot reach the bridge, names on a network', async () => {
