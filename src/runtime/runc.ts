@@ -234,23 +234,6 @@ async function checked(args: string[], opts: RuntimeOptions): Promise<string> {
   return r.stdout;
 }
 
-export interface RuntimeState {
-  id: string;
-  pid: number;
-  status: 'creating' | 'created' | 'running' | 'paused' | 'stopped';
-  bundle: string;
-  created?: string;
-}
-
-/** `runc state`; undefined when the runtime does not know the container. */
-export async function state(id: string, opts: RuntimeOptions = {}): Promise<RuntimeState | undefined> {
-  const root = opts.runtimeRoot ?? DEFAULT_RUNC_ROOT;
-  if (!existsSync(join(root, id))) return undefined;
-  const r = await runtimeCommand(['state', id], opts);
-  if (r.code !== 0) return undefined;
-  return JSON.parse(r.stdout) as RuntimeState;
-}
-
 export async function start(id: string, opts: RuntimeOptions = {}): Promise<void> {
   await checked(['start', id], opts);
 }
@@ -274,11 +257,6 @@ export async function pause(id: string, opts: RuntimeOptions = {}): Promise<void
 
 export async function resume(id: string, opts: RuntimeOptions = {}): Promise<void> {
   await checked(['resume', id], opts);
-}
-
-/** Host pids of the container's processes (`runc ps --format json`). */
-export async function processes(id: string, opts: RuntimeOptions = {}): Promise<number[]> {
-  return JSON.parse((await checked(['ps', '--format', 'json', id], opts)) || '[]') as number[];
 }
 
 export interface FastState {
