@@ -195,7 +195,7 @@ class Builder {
           else state.args.delete(a.name);
         }
         hist(`ARG ${s.args.map((a) => (state.args.has(a.name) ? `${a.name}=${state.args.get(a.name)}` : a.name)).join(' ')}`, true);
-        return this.finishMeta(state, ins, step, started, env);
+        return this.finishMeta(state, ins, step, started);
       case 'ENV':
       case 'LABEL':
       case 'USER':
@@ -210,7 +210,7 @@ class Builder {
       case 'ONBUILD': {
         hist(cfg.applyMetadata(c, s, state.cmdSetInStage), true);
         if (s.kind === 'CMD') state.cmdSetInStage = true;
-        return this.finishMeta(state, ins, step, started, env);
+        return this.finishMeta(state, ins, step, started);
       }
       case 'WORKDIR':
       case 'RUN':
@@ -236,7 +236,7 @@ class Builder {
     return { parent: prev.key, instruction: ins.keyText, args: {}, ...extra };
   }
 
-  private finishMeta(state: StageState, ins: PlannedInstruction, step: number, started: number, _env: Map<string, string>): StageState {
+  private finishMeta(state: StageState, ins: PlannedInstruction, step: number, started: number): StageState {
     // Metadata steps are cheap to redo, but their result is keyed like any other step so that the
     // intermediate image IDs (and so the final image ID) are stable across rebuilds. The key is the
     // history line the step wrote: it carries the expanded values (ENV, ARG, LABEL …).
