@@ -216,7 +216,7 @@ class Builder {
       case 'RUN':
       case 'COPY':
       case 'ADD':
-        return this.runLayerStep(stage, ins, s, state, step, started, env, hist);
+        return this.runLayerStep(stage, ins, s, state, step, started, hist);
     }
   }
 
@@ -271,7 +271,6 @@ class Builder {
     state: StageState,
     step: number,
     started: number,
-    env: Map<string, string>,
     hist: (createdBy: string, empty: boolean) => void,
   ): Promise<StageState> {
     const c = state.config;
