@@ -1068,33 +1068,44 @@ export async function removeContainer(
   rmOpts: { force?: boolean; volumes?: boolean } = {},
   opts: ContainerRuntimeOptions = {},
 ): Promise<void> {
-  let c = await getContainer(engine, idOrName, opts);
-  if (c.state.status === 'running' || c.state.status === 'paused') {
-    if (!rmOpts.force) {
-      throw new ConflictError(
-        `You cannot remove a ${c.state.status} container ${c.id}. Stop the container before attempting removal or force remove`,
-      );
+  const id = get(engine, idOrName).id;
+  let removed: Container | undefined;
+  // Round again if the container was started (e.g. by its restart policy) while we waited for the lock.
+  while (!removed) {
+    const c = await getContainer(engine, id, opts);
+    if (c.state.status === 'running' || c.state.status === 'paused') {
+      if (!rmOpts.force) {
+        throw new ConflictError(
+          `You cannot remove a ${c.state.status} container ${c.id}. Stop the container before attempting removal or force remove`,
+        );
+      }
+      setState(engine, id, { stoppedByUser: true });
+      await runcKill(id, '9', { ...opts, all: true }).catch(() => {});
+      await waitForExit(id, 10_000, opts);
+      await waitFinalized(engine, id, opts);
     }
-    setState(engine, c.id, { stoppedByUser: true });
-    await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
-    await waitForExit(c.id, 10_000, opts);
-    c = await waitFinalized(engine, c.id, opts);
-    if (!engine.db.findContainer(c.id)) return; // --rm took it meanwhile
+    if (!engine.db.findContainer(id)) return; // --rm took it meanwhile
+    const gone = await withLock(engine, id, async () => {
+      const cur = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
+      if (!cur) return null;
+      const rt = fastState(id, opts);
+      if (rt && rt.status !== 'stopped') return undefined;
+      await deleteContainer(id, { ...opts, force: true }).catch(() => {});
+      removeCgroup(`/kiln/${id}`);
+      await detachNetwork({ stateRoot: engine.root, containerId: id, network: cur.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+      unmountRootfs(engine, id);
+      engine.db.deleteContainer(id);
+      return cur;
+    });
+    if (gone === null) return;
+    removed = gone;
   }
-  await withLock(engine, c.id, async () => {
-    if (!engine.db.findContainer(c.id)) return;
-    await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
-    removeCgroup(`/kiln/${c.id}`);
-    await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: c.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
-    unmountRootfs(engine, c.id);
-    engine.db.deleteContainer(c.id);
-  });
   // Renamed away first (atomic), then deleted without crossing into any mount left behind.
-  retire(containerPaths(engine, c.id).dir, join(engine.root, 'tmp'), 'ctr');
-  rmSync(join(CONMON_SOCKET_DIR, c.id), { force: true });
+  retire(containerPaths(engine, id).dir, join(engine.root, 'tmp'), 'ctr');
+  rmSync(join(CONMON_SOCKET_DIR, id), { force: true });
   if (rmOpts.volumes) {
     const volumes = new Volumes(engine);
-    for (const m of c.config.mounts) {
+    for (const m of removed.config.mounts) {
       if (m.type === 'volume' && m.anonymous && m.name) {
         try {
           volumes.remove(m.name);
