@@ -14,7 +14,7 @@ import type { Db, LayerBlobRecord } from '../store/db.js';
 import { DigestMismatchError } from '../store/content-store.js';
 import { NotFoundError } from '../store/errors.js';
 import { removeTree, stage, stagingName } from '../store/staging.js';
-import { applyLayer } from './apply.js';
+import { applyLayer, type ApplyResult } from './apply.js';
 import { compressionOf, createCompressor, decompress, layerMediaType, type Compression } from './compress.js';
 import { packLayer, type PackOptions } from './pack.js';
 
@@ -30,6 +30,42 @@ export interface LayerResult {
 export interface ApplyTarResult extends LayerResult {
   /** The blob as it arrived (kept in the content store unless keepBlob was false). */
   blob: { digest: Digest; size: number; mediaType: string; compression: Compression };
+}
+
+/**
+ * A layer extracted into staging but not installed yet (see extractTar): it does not depend on its
+ * parents, so several can be extracted at once and installed in order afterwards. Either
+ * installStaged() or discard() must be called.
+ */
+export interface StagedLayer {
+  diffId: Digest;
+  /** Bytes of the uncompressed layer tar. */
+  size: number;
+  contentSize: number;
+  compression: Compression;
+  /** Removes the staging directory (no-op after installStaged). */
+  discard(): void;
+}
+
+/** Fills an empty directory with an applied layer and reports it (see extractTar). */
+export type LayerExtractor = (diffDir: string) => Promise<ApplyResult>;
+
+interface StagedInternal extends StagedLayer {
+  stage: string;
+  diff: string;
+  done: boolean;
+}
+
+export interface CompressOptions {
+  /**
+   * Only when the layer has to be compressed now: also hands the compressed bytes, as they are
+   * made, to `tap` (e.g. to upload them while they are written), with a promise of their digest
+   * and size that settles as soon as the last byte is hashed (before the blob is fsynced and
+   * renamed into place) and rejects if storing fails. The blob is stored whatever the tap does; a
+   * tap that fails or stops reading is detached and its error reported in `tapError`.
+   * compressed() resolves once both the store and the tap are done.
+   */
+  tap?: (compressed: Readable, digest: Promise<{ digest: Digest; size: number }>) => Promise<void>;
 }
 
 export interface ApplyTarOptions {
@@ -186,6 +222,79 @@ export class LayerStore {
     }
   }
 
+  /**
+   * Extracts a layer tar (plain, gzip or zstd) into staging without installing it: an
+   * overlay-form layer directory does not depend on its parents, so layers can be extracted in
+   * parallel, in any order, and installed in order afterwards with installStaged(). The source is
+   * trusted to be the right bytes (e.g. a blob from the content store, verified when it was
+   * stored); the result is checked against `expectDiffId`. Instead of a stream, `src` may be a
+   * function that does the extraction into the (empty) directory it is given and reports what
+   * applyLayer() would, e.g. applyLayer run in a worker thread.
+   */
+  async extractTar(src: Readable | LayerExtractor, expectDiffId?: Digest): Promise<StagedLayer> {
+    if (expectDiffId !== undefined) parseDigest(expectDiffId);
+    const stage = join(this.tmpDir, stagingName('extract'));
+    mkdirSync(stage, 0o700);
+    const diff = join(stage, 'diff');
+    try {
+      mkdirSync(diff, 0o755);
+      let applied: ApplyResult;
+      if (typeof src === 'function') applied = await src(diff);
+      else {
+        src.on('error', () => {
+          /* surfaces through applyLayer's read */
+        });
+        try {
+          applied = await applyLayer(src, diff);
+        } finally {
+          src.destroy();
+        }
+      }
+      if (expectDiffId !== undefined && applied.diffId !== expectDiffId) throw new DigestMismatchError(expectDiffId, applied.diffId, 'layer diffID');
+      const staged: StagedInternal = {
+        diffId: applied.diffId,
+        size: applied.size,
+        contentSize: applied.contentSize,
+        compression: applied.compression,
+        stage,
+        diff,
+        done: false,
+        discard() {
+          if (staged.done) return;
+          staged.done = true;
+          removeTree(stage);
+        },
+      };
+      return staged;
+    } catch (e) {
+      removeTree(stage);
+      throw e;
+    }
+  }
+
+  /**
+   * Installs a layer made by extractTar() on top of `parentDiffIds` (which must all be present):
+   * renamed into place and recorded. If the layer is already there (same chain ID), the staged
+   * copy is discarded. The staged layer is consumed either way.
+   */
+  installStaged(staged: StagedLayer, parentDiffIds: Digest[]): LayerResult {
+    const st = staged as StagedInternal;
+    if (st.done) throw new Error('staged layer already installed or discarded');
+    try {
+      const parent = this.parentChain(parentDiffIds);
+      const chainId = chainIds([...parentDiffIds, st.diffId]).at(-1)!;
+      if (!this.has(chainId)) {
+        this.install(st.diff, chainId);
+        this.db.putLayer({ chainId, diffId: st.diffId, parent, size: st.size, contentSize: st.contentSize });
+      }
+      const rec = this.db.getLayer(chainId)!;
+      return { diffId: st.diffId, chainId, size: rec.size, contentSize: rec.contentSize };
+    } finally {
+      st.done = true;
+      removeTree(st.stage);
+    }
+  }
+
   /** Remembers a compressed form of a layer that is already in the content store. */
   rememberBlob(diffId: Digest, blob: { digest: Digest; size: number; mediaType: string }): void {
     this.db.putLayerBlob({ diffId: parseDigest(diffId), digest: parseDigest(blob.digest), mediaType: blob.mediaType, size: blob.size });
@@ -227,24 +336,81 @@ export class LayerStore {
     return out;
   }
 
+  /** The remembered compressed blob of the layer in `mediaType`'s compression, if there is one. */
+  knownCompressed(chainId: Digest, mediaType: string = MediaType.OciLayerGzip): { digest: Digest; size: number; mediaType: string } | undefined {
+    const rec = this.db.getLayer(chainId);
+    if (!rec) throw new NotFoundError('layer', chainId);
+    const known = this.blobs(rec.diffId).find((b) => sameCompression(b.mediaType, mediaType));
+    return known ? { digest: known.digest, size: known.size, mediaType } : undefined;
+  }
+
   /**
    * A compressed blob of the layer for save/push, made lazily: the first call compresses into the
    * content store and remembers it; later calls (and layers that arrived compressed) reuse it.
    * Docker and OCI gzip media types are the same bytes, so either request finds either record.
+   * gzip is made by pigz when installed (see compress.ts); the digest is that of the bytes stored.
    */
-  async compressed(chainId: Digest, mediaType: string = MediaType.OciLayerGzip): Promise<{ digest: Digest; size: number; mediaType: string }> {
-    const rec = this.db.getLayer(chainId);
-    if (!rec) throw new NotFoundError('layer', chainId);
-    const known = this.blobs(rec.diffId).find((b) => sameCompression(b.mediaType, mediaType));
-    if (known) return { digest: known.digest, size: known.size, mediaType };
+  async compressed(
+    chainId: Digest,
+    mediaType: string = MediaType.OciLayerGzip,
+    opts: CompressOptions = {},
+  ): Promise<{ digest: Digest; size: number; mediaType: string; tapError?: unknown }> {
+    const known = this.knownCompressed(chainId, mediaType);
+    if (known) return known;
+    const rec = this.db.getLayer(chainId)!;
     const c = compressionOf(mediaType);
     const tar = this.openTar(chainId);
     const compressor = createCompressor(c);
     tar.on('error', (e) => compressor.destroy(e));
     tar.pipe(compressor);
-    const { digest, size } = await this.content.ingest(compressor);
-    this.db.putLayerBlob({ diffId: rec.diffId, digest, mediaType, size });
-    return { digest, size, mediaType };
+    let tapping: Promise<void> | null = null;
+    let tapped: PassThrough | null = null;
+    let onHashed!: (r: { digest: Digest; size: number }) => void;
+    let notHashed!: (e: unknown) => void;
+    const hashed = new Promise<{ digest: Digest; size: number }>((resolve, reject) => {
+      onHashed = resolve;
+      notHashed = reject;
+    });
+    hashed.catch(() => {});
+    let toStore: Readable = compressor;
+    if (opts.tap) {
+      const store = new PassThrough({ highWaterMark: 1 << 20 });
+      const tap = new PassThrough({ highWaterMark: 1 << 20 });
+      compressor.on('error', (e) => {
+        store.destroy(e);
+        tap.destroy(e);
+      });
+      compressor.pipe(store);
+      compressor.pipe(tap); // unpiped by the stream itself if the tap destroys it
+      tapping = opts.tap(tap, hashed).finally(() => {
+        // Whatever the tap left unread must not hold the store back.
+        compressor.unpipe(tap);
+        tap.destroy();
+      });
+      tapping.catch(() => {});
+      tapped = tap;
+      toStore = store;
+    }
+    let stored;
+    try {
+      stored = await this.content.ingest(toStore, {}, { onHashed });
+    } catch (e) {
+      notHashed(e);
+      compressor.destroy();
+      tapped?.destroy(e as Error);
+      if (tapping) await tapping.catch(() => {});
+      throw e;
+    }
+    this.db.putLayerBlob({ diffId: rec.diffId, digest: stored.digest, mediaType, size: stored.size });
+    const out: { digest: Digest; size: number; mediaType: string; tapError?: unknown } = { digest: stored.digest, size: stored.size, mediaType };
+    if (tapping) {
+      try {
+        await tapping;
+      } catch (e) {
+        out.tapError = e;
+      }
+    }
+    return out;
   }
 
   /** Deletes a layer: its row first (nothing may point at a half-deleted dir), then the dir. */

@@ -165,3 +165,78 @@ async function uploadChunked(
   res.body.resume();
 }
 
+
+/**
+ * An upload of a blob whose digest is not known yet (a layer being compressed right now): the
+ * session is opened first, the bytes go in one streamed PATCH as they are made (chunked transfer
+ * encoding, as `docker push` sends them), and the closing PUT names the digest once it is known.
+ * The registry verifies the digest on that PUT. A streamed body cannot be replayed, so a 401 in
+ * the middle (an expired token) fails the upload; callers fall back to pushBlob().
+ */
+export class StreamedUpload {
+  private sent = 0;
+
+  private constructor(
+    private readonly client: RegistryClient,
+    private readonly repo: string,
+    private loc: string,
+    private readonly what: string,
+  ) {}
+
+  /** Opens an upload session in `repo` (authenticating for push now, before any byte is sent). */
+  static async start(client: RegistryClient, repo: string, what = `blob upload to ${client.registry}/${repo}`): Promise<StreamedUpload> {
+    return new StreamedUpload(client, repo, await startUpload(client, repo, what), what);
+  }
+
+  /** Sends `body` as one streamed PATCH; resolves when the registry accepted all of it. */
+  async send(body: Readable, onProgress?: (sent: number) => void): Promise<void> {
+    let used = false;
+    const res = await this.client.request({
+      method: 'PATCH',
+      path: this.loc,
+      repo: this.repo,
+      actions: ['pull', 'push'],
+      headers: { 'content-type': 'application/octet-stream' },
+      body: () => {
+        if (used) throw new RegistryError(`${this.what}: a streamed upload cannot be sent twice`);
+        used = true;
+        const counted = new Transform({
+          transform: (chunk: Buffer, _e, cb) => {
+            this.sent += chunk.length;
+            onProgress?.(this.sent);
+            cb(null, chunk);
+          },
+        });
+        // The source failing (or vanishing) must end the request, not leave it waiting for bytes.
+        body.on('error', (e) => counted.destroy(e));
+        body.on('close', () => {
+          if (!body.readableEnded) counted.destroy(new RegistryError(`${this.what}: the blob stream ended early`));
+        });
+        return body.pipe(counted);
+      },
+      idleTimeoutMs: 120_000,
+    });
+    if (res.status !== 202) return this.client.fail(res, this.what);
+    res.body.resume();
+    this.loc = location(res, this.what);
+  }
+
+  /** Closes the upload as `desc` (PUT ?digest=); the registry checks the bytes it got against it. */
+  async finish(desc: Descriptor): Promise<void> {
+    if (this.sent !== desc.size) throw new RegistryError(`${this.what}: sent ${this.sent} bytes, the blob has ${desc.size}`);
+    const what = `blob ${shortId(desc.digest)} to ${this.client.registry}/${this.repo}`;
+    const res = await this.client.request({ method: 'PUT', path: withDigest(this.loc, desc.digest), repo: this.repo, actions: ['pull', 'push'], body: Buffer.alloc(0) });
+    if (res.status !== 201) return this.client.fail(res, what);
+    res.body.resume();
+  }
+
+  /** Abandons the session (best effort: the registry purges stale uploads by itself too). */
+  async cancel(): Promise<void> {
+    try {
+      const res = await this.client.request({ method: 'DELETE', path: this.loc, repo: this.repo, actions: ['pull', 'push'] });
+      res.body.resume();
+    } catch {
+      /* ignore */
+    }
+  }
+}

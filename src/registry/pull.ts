@@ -1,9 +1,11 @@
 // `kiln pull` and the pull behind `FROM`/`run` of a missing image: resolve the reference (index →
 // platform manifest), skip layers the store already has ("Already exists"), download the others in
-// parallel (verified while streaming, resumable), apply each in order as soon as it and its parents
-// are there, keep each blob as it arrived and record diffID → blob, then store the config and the
-// manifest, record the image and tag it. Any failure aborts the rest; whatever was fully applied
-// stays valid, partial downloads stay for the next attempt, and no image row is written.
+// parallel (verified while streaming, resumable), extract each into staging as soon as it is
+// there (in parallel, in worker threads), install them in order, keep each blob as it arrived and
+// record diffID → blob, then store the config and the manifest, record the image and tag it. Any
+// failure aborts the rest; whatever was fully installed stays valid, partial downloads stay for
+// the next attempt, staged extractions are removed, and no image row is written.
+import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import fs from 'node:fs';
 import { chainIds, shortId } from '../image/digest.js';
@@ -17,6 +19,8 @@ import { fetchManifest, type FetchedManifest } from './manifests.js';
 import { defaultPlatform, formatPlatform, parsePlatform, platformRank, selectManifest } from './platform.js';
 import { toSink, type Progress, type ProgressSink } from './progress.js';
 import { openRegistryStore, type RegistryStore, type StoreEngine } from './store.js';
+import type { StagedLayer } from '../layers/layer-store.js';
+import { ExtractPool } from './extract-pool.js';
 
 export interface PullOptions {
   /** os/arch[/variant]; default linux on the host's architecture. */
@@ -182,10 +186,20 @@ async function doPull(
   for (let i = 0; i < layers.length; i++) progress.event({ id: ids[i], status: i < present ? 'Already exists' : 'Pulling fs layer' });
 
   const todo = layers.slice(present);
+  // Worker threads for the extractions (for pulls big enough to be worth one), started now so they
+  // are up when the first blob lands.
+  const unpack = todo.filter((_, j) => !store.hasLayer(chains[present + j]!));
+  const pool = unpack.length ? ExtractPool.create(unpack.reduce((n, d) => n + d.size, 0)) : null;
   const abort = new AbortController();
+  // One listener per layer download and per extraction: not a leak.
+  setMaxListeners(2 * todo.length + 10, abort.signal);
   const onOuterAbort = () => abort.abort();
   opts.signal?.addEventListener('abort', onOuterAbort);
   let downloadedAny = false;
+  // Downloads run `concurrency` at a time; each verified download is adopted into the content
+  // store (fsync + rename, no copy) and extracted into staging right away, in parallel with the
+  // other downloads and extractions (a layer directory does not depend on its parents). The
+  // install loop below then puts the layers in place strictly in order.
   const downloads = limited(todo, concurrency, async (desc, j) => {
     const id = ids[present + j]!;
     if (store.hasBlob(desc.digest)) {
@@ -202,38 +216,54 @@ async function doPull(
         progress.event({ id, status: `Retrying in ${Math.ceil(delay / 1000)} second${delay > 1000 ? 's' : ''} (${attempt}: ${err.message.replace(/; run the command again to resume$/, '')})` }),
     });
     try {
-      // Into the content store now, in parallel with the in-order unpacking of earlier layers.
       progress.event({ id, status: 'Verifying Checksum' });
-      await store.ingestFile(f.path, desc);
+      await store.adoptFile(f.path, desc);
     } finally {
       f.release();
     }
     progress.event({ id, status: 'Download complete' });
   }, () => abort.abort());
-  // Keep every rejection handled; the apply loop reports the first failure in layer order.
-  for (const p of downloads) p.catch(() => {});
+  // The first failure (a download or an extraction) aborts the rest, and every layer that fails
+  // after it (aborted) reports that first error instead of its own abort.
+  let failure: { e: unknown } | undefined;
+  const extractions: Promise<StagedLayer | null>[] = downloads.map((d, j) =>
+    d
+      .then(() => {
+        const i = present + j;
+        if (store.hasLayer(chains[i]!)) return null;
+        const desc = todo[j]!;
+        progress.event({ id: ids[i], status: 'Extracting', current: 0, total: desc.size });
+        return store.extractLayer(desc, diffIds[i]!, (n) => progress.event({ id: ids[i], status: 'Extracting', current: n, total: desc.size }), abort.signal, pool);
+      })
+      .catch((e: unknown) => {
+        failure ??= { e };
+        abort.abort();
+        throw failure.e;
+      }),
+  );
+  // Keep every rejection handled; the install loop reports the failure.
+  for (const p of extractions) p.catch(() => {});
 
   let appliedAny = false;
   try {
     for (let j = 0; j < todo.length; j++) {
       const desc = todo[j]!;
       const i = present + j;
-      await downloads[j];
-      if (!store.hasLayer(chains[i]!)) {
-        progress.event({ id: ids[i], status: 'Extracting', current: 0, total: desc.size });
-        await store.applyLayer(desc, undefined, diffIds.slice(0, i), diffIds[i]!, (n) =>
-          progress.event({ id: ids[i], status: 'Extracting', current: n, total: desc.size }),
-        );
+      const staged = await extractions[j];
+      if (staged) {
+        store.installLayer(staged, diffIds.slice(0, i), desc);
         appliedAny = true;
       } else store.recordLayerBlob(diffIds[i]!, desc);
       progress.event({ id: ids[i], status: 'Pull complete' });
     }
   } catch (e) {
     abort.abort();
-    await Promise.allSettled(downloads);
+    // Extractions that finished but were not installed leave nothing behind.
+    for (const r of await Promise.allSettled(extractions)) if (r.status === 'fulfilled') r.value?.discard();
     throw explain(e, normalized);
   } finally {
     opts.signal?.removeEventListener('abort', onOuterAbort);
+    await pool?.close();
   }
   // Blobs that arrived earlier but whose layers were present (Already exists) keep their records.
   for (let i = 0; i < present; i++) if (store.hasBlob(layers[i]!.digest)) store.recordLayerBlob(diffIds[i]!, layers[i]!);

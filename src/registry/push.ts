@@ -2,17 +2,19 @@
 // remembered; a pulled layer is pushed as the blob it arrived as), blobs the registry has are
 // skipped (HEAD), blobs known to live in another repository of the registry are mounted, the rest
 // are uploaded streamed and in parallel; then the config and the manifest (Docker schema 2 media
-// types by default, as `docker push` does; OCI with format 'oci').
+// types by default, as `docker push` does; OCI with format 'oci'). A layer that has never been
+// compressed is compressed and uploaded in the same pass (see compressAndUpload).
 import fs from 'node:fs';
+import type { Readable } from 'node:stream';
 import { chainIds, shortId } from '../image/digest.js';
 import { formatReference, parseReference } from '../image/reference.js';
 import { MediaType, type Descriptor, type Digest, type Manifest } from '../image/types.js';
 import { BlobSources } from './blob-sources.js';
-import { pushBlob } from './blob-upload.js';
+import { pushBlob, StreamedUpload } from './blob-upload.js';
 import { RegistryClient } from './client.js';
 import { putManifest } from './manifests.js';
 import { toSink, type Progress } from './progress.js';
-import { openRegistryStore, type RegistryStore, type StoreEngine } from './store.js';
+import { openRegistryStore, type CompressedBlob, type RegistryStore, type StoreEngine } from './store.js';
 
 export type ManifestFormat = 'docker' | 'oci';
 
@@ -48,6 +50,42 @@ export function compressionOf(mediaType: string): Compression {
 export function layerMediaType(format: ManifestFormat, c: Compression): string {
   if (format === 'docker') return MediaType.DockerLayerGzip;
   return c === 'zstd' ? MediaType.OciLayerZstd : c === 'none' ? MediaType.OciLayer : MediaType.OciLayerGzip;
+}
+
+/**
+ * Compresses a layer into the store while streaming the compressed bytes into an upload session,
+ * so compression and upload overlap (the push takes about as long as the compression alone).
+ * `pushed` is false when the streamed upload could not be completed (the blob is stored anyway,
+ * and the caller pushes it the ordinary way: HEAD, mount, upload).
+ */
+async function compressAndUpload(
+  store: RegistryStore,
+  client: RegistryClient,
+  repo: string,
+  chainId: Digest,
+  mediaType: string,
+  onProgress: (sent: number) => void,
+): Promise<{ pushed: boolean; blob: CompressedBlob }> {
+  let upload: StreamedUpload | undefined;
+  try {
+    upload = await StreamedUpload.start(client, repo);
+  } catch {
+    // Cannot even open an upload (no push access, unreachable…): the ordinary path reports it.
+  }
+  const up = upload;
+  // The tap sends the bytes as they are made, then closes the upload as soon as their digest is
+  // known — while the local copy is still being fsynced.
+  const tap = async (s: Readable, digest: Promise<{ digest: Digest; size: number }>) => {
+    await up!.send(s, onProgress);
+    const d = await digest;
+    await up!.finish({ mediaType, digest: d.digest, size: d.size });
+  };
+  const blob = await store.compressedLayer(chainId, mediaType, up ? { tap } : {});
+  const plain = { digest: blob.digest, size: blob.size, mediaType: blob.mediaType };
+  if (!up) return { pushed: false, blob: plain };
+  if (blob.tapError === undefined) return { pushed: true, blob: plain };
+  await up.cancel();
+  return { pushed: false, blob: plain };
 }
 
 export async function pushImage(engine: StoreEngine, source: string, opts: PushOptions = {}, destination?: string): Promise<PushResult> {
@@ -86,7 +124,21 @@ export async function pushFrom(store: RegistryStore, source: string, opts: PushO
         const i = next--;
         const id = ids[i]!;
         try {
-          let blob = await store.compressedLayer(chains[i]!, want('gzip'));
+          let blob: CompressedBlob | undefined = store.knownCompressedLayer(chains[i]!, want('gzip'));
+          if (!blob && !opts.chunkSize) {
+            // Never compressed before: compress and upload in one pass (the registry cannot have
+            // bytes we have not made yet, unless someone made the very same ones).
+            const r = await compressAndUpload(store, client, repo, chains[i]!, want('gzip'), (sent) =>
+              progress.event({ id, status: 'Pushing', current: sent, total: 0 }),
+            );
+            if (r.pushed) {
+              layerDescs[i] = { mediaType: want('gzip'), digest: r.blob.digest, size: r.blob.size };
+              progress.event({ id, status: 'Pushed' });
+              continue;
+            }
+            blob = r.blob;
+          }
+          blob ??= await store.compressedLayer(chains[i]!, want('gzip'));
           if (format === 'docker' && compressionOf(blob.mediaType) !== 'gzip')
             blob = await store.compressedLayer(chains[i]!, MediaType.DockerLayerGzip);
           const desc: Descriptor = { mediaType: want(compressionOf(blob.mediaType)), digest: blob.digest, size: blob.size };

@@ -5,8 +5,9 @@ import type { Readable } from 'node:stream';
 import type { Descriptor, Digest, ImageConfig } from '../image/types.js';
 import type { ContentStore } from '../store/content-store.js';
 import type { Db } from '../store/db.js';
-import type { LayerStore } from '../layers/layer-store.js';
+import type { CompressOptions, LayerStore, StagedLayer } from '../layers/layer-store.js';
 import { DigestMismatchError } from './errors.js';
+import { WorkerGoneError, type ExtractPool } from './extract-pool.js';
 import { sha256 } from '../image/digest.js';
 
 export interface CompressedBlob {
@@ -28,21 +29,41 @@ export interface RegistryStore {
   hasBlob(d: Digest): boolean;
   readBlob(d: Digest): Buffer;
   blobStream(d: Digest): Readable;
-  /** Moves a verified download into the content store (verified again on the way). */
-  ingestFile(file: string, desc: Descriptor): Promise<void>;
+  /**
+   * Takes a download whose size and digest were verified while it was written into the content
+   * store without copying it (fsync + rename; the file is gone afterwards).
+   */
+  adoptFile(file: string, desc: Descriptor): Promise<void>;
   /** Stores small verified bytes (configs, manifests). */
   putBlob(bytes: Buffer, digest: Digest): void;
   hasLayer(chainId: Digest): boolean;
   /**
-   * Unpacks layer `desc` on top of `parentDiffIds` from a verified download (`file`) or from the
-   * content store (no file); must produce `diffId`. The blob is kept as it arrived and remembered
-   * as a compressed form of the layer.
+   * Extracts layer `desc` (a blob in the content store) into staging; it must produce `diffId`.
+   * Independent of the layer's parents, so layers can be extracted in parallel; installLayer()
+   * puts them in place in order. Aborting `signal` stops the extraction (and discards it). With a
+   * `pool`, the work runs in one of its worker threads (in this thread if none can take it).
    */
-  applyLayer(desc: Descriptor, file: string | undefined, parentDiffIds: Digest[], diffId: Digest, onProgress?: (compressedBytesRead: number) => void): Promise<void>;
+  extractLayer(
+    desc: Descriptor,
+    diffId: Digest,
+    onProgress?: (compressedBytesRead: number) => void,
+    signal?: AbortSignal,
+    pool?: ExtractPool | null,
+  ): Promise<StagedLayer>;
+  /**
+   * Installs an extracted layer on top of `parentDiffIds` (present already) and remembers its blob
+   * `desc` as a compressed form of the layer.
+   */
+  installLayer(staged: StagedLayer, parentDiffIds: Digest[], desc: Descriptor): void;
   /** Remembers that layer `diffId` exists as the stored blob `desc`. */
   recordLayerBlob(diffId: Digest, desc: Descriptor): void;
-  /** The layer as a compressed blob of `mediaType`'s compression, made (and remembered) if needed. */
-  compressedLayer(chainId: Digest, mediaType: string): Promise<CompressedBlob>;
+  /** The remembered compressed blob of the layer in `mediaType`'s compression, if any. */
+  knownCompressedLayer(chainId: Digest, mediaType: string): CompressedBlob | undefined;
+  /**
+   * The layer as a compressed blob of `mediaType`'s compression, made (and remembered) if needed;
+   * when it is made now, `opts.tap` also gets the compressed bytes as they are made.
+   */
+  compressedLayer(chainId: Digest, mediaType: string, opts?: CompressOptions): Promise<CompressedBlob & { tapError?: unknown }>;
   /** Records the image and (optionally) points a normalized tag at it, in one transaction. */
   recordImage(r: { id: Digest; manifestDigest: Digest; manifestMediaType: string; ref?: string }): void;
   /** The image ID a normalized tag points at, if any. */
@@ -67,29 +88,48 @@ export function openRegistryStore(engine: StoreEngine): RegistryStore {
     hasBlob: (d) => content.has(d),
     readBlob: (d) => content.read(d),
     blobStream: (d) => content.createReadStream(d),
-    async ingestFile(file, desc) {
-      await content.ingest(fs.createReadStream(file, { highWaterMark: 1 << 20 }), { digest: desc.digest, size: desc.size });
-    },
     putBlob(bytes, digest) {
       const got = sha256(bytes);
       if (got !== digest) throw new DigestMismatchError('blob', digest, got);
       content.putBytes(bytes, { digest });
     },
     hasLayer: (c) => layers.has(c),
-    async applyLayer(desc, file, parents, diffId, onProgress) {
-      const src = file ? fs.createReadStream(file, { highWaterMark: 1 << 20 }) : content.createReadStream(desc.digest);
+    async adoptFile(file, desc) {
+      await content.adoptFile(file, { digest: desc.digest, size: desc.size });
+    },
+    async extractLayer(desc, diffId, onProgress, signal, pool) {
+      // A blob in the content store is complete and correct (verified when it was stored), so it
+      // is not hashed again here; the diffID of what it unpacks to is checked.
+      signal?.throwIfAborted();
+      const file = content.path(desc.digest);
+      if (pool) {
+        try {
+          return await layers.extractTar((dir) => pool.extract(file, dir, { onProgress, signal }), diffId);
+        } catch (e) {
+          if (!(e instanceof WorkerGoneError)) throw e;
+          // No worker could do it: extract here instead (extractTar removed the partial staging).
+        }
+      }
+      const src = fs.createReadStream(file, { highWaterMark: 1 << 20 });
       if (onProgress) {
         let n = 0;
         src.on('data', (c: Buffer | string) => onProgress((n += c.length)));
       }
-      if (file) await layers.applyTar(src, parents, diffId, { mediaType: desc.mediaType, expectDigest: desc.digest });
-      else {
-        await layers.applyTar(src, parents, diffId, { keepBlob: false, expectDigest: desc.digest });
-        layers.rememberBlob(diffId, desc);
+      const onAbort = () => src.destroy(signal?.reason instanceof Error ? signal.reason : new Error('extraction aborted'));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      try {
+        return await layers.extractTar(src, diffId);
+      } finally {
+        signal?.removeEventListener('abort', onAbort);
       }
     },
+    installLayer(staged, parents, desc) {
+      const r = layers.installStaged(staged, parents);
+      layers.rememberBlob(r.diffId, desc);
+    },
     recordLayerBlob: (diffId, desc) => layers.rememberBlob(diffId, desc),
-    compressedLayer: (chainId, mediaType) => layers.compressed(chainId, mediaType),
+    knownCompressedLayer: (chainId, mediaType) => layers.knownCompressed(chainId, mediaType),
+    compressedLayer: (chainId, mediaType, opts) => layers.compressed(chainId, mediaType, opts),
     recordImage(r) {
       db.tx(() => {
         const config = content.readJson<ImageConfig>(r.id);

@@ -1,7 +1,9 @@
 // Blobs named by the sha256 of their bytes: <root>/blobs/sha256/<hex>. Writes go to a temp file
 // under <root>/tmp (same filesystem), hashed while written, fsynced, verified, then renamed into
 // place, so a blob that exists is always complete and correct. Names from outside are validated
-// with parseDigest before they become paths.
+// with parseDigest before they become paths. Streamed ingests and adoptions use asynchronous I/O
+// (the libuv pool), so a pull's downloads, unpacking and fsyncs overlap instead of taking turns on
+// the event loop; small synchronous puts (configs, manifests) stay synchronous.
 import { createHash } from 'node:crypto';
 import {
   closeSync,
@@ -17,6 +19,7 @@ import {
   writeSync,
   constants as fsc,
 } from 'node:fs';
+import { open, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { canonicalJson } from '../image/canonical.js';
@@ -46,6 +49,22 @@ function fsyncDir(dir: string): void {
     if (fd >= 0) closeSync(fd);
   }
 }
+
+async function fsyncDirAsync(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, fsc.O_RDONLY | fsc.O_DIRECTORY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* best effort */
+  }
+}
+
+/** Writes are gathered up to this many bytes and written with one writev. */
+const WRITE_BATCH = 1 << 20;
 
 export class ContentStore {
   readonly blobsDir: string;
@@ -78,50 +97,104 @@ export class ContentStore {
   /**
    * Streams `src` into the store. With `expect`, a different digest or size is rejected
    * ("digest mismatch: expected X, got Y") and nothing is stored; an oversized stream is cut off
-   * as soon as it passes the expected size.
+   * as soon as it passes the expected size. `hooks.onHashed` hears the digest and size as soon as
+   * the last byte is hashed and verified, before the fsync and rename (which may take a while for
+   * a large blob): for work that needs the digest but not the stored blob, such as closing an
+   * upload of the same bytes.
    */
-  async ingest(src: Readable | Buffer, expect: { digest?: Digest; size?: number } = {}): Promise<{ digest: Digest; size: number }> {
+  async ingest(
+    src: Readable | Buffer,
+    expect: { digest?: Digest; size?: number } = {},
+    hooks: { onHashed?: (r: { digest: Digest; size: number }) => void } = {},
+  ): Promise<{ digest: Digest; size: number }> {
     if (expect.digest !== undefined) parseDigest(expect.digest);
     const tmp = join(this.tmpDir, stagingName('ingest'));
-    const fd = openSync(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
+    const fh = await open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, 0o644);
     const hash = createHash('sha256');
     let size = 0;
     let closed = false;
+    let batch: Buffer[] = [];
+    let batched = 0;
+    const flush = async () => {
+      if (batched === 0) return;
+      const bufs = batch;
+      const total = batched;
+      batch = [];
+      batched = 0;
+      const done = (await fh.writev(bufs)).bytesWritten;
+      if (done < total) {
+        // A short writev (rare on regular files): write the rest piece by piece.
+        const rest = Buffer.concat(bufs, total).subarray(done);
+        for (let off = 0; off < rest.length; ) off += (await fh.write(rest, off, rest.length - off)).bytesWritten;
+      }
+    };
     try {
-      const write = (b: Buffer) => {
+      const take = async (b: Buffer) => {
         hash.update(b);
         size += b.length;
         if (expect.size !== undefined && size > expect.size) throw new DigestMismatchError(String(expect.size), `more than ${expect.size} bytes`, 'size');
-        let off = 0;
-        while (off < b.length) off += writeSync(fd, b, off, b.length - off);
+        batch.push(b);
+        batched += b.length;
+        if (batched >= WRITE_BATCH) await flush();
       };
-      if (Buffer.isBuffer(src)) write(src);
+      if (Buffer.isBuffer(src)) await take(src);
       else {
         try {
-          for await (const chunk of src) write(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
+          for await (const chunk of src) await take(typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer));
         } catch (e) {
           src.destroy();
           throw e;
         }
       }
+      await flush();
       const digest: Digest = `sha256:${hash.digest('hex')}`;
       if (expect.size !== undefined && size !== expect.size) throw new DigestMismatchError(String(expect.size), String(size), 'size');
       if (expect.digest !== undefined && digest !== expect.digest) throw new DigestMismatchError(expect.digest, digest);
-      fsyncSync(fd);
-      closeSync(fd);
+      hooks.onHashed?.({ digest, size });
+      await fh.sync();
       closed = true;
-      renameSync(tmp, this.path(digest)); // an identical blob already there is simply replaced
-      fsyncDir(this.blobsDir);
+      await fh.close();
+      await rename(tmp, this.path(digest)); // an identical blob already there is simply replaced
+      await fsyncDirAsync(this.blobsDir);
       return { digest, size };
     } catch (e) {
-      if (!closed) closeSync(fd);
-      try {
-        unlinkSync(tmp);
-      } catch {
+      if (!closed) await fh.close().catch(() => {});
+      await unlink(tmp).catch(() => {
         /* already renamed or gone */
-      }
+      });
       throw e;
     }
+  }
+
+  /**
+   * Takes an already verified file (a download whose size and sha256 were checked while it was
+   * written) into the store without copying it: fsync, then rename into place. The caller vouches
+   * for the digest; the size is checked here. The file must be on the store's filesystem (e.g.
+   * under <root>/tmp); on another one it is copied and verified by ingest() instead. The file is
+   * gone afterwards either way unless an error is thrown before the rename.
+   */
+  async adoptFile(file: string, expect: { digest: Digest; size: number }): Promise<{ digest: Digest; size: number }> {
+    const digest = parseDigest(expect.digest);
+    const fh = await open(file, fsc.O_RDONLY);
+    try {
+      const st = await fh.stat();
+      if (!st.isFile()) throw new Error(`cannot adopt ${file}: not a regular file`);
+      if (st.size !== expect.size) throw new DigestMismatchError(String(expect.size), String(st.size), 'size');
+      if ((st.mode & 0o7777) !== 0o644) await fh.chmod(0o644);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      await rename(file, this.path(digest)); // an identical blob already there is simply replaced
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      const r = await this.ingest(createReadStream(file, { highWaterMark: 1 << 20 }), expect);
+      await unlink(file).catch(() => {});
+      return r;
+    }
+    await fsyncDirAsync(this.blobsDir);
+    return { digest, size: expect.size };
   }
 
   /** Stores a JSON document as canonical bytes (synchronously) and returns its digest. */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
@@ -89,6 +89,43 @@ describe('ContentStore', () => {
     assert.equal(a.digest, `sha256:${createHash('sha256').update(a.bytes).digest('hex')}`);
     assert.equal(a.size, a.bytes.length);
     assert.deepEqual(cs.readJson(a.digest), v);
+  });
+
+  it('ingests many small chunks (batched writes) and large ones alike', async () => {
+    const data = Buffer.alloc((5 << 20) + 3, 0);
+    for (let i = 0; i < data.length; i += 4093) data[i] = i & 0xff;
+    const pieces: Buffer[] = [];
+    for (let o = 0; o < data.length; o += 1000) pieces.push(data.subarray(o, o + 1000));
+    const a = await cs.ingest(Readable.from(pieces), { size: data.length });
+    const b = await cs.ingest(data, { digest: sha256(data) });
+    assert.equal(a.digest, sha256(data));
+    assert.deepEqual(a, b);
+    assert.ok(cs.read(a.digest).equals(data));
+    assert.deepEqual(readdirSync(join(t.dir, 'tmp')), []);
+  });
+
+  it('adoptFile renames a verified file into place without copying it', async () => {
+    const data = Buffer.from('downloaded and verified elsewhere');
+    const file = join(t.dir, 'tmp', 'download.partial');
+    writeFileSync(file, data, { mode: 0o600 });
+    const ino = statSync(file).ino;
+    const r = await cs.adoptFile(file, { digest: sha256(data), size: data.length });
+    assert.deepEqual(r, { digest: sha256(data), size: data.length });
+    assert.equal(existsSync(file), false, 'the file moved');
+    assert.equal(statSync(cs.path(r.digest)).ino, ino, 'same inode: renamed, not copied');
+    assert.equal(statSync(cs.path(r.digest)).mode & 0o777, 0o644);
+    assert.ok(cs.read(r.digest).equals(data));
+  });
+
+  it('adoptFile refuses a size mismatch and keeps the file; refuses a bad digest before touching it', async () => {
+    const file = join(t.dir, 'tmp', 'short.partial');
+    writeFileSync(file, 'abc');
+    await assert.rejects(cs.adoptFile(file, { digest: sha256('abcd'), size: 4 }), /size mismatch: expected 4, got 3/);
+    assert.ok(existsSync(file));
+    assert.equal(cs.has(sha256('abcd')), false);
+    await assert.rejects(cs.adoptFile(file, { digest: 'sha256:../x' as Digest, size: 3 }), /invalid digest/);
+    assert.ok(existsSync(file));
+    unlinkSync(file);
   });
 
   it('remove deletes a blob; removing twice is fine', async () => {
