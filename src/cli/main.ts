@@ -5,6 +5,14 @@ import { Command } from 'commander';
 import { CliContext } from './context.js';
 import { allCommandModules, commandModules } from './commands/index.js';
 
+// `kiln images | head`: a closed reader ends the output quietly, as in any shell pipeline.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
+}
+
 const program = new Command();
 program
   .name('kiln')
