@@ -58,7 +58,7 @@ function kilnTool() {
   const bbctx = join(work, 'bbctx'); mkdirSync(bbctx); sh('cp', [join(work, 'rootfs.tar'), bbctx]);
   k(['build', '-q', '-t', 'busybox', '-f', join(project, 'examples/busybox/Dockerfile'), bbctx]);
   k(['save', '-o', join(work, 'busybox.tar'), 'busybox']);
-  return { name: 'kiln', build: (ctx, extra = []) => k(['build', '-q', ...extra, '-t', 'bench', ctx]) };
+  return { name: 'kiln', build: (ctx, extra = []) => k(['build', '-q', ...extra, '-t', 'bench', ctx]), cleanup: () => k(['builder', 'prune', '-a', '-f']) };
 }
 
 let stopDaemon = () => {};
@@ -116,6 +116,7 @@ console.log(['scenario'.padEnd(30), ...names.map((n) => n.padStart(9)), ...peers
 for (const [name, r] of Object.entries(results)) {
   console.log([name.padEnd(30), ...names.map((n) => r[n].toFixed(3).padStart(9)), ...peers.map((p) => (r.kiln / r[p]).toFixed(2).padStart(13))].join(' '));
 }
+for (const t of tools) t.cleanup?.();
 stopDaemon();
 spawnSync('umount', ['-R', join(work, 'docker-root')]);
 try { rmSync(work, { recursive: true, force: true, maxRetries: 3 }); } catch (e) { console.error(`note: could not remove ${work}: ${e.message}`); }
