@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(runc conmon containernetworking-plugins iptables iproute2 busybox-static docker-registry skopeo zstd pigz tar)
+pkgs=(runc conmon containernetworking-plugins iptables iproute2 tini busybox-static docker-registry skopeo openssl zstd pigz tar)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
