@@ -2,10 +2,11 @@
 // a user would: files inside the built image, exit codes, output lines, image IDs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync, appendFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kiln } from '../helpers/kiln.js';
+import { Kiln, kilnBin } from '../helpers/kiln.js';
 
 function context(files: Record<string, string>): string {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
@@ -158,5 +159,17 @@ describe('kiln build', () => {
     assert.match(seen, /^kiln-build-[0-9a-f]{12} .*sleep 2/);
     assert.equal(await done, 0);
     assert.doesNotMatch(k.ok(['ps', '-a']).stdout, /kiln-build-/);
+  });
+
+  it('`kiln build -` reads a Dockerfile, or a compressed context tar, from stdin', () => {
+    k.ok(['build', '-q', '-t', 'fromstdin', '-'], { input: 'FROM busybox\nRUN echo no-context > /s\n' });
+    assert.equal(inImage(k, 'fromstdin', 'cat /s'), 'no-context\n');
+    const ctx = context({ Dockerfile: 'FROM busybox\nCOPY p.txt /p.txt\n', 'p.txt': 'from the tar\n' });
+    dirs.push(ctx);
+    const tgz = spawnSync('tar', ['-czf', '-', '-C', ctx, '.']).stdout;
+    // Binary stdin: spawn directly (the helper passes text).
+    const built = spawnSync(process.execPath, [kilnBin, '--root', k.root, 'build', '-q', '-t', 'fromtar', '-'], { input: tgz, encoding: 'utf8' });
+    assert.equal(built.status, 0, built.stderr);
+    assert.equal(inImage(k, 'fromtar', 'cat /p.txt'), 'from the tar\n');
   });
 });

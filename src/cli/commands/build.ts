@@ -1,5 +1,6 @@
 // `kiln build`: Docker's flags and meaning. Parsing only; the work is in src/build/.
-import { readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
+import { readFileSync, writeFileSync, existsSync, statSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
@@ -40,11 +41,22 @@ export function parseSecrets(list: string[]): Record<string, { src?: string; env
   return out;
 }
 
+/** A tar (ustar magic at 257) or a compressed stream (gzip, bzip2, xz, zstd) rather than a Dockerfile. */
+function isTarStream(b: Buffer): boolean {
+  if (b.length > 262 && b.subarray(257, 262).toString('latin1') === 'ustar') return true;
+  if (b[0] === 0x1f && b[1] === 0x8b) return true;
+  if (b.subarray(0, 3).toString('latin1') === 'BZh') return true;
+  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
+  return b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528;
+}
+
+let cleanupContext = () => {};
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('build')
     .description('Build an image from a Dockerfile')
-    .argument('<context>', 'build context directory')
+    .argument('<context>', 'build context directory, or "-": a Dockerfile or a context tar on stdin')
     .option('-t, --tag <name>', 'name and optionally a tag (name:tag); repeatable', collect, [])
     .option('-f, --file <path>', 'Dockerfile path (default: CONTEXT/Dockerfile; "-" reads stdin)')
     .option('--build-arg <k=v>', 'set a build-time variable; repeatable', collect, [])
@@ -60,13 +72,36 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--platform <p>', 'target platform (only linux/amd64 is built here)')
     .option('--explain-cache', 'for each step that misses the cache, say why')
     .action(async (context: string, o) => {
-      const contextDir = resolve(context);
-      if (!existsSync(contextDir) || !statSync(contextDir).isDirectory()) {
-        throw new CliError(`unable to prepare context: path ${JSON.stringify(context)} not found`);
+      let stdinDockerfile: string | undefined;
+      let contextDir: string;
+      if (context === '-') {
+        // `docker build - < Dockerfile` (no context) or `docker build - < context.tar[.gz]`.
+        if (o.file === '-') throw new CliError('invalid argument: can\'t use stdin for both build context and dockerfile');
+        const input = readFileSync(0);
+        contextDir = ctx.engine().tmpDir('context-');
+        cleanupContext = () => rmSync(contextDir, { recursive: true, force: true });
+        if (isTarStream(input)) {
+          // From a file, tar recognizes the compression itself.
+          const archive = `${contextDir}.tar`;
+          writeFileSync(archive, input);
+          const r = spawnSync('tar', ['-xf', archive, '-C', contextDir, '--no-same-owner']);
+          rmSync(archive, { force: true });
+          if (r.status !== 0) throw new CliError(`unable to read the context tar from stdin: ${r.stderr.toString().trim()}`);
+        } else {
+          stdinDockerfile = input.toString('utf8');
+        }
+      } else {
+        contextDir = resolve(context);
+        if (!existsSync(contextDir) || !statSync(contextDir).isDirectory()) {
+          throw new CliError(`unable to prepare context: path ${JSON.stringify(context)} not found`);
+        }
       }
       let dockerfilePath: string;
       let dockerfileText: string;
-      if (o.file === '-') {
+      if (stdinDockerfile !== undefined) {
+        dockerfilePath = join(contextDir, 'Dockerfile');
+        dockerfileText = stdinDockerfile;
+      } else if (o.file === '-') {
         dockerfilePath = join(contextDir, 'Dockerfile');
         dockerfileText = readFileSync(0, 'utf8');
       } else {
@@ -104,6 +139,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (o.iidfile) writeFileSync(o.iidfile, result.imageId);
       } finally {
         progress.close();
+        cleanupContext();
       }
     });
 }
