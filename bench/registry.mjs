@@ -6,6 +6,11 @@
 //
 //   node bench/registry.mjs [--runs N] [--only kiln,docker,podman,skopeo] [--scenarios cold,warm,push]
 //                           [--layers 20] [--layer-mb 5] [--big-mb 200] [--keep]
+//                           [--variant NAME:ENV=V[+ENV=V…]] [--variant NAME@/other/dist/src/cli/main.js]
+//
+// --variant adds another kiln to the same run (repeatable): this kiln with extra environment
+// (e.g. `zlib:KILN_GZIP=zlib`, `inline:KILN_EXTRACT_WORKERS=0`), or another build of kiln (e.g. a
+// clone of an older commit) — for before/after comparisons under the same conditions.
 //
 // Scenarios:
 //   cold  pull of a 20-layer image (5 MB of random data per layer) into an empty store
@@ -22,7 +27,7 @@
 // run (machine-notes). Runs are interleaved (run 1 of every tool, then run 2, ...).
 import { execFileSync, spawnSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, loadavg } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
@@ -39,6 +44,12 @@ const LAYERS = Number(opt('--layers', '20'));
 const LAYER_MB = Number(opt('--layer-mb', '5'));
 const BIG_MB = Number(opt('--big-mb', '200'));
 const keep = argv.includes('--keep');
+const variants = argv.flatMap((a, i) => (a === '--variant' ? [argv[i + 1]] : [])).map((v) => {
+  const at = v.indexOf('@');
+  if (at > 0) return { name: v.slice(0, at), main: resolve(v.slice(at + 1)), env: {} };
+  const [name, rest = ''] = v.split(/:(.*)/s);
+  return { name, main: null, env: Object.fromEntries(rest.split('+').filter(Boolean).map((kv) => kv.split(/=(.*)/s).slice(0, 2))) };
+});
 const work = mkdtempSync(join(tmpdir(), 'kiln-rbench-'));
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const sh = (cmd, args, o = {}) => {
@@ -131,18 +142,22 @@ function makeContexts() {
 const kilnMain = join(project, 'dist/src/cli/main.js');
 const kiln = (root, args, o) => sh(process.execPath, [kilnMain, '--root', root, ...args], o);
 
-function kilnTool(ctxs) {
-  const root = join(work, 'kiln-root');
+function kilnTool(ctxs, v = { name: 'kiln', main: kilnMain, env: {} }) {
+  const main = v.main ?? kilnMain;
+  const env = { ...process.env, ...v.env };
+  const k = (root, args) => sh(process.execPath, [main, '--root', root, ...args], { env });
+  const root = join(work, `${v.name}-root`);
+  const pushRoot = join(work, `${v.name}-push-root`);
+  const tag = refBig.replace(':latest', `:${v.name}`);
   return {
-    name: 'kiln',
-    resetPull: () => { spawnSync(process.execPath, [kilnMain, '--root', root, 'rmi', '-f', ref20], { stdio: 'ignore' }); },
-    pull: () => kiln(root, ['pull', '-q', ref20]),
+    name: v.name,
+    resetPull: () => { spawnSync(process.execPath, [main, '--root', root, 'rmi', '-f', ref20], { stdio: 'ignore', env }); },
+    pull: () => k(root, ['pull', '-q', ref20]),
     preparePush: () => {
-      const r = join(work, 'kiln-push-root');
-      rmSync(r, { recursive: true, force: true });
-      kiln(r, ['build', '-q', '-t', refBig.replace(':latest', ':kiln'), ctxs.big]);
+      rmSync(pushRoot, { recursive: true, force: true });
+      k(pushRoot, ['build', '-q', '-t', tag, ctxs.big]);
     },
-    push: () => kiln(join(work, 'kiln-push-root'), ['push', '-q', refBig.replace(':latest', ':kiln')]),
+    push: () => k(pushRoot, ['push', '-q', tag]),
   };
 }
 
@@ -202,6 +217,7 @@ function skopeoTool(archive) {
 
 // ---- setup -----------------------------------------------------------------------------------
 const tools = [];
+const load0 = loadavg().map((x) => x.toFixed(2)).join(' ');
 try {
   await startRegistry();
   log(`registry on ${registry.host}; making ${LAYERS} x ${LAYER_MB} MB and ${BIG_MB} MiB contexts in ${work}`);
@@ -216,6 +232,7 @@ try {
   rmSync(seed, { recursive: true, force: true });
 
   tools.push(kilnTool(ctxs));
+  for (const v of variants) tools.push(kilnTool(ctxs, v));
   log('starting peers');
   const makers = { docker: dockerTool, podman: podmanTool, skopeo: skopeoTool };
   for (const name of ['docker', 'podman', 'skopeo']) if (only.includes(name)) { const t = makers[name](archive); if (t) tools.push(t); else log(`${name}: not installed, skipped`); }
@@ -253,7 +270,7 @@ try {
   const peers = names.filter((n) => n !== 'kiln');
   const cell = (v) => (v === undefined ? '-' : v.toFixed(3)).padStart(9);
   const ratio = (a, b) => (a === undefined || b === undefined ? '-' : (a / b).toFixed(2)).padStart(13);
-  console.log(`\nmedian of ${RUNS} runs, seconds (registry ${registry.host}, ${new Date().toISOString()})`);
+  console.log(`\nmedian of ${RUNS} runs, seconds (registry ${registry.host}, ${new Date().toISOString()}, load average at start ${load0}, now ${loadavg().map((x) => x.toFixed(2)).join(' ')})`);
   console.log(['scenario'.padEnd(30), ...names.map((n) => n.padStart(9)), ...peers.map((p) => `kiln/${p}`.padStart(13))].join(' '));
   for (const s of scenarioNames) {
     const r = results[s];

@@ -125,7 +125,7 @@ export function createCompressor(c: Compression, level?: number, opts: Compresso
     if (engine === 'blocks' && typeof zlibCrc32 === 'function') return new BlockGzip(lvl);
     const pigz = engine === 'pigz' ? pigzBinary() : null;
     if (pigz) return filterProcess(pigz, [`-${lvl}`, '-n', '-c']);
-    return createGzip({ level: lvl });
+    return createGzip({ level: lvl, chunkSize: ZLIB_CHUNK });
   }
   if (c === 'zstd') return zstdProcess(level ? [`-${level}`] : []);
   return new PassThrough();
@@ -273,8 +273,14 @@ export class BlockGzip extends Transform {
   }
 }
 
+/**
+ * zlib's output chunk (default 16 KiB). Every chunk is a round trip through libuv's pool and a
+ * stream callback: streaming gunzip of 100 MB took ~500 ms with 16 KiB chunks, ~100 ms with 256 KiB.
+ */
+const ZLIB_CHUNK = 256 << 10;
+
 export function createDecompressor(c: Compression): Duplex {
-  if (c === 'gzip') return createGunzip();
+  if (c === 'gzip') return createGunzip({ chunkSize: ZLIB_CHUNK });
   if (c === 'zstd') return zstdProcess(['-d']);
   return new PassThrough();
 }

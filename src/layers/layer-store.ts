@@ -313,6 +313,18 @@ export class LayerStore {
   openTar(chainId: Digest): Readable {
     const rec = this.db.getLayer(chainId);
     if (!rec || !existsSync(this.dir(chainId))) throw new NotFoundError('layer', chainId);
+    const mismatch = (got: Digest) => new DigestMismatchError(rec.diffId, got, `layer ${chainId} content`);
+    const blob = this.blobs(rec.diffId)[0];
+    if (!blob) {
+      // packLayer hashes what it writes: its diffID decides whether the stream ends or fails (it
+      // has not ended yet when packLayer returns), so the bytes are hashed once, not twice.
+      const out = new PassThrough({ highWaterMark: 1 << 20 });
+      packLayer(this.dir(chainId), out).then(
+        (r) => (r.diffId === rec.diffId ? out.end() : out.destroy(mismatch(r.diffId))),
+        (e: Error) => out.destroy(e),
+      );
+      return out;
+    }
     const h = createHash('sha256');
     const out = new Transform({
       highWaterMark: 1 << 20,
@@ -322,17 +334,13 @@ export class LayerStore {
       },
       flush(cb) {
         const got: Digest = `sha256:${h.digest('hex')}`;
-        cb(got === rec.diffId ? null : new DigestMismatchError(rec.diffId, got, `layer ${chainId} content`));
+        cb(got === rec.diffId ? null : mismatch(got));
       },
     });
-    const blob = this.blobs(rec.diffId)[0];
     // A stored blob is decompressed by what its bytes are (sniffed), not what its media type says.
-    const feed = blob
-      ? decompress(this.content.createReadStream(blob.digest)).then(({ stream }) => pipeline(stream, out))
-      : packLayer(this.dir(chainId), out).then(() => {
-          out.end();
-        });
-    feed.catch((e: Error) => out.destroy(e));
+    decompress(this.content.createReadStream(blob.digest))
+      .then(({ stream }) => pipeline(stream, out))
+      .catch((e: Error) => out.destroy(e));
     return out;
   }
 
