@@ -4,58 +4,29 @@
 // and with --network none, in one run; then `kiln ps -a` with 100 containers.
 //
 //   node bench/run.mjs [--runs N] [--only kiln,docker,podman,runc]
-import { execFileSync, spawnSync, spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync, existsSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { busyboxArchive, docker, finish, has, kilnCli, median, opt, podman, report, sh, time, workDir } from './lib.mjs';
 
-const project = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const argv = process.argv.slice(2);
-const opt = (n, d) => { const i = argv.indexOf(n); return i >= 0 ? argv[i + 1] : d; };
 const RUNS = Number(opt('--runs', '10'));
 const only = opt('--only', 'kiln,docker,podman,runc').split(',');
-const work = mkdtempSync(join(tmpdir(), 'kiln-bench-run-'));
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-const sh = (cmd, args, o = {}) => {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', maxBuffer: 1 << 26, ...o });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return r.stdout;
-};
-const time = (fn) => { spawnSync('sync'); const t = process.hrtime.bigint(); fn(); return Number(process.hrtime.bigint() - t) / 1e9; };
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-let stopDaemon = () => {};
-
-const kilnRoot = join(work, 'kiln-root');
-const kiln = (args) => sh(process.execPath, [join(project, 'dist/src/cli/main.js'), '--root', kilnRoot, ...args]);
-mkdirSync(join(work, 'bb'));
-sh('bash', [join(project, 'examples/busybox/make-rootfs.sh'), join(work, 'bb', 'rootfs.tar')]);
-kiln(['build', '-q', '-t', 'busybox', '-f', join(project, 'examples/busybox/Dockerfile'), join(work, 'bb')]);
-kiln(['save', '-o', join(work, 'busybox.tar'), 'busybox']);
+const work = workDir('kiln-bench-run-');
+const kiln = kilnCli(join(work, 'kiln-root'));
+busyboxArchive(kiln, work);
 
 const tools = [];
 if (only.includes('kiln')) tools.push({ name: 'kiln', run: (net) => kiln(['run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
 
 if (only.includes('docker') && has('dockerd')) {
-  const docker = existsSync('/usr/bin/docker') ? '/usr/bin/docker' : 'docker';
-  if (spawnSync(docker, ['info'], { stdio: 'ignore' }).status !== 0) {
-    const d = spawn('dockerd', ['--data-root', join(work, 'docker-root'), '--pidfile', join(work, 'dockerd.pid')], { stdio: 'ignore', detached: true });
-    d.unref();
-    stopDaemon = () => {
-      try { process.kill(d.pid); } catch { return; }
-      for (let i = 0; i < 40 && spawnSync('kill', ['-0', String(d.pid)]).status === 0; i++) execFileSync('sleep', ['0.25']);
-    };
-    for (let i = 0; i < 60 && spawnSync(docker, ['info'], { stdio: 'ignore' }).status !== 0; i++) execFileSync('sleep', ['0.5']);
-  }
-  sh(docker, ['load', '-i', join(work, 'busybox.tar')]);
-  tools.push({ name: 'docker', run: (net) => sh(docker, ['run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
+  const cli = docker(work);
+  sh(cli, ['load', '-i', join(work, 'busybox.tar')]);
+  tools.push({ name: 'docker', run: (net) => sh(cli, ['run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
 }
 
 if (only.includes('podman') && has('podman')) {
-  const base = ['--root', join(work, 'podman-root'), '--runroot', join(work, 'podman-run')];
-  const env = { ...process.env, CONTAINERS_CONF: '/work/shared/peers/containers.conf', CONTAINERS_REGISTRIES_CONF: '/work/shared/peers/registries.conf' };
-  sh('podman', [...base, 'load', '-i', join(work, 'busybox.tar')], { env });
-  tools.push({ name: 'podman', run: (net) => sh('podman', [...base, 'run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true'], { env }) });
+  const p = podman(work);
+  p(['load', '-i', join(work, 'busybox.tar')]);
+  tools.push({ name: 'podman', run: (net) => p(['run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
 }
 
 if (only.includes('runc') && has('runc')) {
@@ -84,13 +55,7 @@ for (const [label, net] of [['run --rm true (default network)', undefined], ['ru
   }
 }
 
-const names = tools.map((t) => t.name);
-const peers = names.filter((n) => n !== 'kiln');
-console.log(`\nmedian of ${RUNS} runs, seconds`);
-console.log(['scenario'.padEnd(34), ...names.map((n) => n.padStart(8)), ...peers.map((p) => `kiln/${p}`.padStart(12))].join(' '));
-for (const [label, r] of Object.entries(results)) {
-  console.log([label.padEnd(34), ...names.map((n) => r[n].toFixed(3).padStart(8)), ...peers.map((p) => (r.kiln / r[p]).toFixed(2).padStart(12))].join(' '));
-}
+report(results, tools.map((t) => t.name), RUNS, 34);
 
 if (only.includes('kiln')) {
   for (let i = 0; i < 100; i++) kiln(['create', '--network', 'none', 'busybox', 'true']);
@@ -101,6 +66,4 @@ if (only.includes('kiln')) {
   for (let i = 0; i < ids.length; i += 50) kiln(['rm', '-f', ...ids.slice(i, i + 50)]);
 }
 kiln(['builder', 'prune', '-a', '-f']);
-stopDaemon();
-spawnSync('umount', ['-R', join(work, 'docker-root')]);
-try { rmSync(work, { recursive: true, force: true, maxRetries: 3 }); } catch (e) { console.error(`note: could not remove ${work}: ${e.message}`); }
+finish(work);
