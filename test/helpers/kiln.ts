@@ -1,7 +1,7 @@
 // Drives kiln through its command line, as users and the hidden acceptance tests do, against a
 // fresh temporary state directory. Integration tests need root, overlayfs and runc.
 import { spawnSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -66,4 +66,14 @@ export class Kiln {
     rmSync(this.root, { recursive: true, force: true });
     rmSync(`${this.root}-busybox`, { recursive: true, force: true });
   }
+}
+
+/** A build context in a fresh temp dir: relative path -> file content. */
+export function makeContext(files: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
+  for (const [p, content] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), content);
+  }
+  return dir;
 }

@@ -9,18 +9,11 @@ import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { Kiln } from '../helpers/kiln.js';
+import { Kiln, makeContext } from '../helpers/kiln.js';
 import { ociErrors, schemasAvailable } from '../unit/archive/oci-schemas.js';
 import { readFileSync } from 'node:fs';
 
-function context(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
-  for (const [p, content] of Object.entries(files)) {
-    mkdirSync(join(dir, p, '..'), { recursive: true });
-    writeFileSync(join(dir, p), content);
-  }
-  return dir;
-}
+const context = makeContext;
 
 describe('kiln build: Dockerfile features', () => {
   const k = new Kiln();

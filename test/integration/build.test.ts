@@ -2,20 +2,12 @@
 // a user would: files inside the built image, exit codes, output lines, image IDs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, mkdirSync, rmSync, appendFileSync } from 'node:fs';
+import { rmSync, appendFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Kiln, kilnBin } from '../helpers/kiln.js';
+import { Kiln, kilnBin, makeContext } from '../helpers/kiln.js';
 
-function context(files: Record<string, string>): string {
-  const dir = mkdtempSync(join(tmpdir(), 'kiln-ctx-'));
-  for (const [p, content] of Object.entries(files)) {
-    mkdirSync(join(dir, p, '..'), { recursive: true });
-    writeFileSync(join(dir, p), content);
-  }
-  return dir;
-}
+const context = makeContext;
 
 /** Runs `cmd` in a throwaway container of `image` and returns its stdout. */
 function inImage(k: Kiln, image: string, script: string): string {
