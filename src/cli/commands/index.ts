@@ -6,6 +6,7 @@ import type { RegisterCommand } from '../context.js';
 type Loader = () => Promise<{ register: RegisterCommand }>;
 
 const m: Record<string, Loader> = {
+  attach: () => import('./attach.js'),
   build: () => import('./build.js'),
   builder: () => import('./builder.js'),
   commit: () => import('./commit.js'),
@@ -46,6 +47,7 @@ const m: Record<string, Loader> = {
 
 /** Top-level command word → the modules that register it (in registration order). */
 export const commandModules: Record<string, Loader[]> = {
+  attach: [m.attach],
   build: [m.build],
   builder: [m.builder],
   commit: [m.commit],
