@@ -1,12 +1,12 @@
 // `kiln attach`: conmon's attach socket (machine-notes §3). conmon links <socket-dir>/<cuuid> to the
 // bundle and listens on <bundle>/attach, a SOCK_SEQPACKET socket (which Node's `net` cannot open:
-// EPROTOTYPE, hence node-unix-socket). Every packet conmon sends starts with one byte, 2 = stdout and
+// EPROTOTYPE, hence src/sys/seqpacket.ts). Every packet conmon sends starts with one byte, 2 = stdout and
 // 3 = stderr (with -t everything is 2, CRLF included); what we send becomes the container's stdin
 // (conmon runs with -i --leave-stdin-open for `run -i`, so leaving does not close it). A terminal is
 // resized by writing `1 <rows> <cols>\n` to the bundle's `ctl` FIFO.
 import { closeSync, constants as fsConstants, existsSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SeqpacketSocket } from 'node-unix-socket';
+import { SeqpacketSocket } from '../sys/seqpacket.js';
 import type { Engine } from '../engine.js';
 import { CONMON_SOCKET_DIR } from './conmon.js';
 import { containerPaths, getContainer, waitContainer, type Container, type ContainerRuntimeOptions } from './containers.js';
@@ -121,13 +121,7 @@ export class Attachment {
       else if (b[0] === STDERR) io.stderr(b.subarray(1));
     });
     try {
-      await new Promise<void>((resolve, reject) => {
-        sock.once('error', reject);
-        sock.connect(socketPath(engine, c), () => {
-          sock.off('error', reject);
-          resolve();
-        });
-      });
+      sock.connect(socketPath(engine, c));
     } catch (e) {
       sock.destroy();
       const now = await getContainer(engine, c.id, opts).catch(() => undefined);
@@ -137,8 +131,6 @@ export class Attachment {
     // conmon closes the connection when it exits, after the container ended and its output was sent.
     const ended = () => void a.ended();
     sock.on('end', ended);
-    sock.on('close', ended);
-    sock.on('error', ended);
     return a;
   }
 
