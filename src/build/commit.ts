@@ -9,6 +9,7 @@ import { packLayer } from '../layers/pack.js';
 import { planBuild } from '../dockerfile/stages.js';
 import { expandStep, locationOf } from './expand.js';
 import * as cfg from './image-config.js';
+import type { Container } from '../runtime/containers.js';
 
 export interface CommitRequest {
   /** The config the new image starts from (the image's, with the container's settings applied). */
@@ -60,4 +61,17 @@ function parseChange(change: string) {
     if (!CHANGE_KINDS.has(i.kind)) throw new Error(`${i.keyword} is not a valid change command`);
   }
   return ins.map((i) => ({ ins: i, loc: locationOf(i, '--change'), keyText: i.original, escapeChar: plan.escapeChar }));
+}
+
+/** The image config a commit starts from: the image's, with what the container was run with. */
+export function configFromContainer(engine: Engine, c: Container): ImageConfig {
+  const config = cfg.cloneConfig(engine.content.readJson<ImageConfig>(c.config.imageId as `sha256:${string}`));
+  const cc = cfg.cc(config);
+  cc.Cmd = c.config.cmd.length ? c.config.cmd : null;
+  cc.Entrypoint = c.config.entrypoint.length ? c.config.entrypoint : null;
+  cc.Env = c.config.env;
+  if (c.config.workingDir) cc.WorkingDir = c.config.workingDir;
+  if (c.config.user) cc.User = c.config.user;
+  if (Object.keys(c.config.labels).length) cc.Labels = { ...(cc.Labels ?? {}), ...c.config.labels };
+  return config;
 }

@@ -4,8 +4,7 @@
 // /etc/passwd), --chmod, heredoc sources, ADD's local tar extraction and http(s) downloads.
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
-import { basename, dirname, join, posix } from 'node:path';
-import { spawn } from 'node:child_process';
+import { basename, join, posix } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { resolveUserFrom } from '../runtime/user.js';
@@ -16,6 +15,7 @@ import { resolveInRoot } from '../runtime/paths.js';
 import { applyChmod, parseChmod } from '../dockerfile/chmod.js';
 import { matchPath } from '../dockerfile/gopath.js';
 import type { Snapshot } from './snapshot.js';
+import { extractArchiveFile, isArchiveFile } from './archive-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Step } from './steps.js';
 import { withReadonlyRootfs } from './rootfs-view.js';
@@ -59,7 +59,7 @@ export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: 
     const diffIds = (cx.fromStage?.config ?? cx.fromImage!.config).rootfs.diff_ids;
     await withReadonlyRootfs(engine, diffIds, async (root) => {
       const tops = await expandFromRoot(root, s.sources);
-      await copyTops(snap, tops, destPath, destIsDir, { ...opts, zeroOwner: false }, owner, s.kind === 'ADD' && s.unpack !== false);
+      await copyTops(snap, tops, destPath, destIsDir, { ...opts, zeroOwner: false }, owner);
     });
     return;
   }
@@ -77,7 +77,7 @@ async function copySelection(snap: Snapshot, sel: CopySelection, destPath: strin
   const single = sel.tops.length === 1 && sel.tops[0]!.type !== 'dir' && !destIsDir;
   if (single) {
     const top = sel.tops[0]!;
-    if (unpack && top.type === 'file' && (await isArchive(top.abs))) {
+    if (unpack && top.type === 'file' && (await isArchiveFile(top.abs))) {
       await extractArchive(snap, top.abs, destPath, owner);
       return;
     }
@@ -88,7 +88,7 @@ async function copySelection(snap: Snapshot, sel: CopySelection, destPath: strin
   }
   const root = await mkdirAll(snap.merged, destPath, owner);
   for (const top of sel.tops) {
-    if (unpack && top.type === 'file' && (await isArchive(top.abs))) {
+    if (unpack && top.type === 'file' && (await isArchiveFile(top.abs))) {
       await extractArchive(snap, top.abs, destPath, owner);
     }
   }
@@ -166,7 +166,7 @@ async function top(abs: string, name: string): Promise<Top> {
   return { abs, name, type: st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file' };
 }
 
-async function copyTops(snap: Snapshot, tops: Top[], destPath: string, destIsDir: boolean, opts: CopyOptions, owner: Ownership | undefined, _unpack: boolean): Promise<void> {
+async function copyTops(snap: Snapshot, tops: Top[], destPath: string, destIsDir: boolean, opts: CopyOptions, owner: Ownership | undefined): Promise<void> {
   if (tops.length > 1 && !destIsDir) {
     throw new Error('When using COPY with more than one source file, the destination must be a directory and end with a /');
   }
@@ -201,37 +201,9 @@ async function resolveChown(rootfs: string, spec: string): Promise<Ownership> {
 
 const isUrl = (s: string) => /^https?:\/\//.test(s);
 
-/** ADD of a local archive extracts it; tar recognizes gzip, bzip2, xz and zstd by content. */
-async function isArchive(path: string): Promise<boolean> {
-  const fh = await fsp.open(path, 'r');
-  try {
-    const buf = Buffer.alloc(512);
-    const { bytesRead } = await fh.read(buf, 0, 512, 0);
-    const b = buf.subarray(0, bytesRead);
-    if (b[0] === 0x1f && b[1] === 0x8b) return true; // gzip
-    if (b.subarray(0, 3).toString() === 'BZh') return true;
-    if (b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true; // xz
-    if (b.readUInt32LE(0) === 0xfd2fb528) return true; // zstd
-    return bytesRead >= 262 && b.subarray(257, 262).toString() === 'ustar';
-  } finally {
-    await fh.close();
-  }
-}
-
 async function extractArchive(snap: Snapshot, archive: string, destPath: string, owner: Ownership | undefined): Promise<void> {
   const dest = await mkdirAll(snap.merged, destPath, owner);
-  // GNU tar refuses members with `..` and absolute names by default; ownership is kept (we are root).
-  await run('tar', ['-xf', archive, '-C', dest, '--same-owner', '--no-overwrite-dir', ...(owner ? [`--owner=${owner.uid}`, `--group=${owner.gid}`] : [])]);
-}
-
-function run(cmd: string, args: string[]): Promise<void> {
-  return new Promise((res, rej) => {
-    const p = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-    let err = '';
-    p.stderr.on('data', (d) => (err += d));
-    p.on('error', rej);
-    p.on('close', (code) => (code === 0 ? res() : rej(new Error(`${cmd} failed: ${err.trim()}`))));
-  });
+  await extractArchiveFile(archive, dest, { owner, keepOwners: true });
 }
 
 async function addUrl(snap: Snapshot, url: string, destPath: string, destIsDir: boolean, checksum: string | undefined, owner: Ownership | undefined, opts: CopyOptions): Promise<void> {
@@ -252,7 +224,6 @@ async function addUrl(snap: Snapshot, url: string, destPath: string, destIsDir: 
   await fsp.chmod(abs, opts.chmod ? opts.chmod(0o600, false) : 0o600);
   const lm = res.headers.get('last-modified');
   if (lm) await fsp.utimes(abs, new Date(lm), new Date(lm));
-  void dirname;
 }
 
 function chmodFn(spec: string): (mode: number, isDir: boolean) => number {

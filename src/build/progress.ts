@@ -41,7 +41,6 @@ class QuietProgress implements ProgressSink {
 }
 
 export class PlainProgress implements ProgressSink {
-  private lastOutputStep = -1;
   private partial = false;
   constructor(private out: NodeJS.WritableStream) {}
   emit(e: BuildEvent): void {
@@ -65,7 +64,6 @@ export class PlainProgress implements ProgressSink {
         if (!s) break;
         this.out.write(s);
         this.partial = !s.endsWith('\n');
-        this.lastOutputStep = e.step;
         break;
       }
       case 'removed':
@@ -90,7 +88,6 @@ export class PlainProgress implements ProgressSink {
         w(`Successfully tagged ${e.ref}\n`);
         break;
     }
-    void this.lastOutputStep;
   }
   close(): void {
     if (this.partial) this.out.write('\n');

@@ -1,10 +1,10 @@
 // `kiln build`: Docker's flags and meaning. Parsing only; the work is in src/build/.
 import { readFileSync, writeFileSync, existsSync, statSync, rmSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { build } from '../../build/executor.js';
+import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -41,15 +41,6 @@ export function parseSecrets(list: string[]): Record<string, { src?: string; env
   return out;
 }
 
-/** A tar (ustar magic at 257) or a compressed stream (gzip, bzip2, xz, zstd) rather than a Dockerfile. */
-function isTarStream(b: Buffer): boolean {
-  if (b.length > 262 && b.subarray(257, 262).toString('latin1') === 'ustar') return true;
-  if (b[0] === 0x1f && b[1] === 0x8b) return true;
-  if (b.subarray(0, 3).toString('latin1') === 'BZh') return true;
-  if (b.length >= 6 && b.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return true;
-  return b.length >= 4 && b.readUInt32LE(0) === 0xfd2fb528;
-}
-
 let cleanupContext = () => {};
 
 export function register(program: Command, ctx: CliContext): void {
@@ -80,13 +71,16 @@ export function register(program: Command, ctx: CliContext): void {
         const input = readFileSync(0);
         contextDir = ctx.engine().tmpDir('context-');
         cleanupContext = () => rmSync(contextDir, { recursive: true, force: true });
-        if (isTarStream(input)) {
-          // From a file, tar recognizes the compression itself.
+        if (isArchiveHead(input)) {
           const archive = `${contextDir}.tar`;
           writeFileSync(archive, input);
-          const r = spawnSync('tar', ['-xf', archive, '-C', contextDir, '--no-same-owner']);
-          rmSync(archive, { force: true });
-          if (r.status !== 0) throw new CliError(`unable to read the context tar from stdin: ${r.stderr.toString().trim()}`);
+          try {
+            await extractArchiveFile(archive, contextDir, { keepOwners: false });
+          } catch (e) {
+            throw new CliError(`unable to read the context tar from stdin: ${(e as Error).message}`);
+          } finally {
+            rmSync(archive, { force: true });
+          }
         } else {
           stdinDockerfile = input.toString('utf8');
         }

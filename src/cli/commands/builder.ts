@@ -12,6 +12,8 @@ import { getContainer } from '../../runtime/containers.js';
 import * as cfg from '../../build/image-config.js';
 import { processWords } from '../../dockerfile/shell-lex.js';
 import { shortId } from '../../image/digest.js';
+import { parseBytes } from '../../runtime/volumes.js';
+import { humanSize } from '../format/index.js';
 import { readWorkingConfig, workingCommit, workingCopy, workingFrom, workingList, workingRemove, workingRun, writeWorkingConfig } from '../../build/working-container.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -24,22 +26,6 @@ function commandValue(v: string, shellForm: boolean): string[] {
     throw new CliError(`invalid command ${JSON.stringify(v)}: expected a JSON array of strings`);
   }
   return shellForm ? ['/bin/sh', '-c', v] : processWords(v, {});
-}
-
-const UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, m: 1e6, mb: 1e6, g: 1e9, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
-
-export function parseSize(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(s.trim());
-  const unit = m ? UNITS[m[2]!.toLowerCase()] : undefined;
-  if (!m || unit === undefined) throw new CliError(`invalid size ${JSON.stringify(s)}: use e.g. 500MB or 2GB`);
-  return Math.round(Number(m[1]) * unit);
-}
-
-function human(n: number): string {
-  const u = ['B', 'kB', 'MB', 'GB', 'TB'];
-  let i = 0;
-  while (n >= 1000 && i < u.length - 1) (n /= 1000), i++;
-  return `${i ? n.toFixed(3 - Math.floor(Math.log10(n) + 1) < 0 ? 0 : 3 - Math.floor(Math.log10(n) + 1)) : n}${u[i]}`;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -151,7 +137,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--keep-storage <size>', 'keep the most recently used cache up to this size')
     .action(async (o: { all?: boolean; keepStorage?: string }) => {
       const engine = ctx.engine();
-      const keep = o.keepStorage !== undefined ? parseSize(o.keepStorage) : 0;
+      const keep = o.keepStorage !== undefined ? parseBytes(o.keepStorage) : 0;
       // Most recently used first: those are the ones a cap keeps.
       const entries = engine.db.listCache().reverse();
       let kept = 0;
@@ -175,6 +161,6 @@ export function register(program: Command, ctx: CliContext): void {
         rmSync(join(engine.root, 'cache-mounts'), { recursive: true, force: true });
         await removeBuildSandbox(engine);
       }
-      process.stdout.write(`Deleted build cache objects: ${doomed.length}\nTotal reclaimed space: ${human(report.reclaimedBytes)}\n`);
+      process.stdout.write(`Deleted build cache objects: ${doomed.length}\nTotal reclaimed space: ${humanSize(report.reclaimedBytes)}\n`);
     });
 }

@@ -2,26 +2,10 @@
 // -p/--pause). Prints the new image ID like `docker commit`.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { commitContainerLayer } from '../../build/commit.js';
-import * as cfg from '../../build/image-config.js';
-import type { ImageConfig } from '../../image/types.js';
-import { containerPaths, getContainer, pauseContainer, unpauseContainer, type Container } from '../../runtime/containers.js';
-import type { Engine } from '../../engine.js';
+import { commitContainerLayer, configFromContainer } from '../../build/commit.js';
+import { containerPaths, getContainer, pauseContainer, unpauseContainer } from '../../runtime/containers.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
-
-/** The image config a commit starts from: the image's, with what the container was run with. */
-export function configFromContainer(engine: Engine, c: Container): ImageConfig {
-  const config = cfg.cloneConfig(engine.content.readJson<ImageConfig>(c.config.imageId as `sha256:${string}`));
-  const cc = cfg.cc(config);
-  cc.Cmd = c.config.cmd.length ? c.config.cmd : null;
-  cc.Entrypoint = c.config.entrypoint.length ? c.config.entrypoint : null;
-  cc.Env = c.config.env;
-  if (c.config.workingDir) cc.WorkingDir = c.config.workingDir;
-  if (c.config.user) cc.User = c.config.user;
-  if (Object.keys(c.config.labels).length) cc.Labels = { ...(cc.Labels ?? {}), ...c.config.labels };
-  return config;
-}
 
 export function register(program: Command, ctx: CliContext): void {
   program
