@@ -3,7 +3,7 @@
 // commands/ and registers itself here; global options (--root, --debug) reach them via CliContext.
 import { Command } from 'commander';
 import { CliContext } from './context.js';
-import { allCommandModules, commandModules } from './commands/index.js';
+import { allCommandModules, commandModules, groupCommands } from './commands/index.js';
 
 // `kiln images | head`: a closed reader ends the output quietly, as in any shell pipeline.
 for (const stream of [process.stdout, process.stderr]) {
@@ -24,21 +24,32 @@ program
 
 const ctx = new CliContext(() => program.opts<{ root: string; debug: boolean }>());
 
-/** The command word: the first argument that is neither a global option nor its value. */
-function commandWord(args: string[]): string | undefined {
-  for (let i = 0; i < args.length; i++) {
+/** The command word and the one after it: arguments that are neither global options nor their values. */
+function commandWords(args: string[]): [string | undefined, string | undefined] {
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
     const a = args[i]!;
-    if (a === '--root') i++;
-    else if (!a.startsWith('-')) return a;
+    if (a === '--root' && words.length === 0) i++;
+    else if (a.startsWith('-')) {
+      if (words.length) break; // the group's own options: no subcommand word to look at
+    } else words.push(a);
   }
-  return undefined;
+  return [words[0], words[1]];
 }
 
 // Load only the command being run; help and unknown words load them all (for the listing and
 // commander's suggestions).
-const word = commandWord(process.argv.slice(2));
+const [word, sub] = commandWords(process.argv.slice(2));
 const loaders = (word !== undefined && Object.hasOwn(commandModules, word) ? commandModules[word] : undefined) ?? allCommandModules;
 for (const mod of await Promise.all(loaders.map((load) => load()))) mod.register(program, ctx);
+// `kiln container rm …`: the top-level command's module, registered under the group too.
+const aliases = word !== undefined && Object.hasOwn(groupCommands, word) ? groupCommands[word]! : undefined;
+const group = aliases && program.commands.find((c) => c.name() === word);
+if (aliases && group) {
+  const wanted = sub !== undefined && Object.hasOwn(aliases, sub) ? aliases[sub]! : sub === undefined || sub === 'help' ? [...new Set(Object.values(aliases).flat())] : [];
+  group.enablePositionalOptions();
+  for (const mod of await Promise.all(wanted.map((load) => load()))) mod.register(group, ctx);
+}
 
 try {
   await program.parseAsync(process.argv);

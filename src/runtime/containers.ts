@@ -39,7 +39,7 @@ import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
 import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
-import { randomName } from './names.js';
+import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
   DEFAULT_RUNC_ROOT,
@@ -264,15 +264,11 @@ export function parseAddHost(spec: string): HostsEntry {
   return { ip, names: [spec.slice(0, at)] };
 }
 
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
-
 /** Resolve the image, merge its config with the options (Docker's rules) and record the container. */
 export function createContainer(engine: Engine, opts: CreateOptions): Container {
   const { id: imageId, config: image } = engine.resolveImage(opts.image);
   const ic = image.config ?? {};
-  if (opts.name !== undefined && !NAME_RE.test(opts.name)) {
-    throw new Error(`Invalid container name (${opts.name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
-  }
+  if (opts.name !== undefined) checkContainerName(opts.name);
   // Entrypoint/CMD: --entrypoint replaces the image's entrypoint and drops its CMD.
   const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : [...(ic.Entrypoint ?? [])];
   const cmd = opts.cmd?.length ? [...opts.cmd] : opts.entrypoint !== undefined ? [] : [...(ic.Cmd ?? [])];

@@ -30,3 +30,10 @@ export function randomName(taken: (name: string) => boolean): string {
   }
   return `${pick(LEFT)}_${pick(RIGHT)}_${Date.now().toString(36)}`;
 }
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+/** Docker's rule for a container name given with --name or to rename. */
+export function checkContainerName(name: string): void {
+  if (!NAME_RE.test(name)) throw new Error(`Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+}

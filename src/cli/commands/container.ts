@@ -1,30 +1,15 @@
-// `kiln container …`: inspect, ls, prune, pause/unpause, and the hidden `cleanup` that conmon
+// `kiln container …`: inspect, ls, prune, healthcheck, and the hidden `cleanup` that conmon
 // runs as its exit command when a detached container ends (network teardown, unmount, --rm,
 // restart policy), which is how kiln does without a daemon.
-import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { humanSize } from '../format/index.js';
-import { finalize, pauseContainer, pruneContainers, unpauseContainer } from '../../runtime/containers.js';
+import { finalize, pruneContainers } from '../../runtime/containers.js';
 import { healthMonitor, runHealthcheck } from '../../runtime/health.js';
 import { addInspectCommand } from './inspect-container.js';
 import { addPsOptions, ps, type PsOptions } from './ps.js';
 import { eachContainer } from './stop.js';
-
-/** Docker's [y/N] prompt: yes only on y/Y from stdin. */
-export async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(`${question} [y/N] `);
-  const rl = createInterface({ input: process.stdin });
-  try {
-    const line = await new Promise<string>((resolve) => {
-      rl.once('line', resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(line.trim());
-  } finally {
-    rl.close();
-  }
-}
+import { confirm } from '../prompt.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const container = program.command('container').description('Manage containers');
@@ -43,22 +28,6 @@ export function register(program: Command, ctx: CliContext): void {
       const r = await pruneContainers(ctx.engine());
       if (r.removed.length) process.stdout.write(`Deleted Containers:\n${r.removed.join('\n')}\n\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
-    });
-  container
-    .command('pause')
-    .description('Pause all processes within one or more containers')
-    .argument('<containers...>')
-    .action(async (names: string[]) => {
-      const engine = ctx.engine();
-      await eachContainer(names, 'pause', (n) => pauseContainer(engine, n));
-    });
-  container
-    .command('unpause')
-    .description('Unpause all processes within one or more containers')
-    .argument('<containers...>')
-    .action(async (names: string[]) => {
-      const engine = ctx.engine();
-      await eachContainer(names, 'unpause', (n) => unpauseContainer(engine, n));
     });
   container
     .command('healthcheck')

@@ -1,6 +1,5 @@
 // `kiln image COMMAND`: ls/list, rm/remove, prune, tag, history, save, load, inspect — the same
 // commands as the top-level ones, plus `image prune [-a] [-f] [--filter]` with Docker's output.
-import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
@@ -13,6 +12,7 @@ import { defineLoad } from './load.js';
 import { defineRmi, deleteImage, type DeleteRecord } from './rmi.js';
 import { defineSave } from './save.js';
 import { defineTag } from './tag.js';
+import { confirm } from '../prompt.js';
 import { familiarString, parseReference } from '../../image/reference.js';
 
 export interface PruneImagesOptions {
@@ -70,21 +70,6 @@ export function pruneImages(engine: Engine, o: PruneImagesOptions = {}): { recor
   return { records, reclaimed };
 }
 
-async function confirm(question: string): Promise<boolean> {
-  process.stdout.write(question);
-  if (process.stdin.isTTY === undefined && process.stdin.readableEnded) return false;
-  const rl = createInterface({ input: process.stdin });
-  try {
-    const answer = await new Promise<string>((resolve) => {
-      rl.once('line', resolve);
-      rl.once('close', () => resolve(''));
-    });
-    return /^y(es)?$/i.test(answer.trim());
-  } finally {
-    rl.close();
-  }
-}
-
 function definePrune(cmd: Command, ctx: CliContext): Command {
   return cmd
     .description('Remove unused images')
@@ -96,7 +81,7 @@ function definePrune(cmd: Command, ctx: CliContext): Command {
         const warning = o.all
           ? 'WARNING! This will remove all images without at least one container associated to them.'
           : 'WARNING! This will remove all dangling images.';
-        if (!(await confirm(`${warning}\nAre you sure you want to continue? [y/N] `))) return;
+        if (!(await confirm(`${warning}\nAre you sure you want to continue?`))) return;
       }
       const { records, reclaimed } = pruneImages(ctx.engine(), o);
       let out = '';

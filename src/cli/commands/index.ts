@@ -43,6 +43,11 @@ const m: Record<string, Loader> = {
   network: () => import('./network.js'),
   volume: () => import('./volume.js'),
   inspect_container: () => import('./inspect-container.js'),
+  pause: () => import('./pause.js'),
+  port: () => import('./port.js'),
+  rename: () => import('./rename.js'),
+  system: () => import('./system.js'),
+  version: () => import('./version.js'),
 };
 
 /** Top-level command word → the modules that register it (in registration order). */
@@ -83,6 +88,27 @@ export const commandModules: Record<string, Loader[]> = {
   container: [m.container, m.inspect_container],
   network: [m.network],
   volume: [m.volume],
+  pause: [m.pause],
+  unpause: [m.pause],
+  port: [m.port],
+  rename: [m.rename],
+  info: [m.system],
+  system: [m.system],
+  version: [m.version],
+};
+
+/**
+ * Docker's management-command spellings of top-level commands (`kiln container rm` = `kiln rm`,
+ * `kiln image pull` = `kiln pull`): the same module, registered under the group as well.
+ */
+export const groupCommands: Record<string, Record<string, Loader[]>> = {
+  container: {
+    attach: [m.attach], commit: [m.commit], cp: [m.cp], create: [m.create], diff: [m.diff], exec: [m.exec],
+    export: [m.exportCmd], kill: [m.kill], logs: [m.logs], pause: [m.pause], unpause: [m.pause], port: [m.port],
+    rename: [m.rename], restart: [m.restart], rm: [m.rm], run: [m.run], start: [m.start], stats: [m.stats],
+    stop: [m.stop], top: [m.top], wait: [m.wait],
+  },
+  image: { build: [m.build], pull: [m.pull], push: [m.push] },
 };
 
 /** Every command module once (for --help, or a word that is no command). */

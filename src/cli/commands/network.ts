@@ -4,7 +4,8 @@ import { CliError, type CliContext } from '../context.js';
 import { formatInspect, formatList, templateErrorMessage } from '../format/index.js';
 import { Networks, type NetworkInfo } from '../../runtime/network.js';
 import { listContainers } from '../../runtime/containers.js';
-import { confirm } from './container.js';
+import { confirm } from '../prompt.js';
+import type { Engine } from '../../engine.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
@@ -35,6 +36,19 @@ export function inspectJson(nets: Networks, n: NetworkInfo) {
     Options: { 'com.docker.network.bridge.name': n.bridge },
     Labels: n.labels,
   };
+}
+
+/** Removes the networks no container uses (never the default one); returns their names. */
+export async function pruneNetworks(engine: Engine): Promise<string[]> {
+  const used = new Set((await listContainers(engine)).map((c) => c.config.networkMode));
+  const n = new Networks(engine.root);
+  const removed: string[] = [];
+  for (const info of n.list()) {
+    if (info.name === 'kiln' || used.has(info.name) || n.endpoints(info.name).length) continue;
+    await n.remove(info.name);
+    removed.push(info.name);
+  }
+  return removed;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -126,15 +140,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (o: { force?: boolean }) => {
       if (!o.force && !(await confirm('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue?'))) return;
-      const engine = ctx.engine();
-      const used = new Set((await listContainers(engine)).map((c) => c.config.networkMode));
-      const n = nets();
-      const removed: string[] = [];
-      for (const info of n.list()) {
-        if (info.name === 'kiln' || used.has(info.name) || n.endpoints(info.name).length) continue;
-        await n.remove(info.name);
-        removed.push(info.name);
-      }
+      const removed = await pruneNetworks(ctx.engine());
       if (removed.length) process.stdout.write(`Deleted Networks:\n${removed.join('\n')}\n`);
     });
 }

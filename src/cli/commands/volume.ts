@@ -4,7 +4,7 @@ import { CliError, type CliContext } from '../context.js';
 import { formatInspect, formatList, humanSize, templateErrorMessage } from '../format/index.js';
 import { Volumes } from '../../runtime/volumes.js';
 import { listContainers } from '../../runtime/containers.js';
-import { confirm } from './container.js';
+import { confirm } from '../prompt.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 

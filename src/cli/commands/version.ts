@@ -1,0 +1,60 @@
+// `kiln version [--format]` and `kiln -v|--version`. kiln has no daemon: like Podman, the
+// "Server" part describes the same local engine, so scripts reading {{.Server.Version}} work.
+import type { Command } from 'commander';
+import type { CliContext } from '../context.js';
+import { goArch, kilnVersion, toolVersion } from '../about.js';
+import { compileTemplate, goJson, tabwrite, templateErrorMessage, unescapeFormat } from '../format/index.js';
+import { CliError } from '../context.js';
+
+export interface VersionInfo {
+  Version: string;
+  ApiVersion: string;
+  NodeVersion: string;
+  Os: string;
+  Arch: string;
+  Runtime: string;
+}
+
+function versionInfo(): VersionInfo {
+  return {
+    Version: kilnVersion(),
+    ApiVersion: kilnVersion(),
+    NodeVersion: process.version,
+    Os: 'linux',
+    Arch: goArch(),
+    Runtime: toolVersion('runc').replace(/^runc version /, 'runc '),
+  };
+}
+
+export function register(program: Command, _ctx: CliContext): void {
+  program.version(`kiln version ${kilnVersion()}`, '-v, --version', 'print version information and quit');
+  program
+    .command('version')
+    .description('Show the kiln version information')
+    .option('-f, --format <format>', "format the output using a Go template or 'json'")
+    .action((o: { format?: string }) => {
+      const v = versionInfo();
+      const data = { Client: v, Server: v };
+      if (o.format === 'json') return void process.stdout.write(goJson(data) + '\n');
+      if (o.format) {
+        try {
+          return void process.stdout.write(compileTemplate(unescapeFormat(o.format)).execute(data) + '\n');
+        } catch (e) {
+          throw new CliError(templateErrorMessage(e) ?? (e as Error).message);
+        }
+      }
+      process.stdout.write(
+        tabwrite(
+          [
+            'Client:\tkiln',
+            ` Version:\t${v.Version}`,
+            ` API version:\t${v.ApiVersion}`,
+            ` Node.js version:\t${v.NodeVersion}`,
+            ` OS/Arch:\t${v.Os}/${v.Arch}`,
+            ` Runtime:\t${v.Runtime || 'runc (not found)'}`,
+            '',
+          ].join('\n'),
+        ),
+      );
+    });
+}

@@ -1,0 +1,124 @@
+// Docker's housekeeping spellings through the CLI (root, runc, CNI): `--version`/`version`,
+// `info`, `system df`/`system prune`, `builder prune` taking the step images with the cache,
+// `rename`, `port`, top-level `pause`/`unpause`, and the management forms (`container rm`,
+// `container run`, `image build`) that run the same code as the top-level commands.
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Kiln, makeContext, projectRoot } from '../helpers/kiln.js';
+import { freePort } from '../../src/runtime/network.js';
+import { hasRunc, isRoot } from '../unit/runtime/fixtures.js';
+
+const skip = !isRoot || !hasRunc ? 'needs root and runc' : false;
+const version = (JSON.parse(readFileSync(join(projectRoot, 'package.json'), 'utf8')) as { version: string }).version;
+
+describe('system and management commands (CLI)', { skip }, () => {
+  let k: Kiln;
+  before(() => {
+    k = new Kiln();
+    k.busybox();
+  });
+  after(() => k.cleanup());
+
+  const lines = (s: string) => s.split('\n').filter(Boolean);
+
+  test('--version, -v and version --format print the package version', () => {
+    assert.equal(k.ok(['--version']).stdout, `kiln version ${version}\n`);
+    assert.equal(k.ok(['-v']).stdout, `kiln version ${version}\n`);
+    assert.equal(k.ok(['version', '--format', '{{.Client.Version}} {{.Server.Version}}']).stdout, `${version} ${version}\n`);
+    const v = JSON.parse(k.ok(['version', '--format', 'json']).stdout) as { Client: { Os: string; Arch: string; Runtime: string } };
+    assert.equal(v.Client.Os, 'linux');
+    assert.match(v.Client.Runtime, /^runc \d/);
+    assert.match(k.ok(['version']).stdout, new RegExp(`^ Version: +${version.replace(/\./g, '\\.')}$`, 'm'));
+  });
+
+  test('container rename, run, rm; pause and unpause; info counts what is there', () => {
+    const out = k.ok(['container', 'run', '--rm', '--network', 'none', 'busybox', 'echo', 'hello from container run']).stdout;
+    assert.equal(out, 'hello from container run\n');
+    k.ok(['container', 'create', '--name', 'first', '--network', 'none', 'busybox', 'sleep', '60']);
+    k.ok(['create', '--name', 'second', '--network', 'none', 'busybox', 'true']);
+    k.ok(['container', 'rename', 'first', 'renamed']);
+    const names = lines(k.ok(['ps', '-a', '--format', '{{.Names}}']).stdout).sort();
+    assert.deepEqual(names, ['renamed', 'second']);
+    const taken = k.run(['rename', 'renamed', 'second']);
+    assert.equal(taken.code, 1);
+    assert.match(taken.stderr, /Conflict\. The container name "\/second" is already in use/);
+    const bad = k.run(['rename', 'renamed', 'no spaces']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /Invalid container name \(no spaces\)/);
+    assert.match(k.run(['rename', 'nosuch', 'other']).stderr, /No such container: nosuch/);
+
+    const info = JSON.parse(k.ok(['info', '--format', 'json']).stdout) as Record<string, unknown>;
+    assert.equal(info.Containers, 2);
+    assert.equal(info.ContainersStopped, 2);
+    assert.equal(info.Driver, 'overlay');
+    assert.equal(info.DockerRootDir, k.root);
+    assert.equal(k.ok(['system', 'info', '--format', '{{.ContainersRunning}}/{{.OSType}}']).stdout, '0/linux\n');
+
+    k.ok(['start', 'renamed']);
+    k.ok(['pause', 'renamed']);
+    assert.equal(k.ok(['inspect', '-f', '{{.State.Status}}', 'renamed']).stdout, 'paused\n');
+    k.ok(['container', 'unpause', 'renamed']);
+    assert.equal(k.ok(['inspect', '-f', '{{.State.Status}}', 'renamed']).stdout, 'running\n');
+    assert.equal(k.ok(['container', 'rm', '-f', 'renamed', 'second']).stdout, 'renamed\nsecond\n');
+    assert.equal(k.ok(['ps', '-aq']).stdout, '');
+  });
+
+  test('port lists the published mappings of a running container', async () => {
+    const hostPort = await freePort('127.0.0.1');
+    k.ok(['run', '-d', '--name', 'web', '-p', `127.0.0.1:${hostPort}:80`, 'busybox', 'sleep', '60']);
+    try {
+      assert.equal(k.ok(['port', 'web']).stdout, `80/tcp -> 127.0.0.1:${hostPort}\n`);
+      assert.equal(k.ok(['container', 'port', 'web', '80/tcp']).stdout, `127.0.0.1:${hostPort}\n`);
+      const none = k.run(['port', 'web', '81']);
+      assert.equal(none.code, 1);
+      assert.match(none.stderr, /No public port '81\/tcp' published for web/);
+    } finally {
+      k.ok(['rm', '-f', 'web']);
+    }
+  });
+
+  test('system df and system prune; builder prune takes the step images with the cache', () => {
+    const ctx = makeContext({ 'Dockerfile': 'FROM busybox\nCOPY a.txt /a.txt\nRUN echo built > /b.txt\n', 'a.txt': 'one\n' });
+    k.ok(['image', 'build', '-q', '-t', 'app', ctx]);
+    writeFileSync(join(ctx, 'a.txt'), 'two\n');
+    k.ok(['build', '-q', '-t', 'app', ctx]); // the first app image is now only a cache entry's
+    k.ok(['create', '--name', 'ctr', '--network', 'none', 'app', 'true']);
+    const df = (): Record<string, string[]> =>
+      Object.fromEntries(lines(k.ok(['system', 'df', '--format', '{{.Type}}\t{{.TotalCount}}\t{{.Active}}']).stdout).map((l) => [l.split('\t')[0]!, l.split('\t').slice(1)]));
+    const before = df();
+    assert.deepEqual(before.Containers, ['1', '0']);
+    assert.deepEqual(before.Images, ['2', '1'], 'busybox and app; the container uses app');
+    assert.ok(Number(before['Build Cache']![0]) >= 4, `build cache entries: ${before['Build Cache']}`);
+    const imagesAll = () => lines(k.ok(['images', '-a', '--format', '{{.Repository}}:{{.Tag}}']).stdout).sort();
+
+    // builder prune: the step images go with their entries; nothing <none> is left for images -a.
+    k.ok(['builder', 'prune', '-f']);
+    assert.deepEqual(imagesAll(), ['app:latest', 'busybox:latest']);
+    assert.deepEqual(df()['Build Cache'], ['0', '0']);
+
+    // A dangling image: the tag moves to a second commit.
+    const firstSnap = k.ok(['commit', '-m', 'one', 'ctr', 'snap']).stdout.trim();
+    k.ok(['commit', '-m', 'two', 'ctr', 'snap']);
+    assert.deepEqual(imagesAll(), ['<none>:<none>', 'app:latest', 'busybox:latest', 'snap:latest']);
+
+    const out = k.ok(['system', 'prune', '-f']).stdout;
+    assert.match(out, /^Deleted Containers:\n[0-9a-f]{64}\n/m);
+    assert.match(out, new RegExp(`^Deleted Images:\\ndeleted: ${firstSnap}$`, 'm'));
+    assert.match(out, /^Total reclaimed space: /m);
+    assert.deepEqual(imagesAll(), ['app:latest', 'busybox:latest', 'snap:latest']);
+    const after = df();
+    assert.deepEqual(after.Containers, ['0', '0']);
+    assert.deepEqual(after.Images, ['3', '0']);
+    assert.deepEqual(after['Build Cache'], ['0', '0']);
+    // The image that stays still runs.
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', 'app', 'cat', '/a.txt', '/b.txt']).stdout, 'two\nbuilt\n');
+
+    // Without -f the prompt is asked; no answer means no.
+    const asked = k.run(['system', 'prune'], { input: '' });
+    assert.equal(asked.code, 0);
+    assert.match(asked.stdout, /WARNING! This will remove:\n {2}- all stopped containers\n/);
+    assert.match(asked.stdout, /Are you sure you want to continue\? \[y\/N\] $/);
+  });
+});
