@@ -6,6 +6,7 @@ import { CliError, type CliContext } from '../context.js';
 import { build } from '../../build/executor.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
+import { exportImageFilesystem, parseOutput, type BuildOutput } from '../../build/output.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -62,6 +63,9 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--secret <spec>', 'secret for RUN --mount=type=secret: id=ID,src=PATH; repeatable', collect, [])
     .option('--platform <p>', 'target platform (only linux/amd64 is built here)')
     .option('--explain-cache', 'for each step that misses the cache, say why')
+    .option('-o, --output <spec>', 'also write the result\'s filesystem: DIR, "-" (tar on stdout), type=local,dest=DIR or type=tar,dest=FILE')
+    .option('--rm', 'remove intermediate containers after a successful build (always done)')
+    .option('--force-rm', 'always remove intermediate containers (always done)')
     .action(async (context: string, o) => {
       let stdinDockerfile: string | undefined;
       let contextDir: string;
@@ -109,9 +113,16 @@ export function register(program: Command, ctx: CliContext): void {
         throw new CliError(`network mode ${JSON.stringify(o.network)} not supported by build: use default, none or host`);
       }
       if (o.platform && o.platform !== 'linux/amd64') throw new CliError(`platform ${o.platform} is not supported here (linux/amd64 only)`);
+      let output: BuildOutput | undefined;
+      try {
+        output = o.output !== undefined ? parseOutput(o.output) : undefined;
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
       const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
       if (!['auto', 'tty', 'plain', 'quiet'].includes(mode)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty, plain or quiet`);
-      const progress = createProgress(mode, process.stdout.isTTY || mode !== 'plain' ? process.stdout : process.stdout);
+      // A tar on stdout must be the only thing there: progress then goes to stderr.
+      const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : process.stdout);
       const sde = process.env.SOURCE_DATE_EPOCH;
       try {
         const result = await build(ctx.engine(), {
@@ -131,6 +142,7 @@ export function register(program: Command, ctx: CliContext): void {
           progress,
         });
         if (o.iidfile) writeFileSync(o.iidfile, result.imageId);
+        if (output) await exportImageFilesystem(ctx.engine(), result.imageId, output);
       } finally {
         progress.close();
         cleanupContext();
