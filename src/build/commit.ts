@@ -1,8 +1,9 @@
 // A container's writable layer as a new image layer (`kiln commit`, `kiln builder commit`): the
 // upper dir is packed (whiteouts kept) and applied as a layer on top of the image's, the config
 // gets the container's settings, `--change` instructions and a history entry. The container keeps
-// its upper dir untouched, so it can go on running or be committed again.
-import { PassThrough } from 'node:stream';
+// its upper dir untouched, so it can go on running or be committed again. `kiln import` comes the
+// same way with a tarball instead of an upper dir.
+import { PassThrough, type Readable } from 'node:stream';
 import type { Engine } from '../engine.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { packLayer } from '../layers/pack.js';
@@ -14,7 +15,8 @@ import type { Container } from '../runtime/containers.js';
 export interface CommitRequest {
   /** The config the new image starts from (the image's, with the container's settings applied). */
   config: ImageConfig;
-  upperDir: string;
+  /** The new layer: a container's upper dir (packed here), or a tar stream (applied as is). */
+  layer: { upperDir: string } | { tar: Readable };
   /** Dockerfile instructions to apply (`-c 'CMD ["sh"]'`); only metadata instructions. */
   changes?: string[];
   comment?: string;
@@ -31,16 +33,21 @@ export async function commitContainerLayer(engine: Engine, req: CommitRequest): 
   // Parse the changes first: a bad --change must not leave a layer behind.
   const steps = (req.changes ?? []).flatMap((change) => parseChange(change));
 
-  const pipe = new PassThrough();
-  const [, layer] = await Promise.all([
-    packLayer(req.upperDir, pipe).then(() => pipe.end(), (e: unknown) => pipe.destroy(e as Error)),
-    engine.layers.applyTar(pipe, config.rootfs.diff_ids),
-  ]);
+  let layer: { diffId: Digest };
+  if ('tar' in req.layer) {
+    layer = await engine.layers.applyTar(req.layer.tar, config.rootfs.diff_ids);
+  } else {
+    const pipe = new PassThrough();
+    [, layer] = await Promise.all([
+      packLayer(req.layer.upperDir, pipe).then(() => pipe.end(), (e: unknown) => pipe.destroy(e as Error)),
+      engine.layers.applyTar(pipe, config.rootfs.diff_ids),
+    ]);
+  }
   const created = new Date().toISOString();
   config.created = created;
   if (req.author) config.author = req.author;
   config.rootfs.diff_ids.push(layer.diffId);
-  cfg.addHistory(config, { created, created_by: req.createdBy, ...(req.author ? { author: req.author } : {}), ...(req.comment ? { comment: req.comment } : {}) });
+  cfg.addHistory(config, { created, ...(req.createdBy ? { created_by: req.createdBy } : {}), ...(req.author ? { author: req.author } : {}), ...(req.comment ? { comment: req.comment } : {}) });
   const env = cfg.getEnv(config);
   for (const s of steps) {
     const step = expandStep(s, env);

@@ -98,7 +98,7 @@ export async function workingCopy(engine: Engine, c: Container, sources: string[
 export async function workingCommit(engine: Engine, c: Container, tag: string | undefined): Promise<Digest> {
   return commitContainerLayer(engine, {
     config: readWorkingConfig(engine, c),
-    upperDir: containerPaths(engine, c.id).upper,
+    layer: { upperDir: containerPaths(engine, c.id).upper },
     createdBy: 'kiln builder commit',
     tags: tag ? [tag] : [],
   });

@@ -4,9 +4,10 @@
 // `container run`, `image build`) that run the same code as the top-level commands.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Kiln, makeContext, projectRoot } from '../helpers/kiln.js';
+import { Kiln, kilnBin, makeContext, projectRoot } from '../helpers/kiln.js';
 import { freePort } from '../../src/runtime/network.js';
 import { hasRunc, isRoot } from '../unit/runtime/fixtures.js';
 
@@ -120,5 +121,31 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.equal(asked.code, 0);
     assert.match(asked.stdout, /WARNING! This will remove:\n {2}- all stopped containers\n/);
     assert.match(asked.stdout, /Are you sure you want to continue\? \[y\/N\] $/);
+  });
+
+  test('import: an exported filesystem (plain or gzip from stdin) becomes a one-layer image; escapes are refused', () => {
+    k.ok(['run', '--name', 'src', '--network', 'none', 'busybox', 'sh', '-c', 'echo imported > /hello']);
+    const dir = makeContext({});
+    const tarFile = join(dir, 'fs.tar');
+    k.ok(['export', '-o', tarFile, 'src']);
+    k.ok(['rm', 'src']);
+    const id = k.ok(['import', '-c', 'CMD ["cat", "/hello"]', tarFile, 'imported:v1']).stdout.trim();
+    assert.match(id, /^sha256:[0-9a-f]{64}$/);
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', 'imported:v1']).stdout, 'imported\n');
+    assert.equal(k.ok(['image', 'inspect', '-f', '{{len .RootFS.Layers}} {{json .Config.Cmd}}', 'imported:v1']).stdout, '1 ["cat","/hello"]\n');
+
+    const gz = spawnSync('gzip', ['-c', tarFile]).stdout;
+    const r = spawnSync(process.execPath, [kilnBin, '--root', k.root, 'image', 'import', '-m', 'piped', '-', 'imported:gz'], { input: gz, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(k.ok(['history', '--format', '{{.Comment}}', 'imported:gz']).stdout, /^piped$/m);
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', 'imported:gz', 'cat', '/hello']).stdout, 'imported\n');
+
+    const evil = join(dir, 'evil.tar');
+    spawnSync('tar', ['-cf', evil, '-C', dir, '-P', '--transform', 's,^,../../,', 'fs.tar']);
+    const before = k.ok(['images', '-aq', '--no-trunc']).stdout;
+    const bad = k.run(['import', evil, 'evil']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /refusing layer entry "\.\.\/\.\.\/fs\.tar"/);
+    assert.equal(k.ok(['images', '-aq', '--no-trunc']).stdout, before, 'nothing was stored');
   });
 });

@@ -26,7 +26,7 @@ export function register(program: Command, ctx: CliContext): void {
       try {
         const id = await commitContainerLayer(engine, {
           config: configFromContainer(engine, c),
-          upperDir: containerPaths(engine, c.id).upper,
+          layer: { upperDir: containerPaths(engine, c.id).upper },
           changes: o.change,
           comment: o.message,
           author: o.author,

@@ -43,6 +43,7 @@ const m: Record<string, Loader> = {
   network: () => import('./network.js'),
   volume: () => import('./volume.js'),
   inspect_container: () => import('./inspect-container.js'),
+  import: () => import('./import.js'),
   pause: () => import('./pause.js'),
   port: () => import('./port.js'),
   rename: () => import('./rename.js'),
@@ -88,6 +89,7 @@ export const commandModules: Record<string, Loader[]> = {
   container: [m.container, m.inspect_container],
   network: [m.network],
   volume: [m.volume],
+  import: [m.import],
   pause: [m.pause],
   unpause: [m.pause],
   port: [m.port],
@@ -108,7 +110,7 @@ export const groupCommands: Record<string, Record<string, Loader[]>> = {
     rename: [m.rename], restart: [m.restart], rm: [m.rm], run: [m.run], start: [m.start], stats: [m.stats],
     stop: [m.stop], top: [m.top], wait: [m.wait],
   },
-  image: { build: [m.build], pull: [m.pull], push: [m.push] },
+  image: { build: [m.build], import: [m.import], pull: [m.pull], push: [m.push] },
 };
 
 /** Every command module once (for --help, or a word that is no command). */
