@@ -204,6 +204,8 @@ async function storeImage(
       const prev = engine.db.getTag(n);
       if (prev && prev.imageId !== img.id) moved.push({ ref: prev.ref, previous: prev.imageId });
       engine.db.setTag(n, img.id);
+      // The archive's manifest is the image's digest under the names it carries (as Podman shows).
+      if (img.manifest) engine.db.addRepoDigest(repositoryName(parseReference(n)), img.manifest.digest, img.id);
     }
   });
   return { id: img.id, names: [...img.names], moved };

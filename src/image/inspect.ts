@@ -14,7 +14,7 @@ export interface ImageFacts {
   tags: readonly string[];
   /** Digest of the image's manifest, if one is known (pulled, pushed, loaded or built). */
   manifestDigest?: Digest | null;
-  /** Extra repository digests (normalized name@digest) recorded by pulls/pushes. */
+  /** Repository digests (normalized name@digest) recorded by pulls, pushes and loads. */
   repoDigests?: readonly string[];
   /** Sum of the uncompressed sizes of its layers. */
   size: number;
@@ -140,28 +140,15 @@ export function familiarTags(tags: readonly string[]): string[] {
 }
 
 /** `repo@sha256:…` for every repository the image is tagged in (plus recorded repo digests). */
-export function repoDigests(tags: readonly string[], manifestDigest: Digest | null | undefined, extra: readonly string[] = []): string[] {
+/** Docker's RepoDigests: the recorded `repo@digest` references (normalized) in familiar form, sorted. */
+export function repoDigests(recorded: readonly string[]): string[] {
   const out = new Set<string>();
-  for (const r of extra) {
+  for (const r of recorded) {
     try {
       const ref = parseReference(r);
       if (ref.digest) out.add(`${familiarName(ref)}@${ref.digest}`);
     } catch {
       /* ignore a malformed record */
-    }
-  }
-  if (manifestDigest) {
-    const repos = new Set<string>();
-    for (const t of tags) {
-      try {
-        const ref = parseReference(t);
-        if (!repos.has(repositoryName(ref))) {
-          repos.add(repositoryName(ref));
-          out.add(`${familiarName(ref)}@${manifestDigest}`);
-        }
-      } catch {
-        /* ignore */
-      }
     }
   }
   return [...out].sort();
@@ -180,7 +167,7 @@ export function toDockerInspect(f: ImageFacts): DockerImageInspect {
   const out: DockerImageInspect = {
     Id: f.id,
     RepoTags: familiarTags(f.tags),
-    RepoDigests: repoDigests(f.tags, f.manifestDigest, f.repoDigests),
+    RepoDigests: repoDigests(f.repoDigests ?? []),
     Parent: f.parent ?? '',
     Comment: cfg.comment ?? lastComment(cfg.history) ?? '',
     Created: cfg.created ?? '',

@@ -9,7 +9,7 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import fs from 'node:fs';
 import { chainIds, shortId } from '../image/digest.js';
-import { familiarString, formatReference, parseReference, type Reference } from '../image/reference.js';
+import { familiarString, formatReference, parseReference, repositoryName, type Reference } from '../image/reference.js';
 import type { Descriptor, Digest, ImageConfig, Manifest } from '../image/types.js';
 import { RegistryClient } from './client.js';
 import { BlobSources } from './blob-sources.js';
@@ -271,8 +271,10 @@ async function doPull(
   store.putBlob(image.bytes, image.digest);
   if (top !== image) store.putBlob(top.bytes, top.digest);
   const id = configDesc.digest;
-  const before = ref.tag ? store.taggedImage(normalized) : undefined;
-  store.recordImage({ id, manifestDigest: image.digest, manifestMediaType: manifestType, ref: ref.tag ? normalized : undefined });
+  // What this reference named before: a tag, or the repository's digest (pulled by digest).
+  const before = store.taggedImage(ref.tag ? normalized : `${repositoryName(ref)}@${top.digest}`);
+  // The digest the user can pull by again: the index's for a multi-platform image, as Docker keeps.
+  store.recordImage({ id, manifestDigest: image.digest, manifestMediaType: manifestType, ref: ref.tag ? normalized : undefined, repoDigest: { repo: repositoryName(ref), digest: top.digest } });
   new BlobSources(store.root).add(ref.domain, repo, [configDesc.digest, ...layers.map((l) => l.digest)]);
   const downloaded = downloadedAny || appliedAny || before !== id;
   progress.event({ status: `Digest: ${top.digest}` });

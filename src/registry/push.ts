@@ -172,6 +172,7 @@ export async function pushFrom(store: RegistryStore, source: string, opts: PushO
     const bytes = Buffer.from(JSON.stringify(manifest));
     const digest = await putManifest(client, repo, tag, bytes, manifestType);
     store.putBlob(bytes, digest);
+    store.recordRepoDigest(`${registry}/${repo}`, digest, image.id);
     sources.add(registry, repo, [image.id, ...layerDescs.map((d) => d.digest)]);
     if (opts.digestFile) fs.writeFileSync(opts.digestFile, digest);
     progress.event({ status: `${tag}: digest: ${digest} size: ${bytes.length}` });

@@ -9,6 +9,7 @@ import type { CompressOptions, LayerStore, StagedLayer } from '../layers/layer-s
 import { DigestMismatchError } from './errors.js';
 import { WorkerGoneError, type ExtractPool } from './extract-pool.js';
 import { sha256 } from '../image/digest.js';
+import { parseReference, repositoryName } from '../image/reference.js';
 
 export interface CompressedBlob {
   digest: Digest;
@@ -65,8 +66,10 @@ export interface RegistryStore {
    */
   compressedLayer(chainId: Digest, mediaType: string, opts?: CompressOptions): Promise<CompressedBlob & { tapError?: unknown }>;
   /** Records the image and (optionally) points a normalized tag at it, in one transaction. */
-  recordImage(r: { id: Digest; manifestDigest: Digest; manifestMediaType: string; ref?: string }): void;
-  /** The image ID a normalized tag points at, if any. */
+  recordImage(r: { id: Digest; manifestDigest: Digest; manifestMediaType: string; ref?: string; repoDigest?: { repo: string; digest: Digest } }): void;
+  /** Records that a repository (pushed to) knows the image by a manifest digest. */
+  recordRepoDigest(repo: string, digest: Digest, id: Digest): void;
+  /** The image ID a normalized tag, or a repository digest (`repo@sha256:…`), points at, if any. */
   taggedImage(ref: string): Digest | undefined;
   /** A local image by reference or ID, with its config. */
   resolveImage(ref: string): LocalImage | undefined;
@@ -136,9 +139,14 @@ export function openRegistryStore(engine: StoreEngine): RegistryStore {
         const size = layers.sizeOf(config.rootfs?.diff_ids ?? []);
         db.putImage({ id: r.id, manifestDigest: r.manifestDigest, manifestMediaType: r.manifestMediaType, size });
         if (r.ref) db.setTag(r.ref, r.id);
+        if (r.repoDigest) db.addRepoDigest(r.repoDigest.repo, r.repoDigest.digest, r.id);
       });
     },
-    taggedImage: (ref) => db.getTag(ref)?.imageId,
+    recordRepoDigest: (repo, digest, id) => db.addRepoDigest(repo, digest, id),
+    taggedImage(ref) {
+      const r = parseReference(ref);
+      return (r.digest ? db.findRepoDigest(repositoryName(r), r.digest) : db.getTag(ref)?.imageId) ?? undefined;
+    },
     resolveImage(ref) {
       let id: Digest;
       try {

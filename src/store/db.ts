@@ -5,7 +5,7 @@
 import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { isDigest } from '../image/digest.js';
-import { normalize, parseReference, formatReference } from '../image/reference.js';
+import { normalize, parseReference, formatReference, repositoryName } from '../image/reference.js';
 import type { Digest } from '../image/types.js';
 import { AmbiguousError, ConflictError, NotFoundError } from './errors.js';
 
@@ -144,6 +144,17 @@ const MIGRATIONS: string[] = [
     pid INTEGER NOT NULL,
     started TEXT NOT NULL
   );
+  `,
+  // 3: the digest each repository knows an image by (pulled or pushed), as Docker's RepoDigests
+  `
+  CREATE TABLE repo_digests (
+    repo TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+    created TEXT NOT NULL,
+    PRIMARY KEY (repo, digest)
+  );
+  CREATE INDEX repo_digests_image ON repo_digests(image_id);
   `,
 ];
 
@@ -350,6 +361,9 @@ export class Db {
       const t = this.getTag(formatReference(ref));
       if (t) return t.imageId;
       if (ref.digest) {
+        const known = this.findRepoDigest(repositoryName(ref), ref.digest);
+        if (known) return known;
+        // A manifest seen under another name (loaded, or pulled from a mirror) is the same image.
         const r = this.sqlite.prepare('SELECT id FROM images WHERE manifest_digest = ? ORDER BY id').all(ref.digest) as { id: string }[];
         if (r.length >= 1) return r[0]!.id as Digest;
       }
@@ -405,6 +419,26 @@ export class Db {
         : this.sqlite.prepare('SELECT ref, image_id, created FROM tags ORDER BY ref').all()
     ) as { ref: string; image_id: string; created: string }[];
     return rows.map((r) => ({ ref: r.ref, imageId: r.image_id as Digest, created: r.created }));
+  }
+
+  // ---- repository digests -------------------------------------------------------------------
+
+  /** Records that `repo` (normalized, e.g. docker.io/library/busybox) knows the image by `digest`. */
+  addRepoDigest(repo: string, digest: Digest, imageId: Digest): void {
+    this.sqlite
+      .prepare('INSERT INTO repo_digests (repo, digest, image_id, created) VALUES (?, ?, ?, ?) ON CONFLICT(repo, digest) DO UPDATE SET image_id = excluded.image_id')
+      .run(repo, digest, imageId, now());
+  }
+
+  findRepoDigest(repo: string, digest: Digest): Digest | null {
+    const r = this.sqlite.prepare('SELECT image_id FROM repo_digests WHERE repo = ? AND digest = ?').get(repo, digest) as { image_id: string } | undefined;
+    return r ? (r.image_id as Digest) : null;
+  }
+
+  /** `repo@digest` references of an image, sorted. */
+  listRepoDigests(imageId: Digest): string[] {
+    const rows = this.sqlite.prepare('SELECT repo, digest FROM repo_digests WHERE image_id = ? ORDER BY repo, digest').all(imageId) as { repo: string; digest: string }[];
+    return rows.map((r) => `${r.repo}@${r.digest}`);
   }
 
   // ---- layers -------------------------------------------------------------------------------

@@ -169,6 +169,12 @@ test('multi-platform index: linux/amd64 by default, --platform picks another, a 
   assert.equal(amd.digest, idx.indexDigest, 'Digest: is the index digest, as Docker prints it');
   assert.equal(amd.manifestDigest, idx.images['linux/amd64']!.manifestDigest);
   assert.ok(lines.includes(`Digest: ${idx.indexDigest}`));
+  // The repository knows the image by the index digest (what the user can pull by again).
+  assert.deepEqual(e.db.listRepoDigests(amd.id), [`${reg.host}/multi/app@${idx.indexDigest}`]);
+  assert.equal(e.resolveImage(`${reg.host}/multi/app@${idx.indexDigest}`).id, amd.id);
+  const again: string[] = [];
+  await pullImage(e, `${reg.host}/multi/app@${idx.indexDigest}`, { progress: (l) => again.push(l) });
+  assert.ok(again.includes(`Status: Image is up to date for ${reg.host}/multi/app@${idx.indexDigest}`), again.join('\n'));
   const arm = await pullImage(e, `${reg.host}/multi/app:1`, { platform: 'linux/arm64' });
   assert.equal(arm.id, idx.images['linux/arm64/v8']!.configDigest);
   assert.equal(e.resolveImage(`${reg.host}/multi/app:1`).id, arm.id, 'the tag follows the last pull');
@@ -183,6 +189,11 @@ test('pull by digest: verified against the digest, no tag recorded', { skip }, a
   assert.equal(r.id, img.configDigest);
   assert.equal(e.db.listTags().length, 0);
   assert.equal(e.resolveImage(`${reg.host}/src/app@${img.manifestDigest}`).id, img.configDigest);
+  assert.deepEqual(e.db.listRepoDigests(img.configDigest as Digest), [`${reg.host}/src/app@${img.manifestDigest}`]);
+  // Pushed under another name: that repository's digest is recorded too; a local tag gets none.
+  e.tagImage('local/only:1', img.configDigest as Digest);
+  const pushed = await pushImage(e, `${reg.host}/src/app@${img.manifestDigest}`, { format: 'oci' }, `${reg.host}/copy/app:2`);
+  assert.deepEqual(e.db.listRepoDigests(img.configDigest as Digest), [`${reg.host}/copy/app@${pushed.digest}`, `${reg.host}/src/app@${img.manifestDigest}`]);
   await assert.rejects(pullImage(e, `${reg.host}/src/app@sha256:${'0'.repeat(64)}`), /not found/);
 });
 

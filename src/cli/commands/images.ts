@@ -34,6 +34,7 @@ export function imageFacts(engine: Engine, rec: ImageRecord, config: ImageConfig
     config,
     tags: tags.map((t) => t.ref),
     manifestDigest: rec.manifestDigest,
+    repoDigests: engine.db.listRepoDigests(rec.id),
     size: rec.size,
     lastTagTime: lastTag ?? null,
     layerDirs: dirs.length === diffIds.length ? dirs : [],
@@ -237,7 +238,7 @@ export function imageRows(engine: Engine, repoArg: string | undefined, o: Images
       shown = tags.filter((t) => filters.reference.some((p) => referenceMatches(p, t)));
       if (shown.length === 0) continue;
     }
-    const digests = repoDigests(tags, rec.manifestDigest);
+    const digests = repoDigests(engine.db.listRepoDigests(rec.id));
     const base = {
       Containers: 'N/A',
       CreatedAt: created !== undefined ? goTimeString(new Date(created)) : '',

@@ -21,10 +21,10 @@ const config: ImageConfig = {
 };
 
 test("toDockerInspect: Docker's fields, order and nil handling", () => {
-  const x = toDockerInspect({ id: d('a'), config, tags: ['docker.io/library/app:latest', 'docker.io/library/app:v1', '127.0.0.1:5000/app:x'], manifestDigest: d('m'), size: 1234, layerDirs: ['/l/1', '/l/2'], lastTagTime: '2024-03-02T00:00:00Z' });
+  const x = toDockerInspect({ id: d('a'), config, tags: ['docker.io/library/app:latest', 'docker.io/library/app:v1', '127.0.0.1:5000/app:x'], manifestDigest: d('m'), repoDigests: [`127.0.0.1:5000/app@${d('b')}`, `docker.io/library/app@${d('c')}`], size: 1234, layerDirs: ['/l/1', '/l/2'], lastTagTime: '2024-03-02T00:00:00Z' });
   assert.deepEqual(Object.keys(x), ['Id', 'RepoTags', 'RepoDigests', 'Parent', 'Comment', 'Created', 'DockerVersion', 'Author', 'Config', 'Architecture', 'Variant', 'Os', 'Size', 'VirtualSize', 'GraphDriver', 'RootFS', 'Metadata']);
   assert.deepEqual(x.RepoTags, ['127.0.0.1:5000/app:x', 'app:latest', 'app:v1']);
-  assert.deepEqual(x.RepoDigests, [`127.0.0.1:5000/app@${d('m')}`, `app@${d('m')}`]);
+  assert.deepEqual(x.RepoDigests, [`127.0.0.1:5000/app@${d('b')}`, `app@${d('c')}`]);
   assert.equal(x.Comment, 'buildkit.dockerfile.v0');
   assert.equal(x.Author, 'me');
   assert.deepEqual(Object.keys(x.Config), ['Hostname', 'Domainname', 'User', 'AttachStdin', 'AttachStdout', 'AttachStderr', 'ExposedPorts', 'Tty', 'OpenStdin', 'StdinOnce', 'Env', 'Cmd', 'Image', 'Volumes', 'WorkingDir', 'Entrypoint', 'OnBuild', 'Labels', 'StopSignal']);
@@ -59,6 +59,6 @@ test('historyRows: newest first, layer sizes skip empty layers, top row has the 
 
 test('familiarTags and repoDigests', () => {
   assert.deepEqual(familiarTags(['docker.io/library/busybox:latest', 'docker.io/user/x:1', 'quay.io/a/b:2', 'docker.io/library/busybox:latest']), ['busybox:latest', 'quay.io/a/b:2', 'user/x:1']);
-  assert.deepEqual(repoDigests(['docker.io/library/a:1', 'docker.io/library/a:2'], d('m')), [`a@${d('m')}`]);
-  assert.deepEqual(repoDigests(['docker.io/library/a:1'], null), []);
+  assert.deepEqual(repoDigests([`quay.io/x/a@${d('e')}`, `docker.io/library/a@${d('f')}`]), [`a@${d('f')}`, `quay.io/x/a@${d('e')}`]);
+  assert.deepEqual(repoDigests(['docker.io/library/a:1']), [], 'a tag is no digest');
 });
