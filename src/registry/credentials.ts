@@ -1,8 +1,9 @@
 // Registry credentials. `kiln login` writes <root>/auth.json (or $KILN_AUTH_FILE), mode 0600, in
 // Docker's format: { "auths": { "<registry>": { "auth": base64("user:password") } } }.
 // Lookups read that file first, then Docker's $DOCKER_CONFIG/config.json (~/.docker/config.json),
-// so logins made with `docker login` work too. Docker's credential helpers (credsStore,
-// credHelpers) are not consulted.
+// so logins made with `docker login` work too, including through Docker's credential helpers
+// (`credHelpers` per registry, else `credsStore`): `docker-credential-NAME get` on $PATH.
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -22,7 +23,16 @@ interface AuthEntry {
 }
 interface AuthFile {
   auths?: Record<string, AuthEntry>;
+  credsStore?: string;
+  credHelpers?: Record<string, string>;
   [k: string]: unknown;
+}
+
+/** What `docker-credential-NAME get` prints (docker-credential-helpers' protocol). */
+interface HelperCredential {
+  ServerURL?: string;
+  Username?: string;
+  Secret?: string;
 }
 
 export function authFilePath(root: string): string {
@@ -86,13 +96,51 @@ export interface CredentialSource {
   file: string;
 }
 
+/** The helper Docker would ask for `registry`: its credHelpers entry, else credsStore. */
+function helperFor(file: AuthFile | undefined, registry: string): string | undefined {
+  const target = normalizeAuthKey(registry);
+  for (const [k, v] of Object.entries(file?.credHelpers ?? {})) if (normalizeAuthKey(k) === target && v) return v;
+  return file?.credsStore || undefined;
+}
+
+/**
+ * Asks `docker-credential-NAME get` for the registry's credentials. The helper keys Docker Hub
+ * by its v1 URL and other registries by host[:port]. "Not found" (or a helper that is missing)
+ * is no credential; a helper that fails otherwise is an error naming it.
+ */
+function fromHelper(helper: string, registry: string): Credential | undefined {
+  const server = normalizeAuthKey(registry) === 'docker.io' ? 'https://index.docker.io/v1/' : normalizeAuthKey(registry);
+  const r = spawnSync(`docker-credential-${helper}`, ['get'], { input: server, encoding: 'utf8', timeout: 30_000 });
+  if (r.error && (r.error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+  if (r.status !== 0) {
+    const msg = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+    if (/not found/i.test(msg)) return undefined;
+    throw new Error(`credential helper docker-credential-${helper} failed for ${server}: ${msg || r.error?.message || `exit ${r.status}`}`);
+  }
+  let out: HelperCredential;
+  try {
+    out = JSON.parse(r.stdout) as HelperCredential;
+  } catch {
+    throw new Error(`credential helper docker-credential-${helper} printed no JSON for ${server}`);
+  }
+  if (!out.Secret) return undefined;
+  // Username "<token>" marks an identity token (an OAuth2 refresh token), as in Docker.
+  if (out.Username === '<token>') return { username: '', password: '', identityToken: out.Secret };
+  return { username: out.Username ?? '', password: out.Secret };
+}
+
 /** Credentials for `registry` (as written in references: docker.io, host:port), if any. */
 export function lookupCredential(root: string, registry: string): CredentialSource | undefined {
-  for (const file of [authFilePath(root), dockerConfigPath()]) {
-    const c = findIn(readAuthFile(file), registry);
-    if (c) return { credential: c, file };
-  }
-  return undefined;
+  const own = authFilePath(root);
+  const c = findIn(readAuthFile(own), registry);
+  if (c) return { credential: c, file: own };
+  const dockerFile = dockerConfigPath();
+  const docker = readAuthFile(dockerFile);
+  const helper = helperFor(docker, registry);
+  const fromStore = helper ? fromHelper(helper, registry) : undefined;
+  if (fromStore) return { credential: fromStore, file: `docker-credential-${helper}` };
+  const d = findIn(docker, registry);
+  return d ? { credential: d, file: dockerFile } : undefined;
 }
 
 function writeAuthFile(file: string, data: AuthFile): void {

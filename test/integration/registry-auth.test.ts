@@ -110,6 +110,44 @@ test("Docker's config.json logins are used", { skip }, () => {
   assert.equal(r.stdout, `${basic.host}/team/app:1\n`);
 });
 
+test("Docker's credential helpers: credHelpers per registry, else credsStore; not found is no credential", { skip }, () => {
+  // A helper speaking docker-credential-helpers' protocol: the server URL on stdin, JSON out.
+  const bin = path.join(tmp, 'helper-bin');
+  fs.mkdirSync(bin, { recursive: true });
+  const log = path.join(tmp, 'helper.log');
+  const script = (name: string, user: string, pass: string) =>
+    fs.writeFileSync(
+      path.join(bin, `docker-credential-${name}`),
+      `#!/bin/sh\nread server\necho "${name} $1 $server" >> ${log}\n` +
+        `if [ "$server" = "${basic.host}" ]; then printf '{"ServerURL":"%s","Username":"${user}","Secret":"${pass}"}' "$server"; exit 0; fi\n` +
+        `echo "credentials not found in native keychain"; exit 1\n`,
+      { mode: 0o755 },
+    );
+  script('good', USER, PASSWORD);
+  script('wrong', USER, 'not-the-password');
+  const dockerDir = path.join(tmp, 'docker-config-helpers');
+  fs.mkdirSync(dockerDir, { recursive: true });
+  const env = { DOCKER_CONFIG: dockerDir, PATH: `${bin}:${process.env.PATH}` };
+  const root = path.join(tmp, 'cli-helpers');
+
+  fs.writeFileSync(path.join(dockerDir, 'config.json'), JSON.stringify({ auths: { [basic.host]: {} }, credsStore: 'good' }));
+  const r = kiln(root, ['pull', '-q', `${basic.host}/team/app:1`], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(fs.readFileSync(log, 'utf8'), new RegExp(`^good get ${basic.host}$`, 'm'));
+
+  // credHelpers wins over credsStore for its registry: the wrong password is refused.
+  fs.writeFileSync(path.join(dockerDir, 'config.json'), JSON.stringify({ credsStore: 'good', credHelpers: { [basic.host]: 'wrong' } }));
+  const refused = kiln(root, ['pull', '-q', `${basic.host}/team/app:1`], { env });
+  assert.notEqual(refused.code, 0);
+  assert.match(refused.stderr, /unauthorized|authentication required/i);
+
+  // A registry the helper does not know: anonymous, as without a helper.
+  fs.writeFileSync(path.join(dockerDir, 'config.json'), JSON.stringify({ credsStore: 'good' }));
+  const anon = kiln(root, ['pull', '-q', `${token.host}/team/app:1`], { env });
+  assert.notEqual(anon.code, 0);
+  assert.match(fs.readFileSync(log, 'utf8'), new RegExp(`^good get ${token.host}$`, 'm'));
+});
+
 test('token auth: anonymous refused, wrong password refused, scoped tokens, cross-repo mount scope, refresh after 401', { skip }, async () => {
   const root = path.join(tmp, 'lib-token');
   const engine = Engine.open(root);
