@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything kiln needs on a fresh Debian 12 machine, as root, idempotently:
 # the container machinery (runc, conmon, CNI plugins, iptables), busybox-static for the local base
-# image, a CNCF Distribution registry and skopeo for the tests, then the npm dependencies and the build.
+# image, a CNCF Distribution registry and skopeo for the tests, then the npm dependencies and the build,
+# and links /usr/local/bin/kiln to it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +20,6 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund
 fi
 npm run build --silent
+# `kiln` on PATH, as Docker users expect to type it (a link to this checkout's build).
+ln -sfn "$PWD/dist/src/cli/main.js" /usr/local/bin/kiln
 echo "setup: done ($(runc --version | head -1), conmon $(conmon --version | head -1 | awk '{print $3}'), node $(node -v))"
