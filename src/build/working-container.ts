@@ -8,7 +8,7 @@ import { join, posix } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { familiarName, parseReference } from '../image/reference.js';
-import { containerPaths, createContainer, listContainers, removeContainer, withRootfs, type Container } from '../runtime/containers.js';
+import { containerPaths, createContainer, isMounted, listContainers, mountContainer, removeContainer, unmountContainer, withRootfs, type Container } from '../runtime/containers.js';
 import { commitContainerLayer } from './commit.js';
 import { copyTree, mkdirAll } from './fs-copy.js';
 import { resolveInRoot } from '../runtime/paths.js';
@@ -102,6 +102,22 @@ export async function workingCommit(engine: Engine, c: Container, tag: string | 
     createdBy: 'kiln builder commit',
     tags: tag ? [tag] : [],
   });
+}
+
+/** Buildah's mount: the working container's root filesystem stays mounted; returns where. */
+export async function workingMount(engine: Engine, c: Container): Promise<string> {
+  readWorkingConfig(engine, c);
+  return mountContainer(engine, c.id);
+}
+
+export async function workingUnmount(engine: Engine, c: Container): Promise<void> {
+  readWorkingConfig(engine, c);
+  await unmountContainer(engine, c.id);
+}
+
+/** Working containers whose root filesystem is mounted, with the mount point. */
+export async function workingMounts(engine: Engine): Promise<{ container: Container; path: string }[]> {
+  return (await workingList(engine)).map((c) => ({ container: c, path: containerPaths(engine, c.id).merged })).filter((m) => isMounted(m.path));
 }
 
 export async function workingRemove(engine: Engine, c: Container): Promise<void> {

@@ -493,6 +493,22 @@ export async function withRootfs<T>(engine: Engine, idOrName: string, fn: (merge
   });
 }
 
+/** `builder mount`: the rootfs stays mounted (at its merged dir, returned) after kiln exits. */
+export async function mountContainer(engine: Engine, idOrName: string): Promise<string> {
+  const c = get(engine, idOrName);
+  await withLock(engine, c.id, async () => mountRootfs(engine, c));
+  return containerPaths(engine, c.id).merged;
+}
+
+/** `builder umount`: undoes mountContainer; a running container keeps its rootfs. */
+export async function unmountContainer(engine: Engine, idOrName: string): Promise<void> {
+  const c = get(engine, idOrName);
+  await withLock(engine, c.id, async () => {
+    if (isLive(get(engine, c.id).state.status)) throw new Error(`container ${c.name} is running: its root filesystem stays mounted while it runs`);
+    unmountRootfs(engine, c.id);
+  });
+}
+
 // -------------------------------------------------------------------------------------------
 // start
 

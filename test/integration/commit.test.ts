@@ -3,7 +3,7 @@
 // --change and `builder config`, and nothing of the runtime's mount points leaks into the layer.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -65,5 +65,27 @@ describe('commit and the imperative builder', () => {
     k.ok(['builder', 'rm', w]);
     assert.doesNotMatch(k.ok(['builder', 'ls']).stdout, /working-container/);
     rmSync(host, { recursive: true, force: true });
+  });
+
+  it('builder mount / umount: edit the root filesystem from the host, then commit', () => {
+    const w = k.ok(['builder', 'from', '--name', 'mnt', 'busybox']).stdout.trim();
+    const path = k.ok(['builder', 'mount', w]).stdout.trim();
+    assert.ok(existsSync(join(path, 'bin', 'busybox')), `the image's files are at ${path}`);
+    assert.ok(readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${path} `), 'mounted after kiln exited');
+    writeFileSync(join(path, 'from-host.txt'), 'written on the host\n');
+    assert.equal(k.ok(['builder', 'mount']).stdout, `mnt ${path}\n`);
+    // run and commit use the mounted filesystem as it is.
+    assert.equal(k.ok(['builder', 'run', '--network', 'none', w, '--', 'cat', '/from-host.txt']).stdout, 'written on the host\n');
+    k.ok(['builder', 'commit', w, 'mounted:1']);
+    assert.deepEqual(topLayerEntries(k, 'mounted:1'), ['from-host.txt']);
+    k.ok(['builder', 'umount', w]);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${path} `));
+    assert.equal(k.ok(['builder', 'mount']).stdout, '');
+    assert.equal(k.ok(['run', '--rm', '--network', 'none', 'mounted:1', 'cat', '/from-host.txt']).stdout, 'written on the host\n');
+    // rm of a mounted working container unmounts it.
+    const again = k.ok(['builder', 'mount', w]).stdout.trim();
+    k.ok(['builder', 'rm', w]);
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(` ${again} `));
+    assert.match(k.run(['builder', 'umount']).stderr, /at least one container name or --all/);
   });
 });

@@ -16,7 +16,7 @@ import { processWords } from '../../dockerfile/shell-lex.js';
 import { shortId } from '../../image/digest.js';
 import { parseBytes } from '../../runtime/volumes.js';
 import { humanSize } from '../format/index.js';
-import { readWorkingConfig, workingCommit, workingCopy, workingFrom, workingList, workingRemove, workingRun, writeWorkingConfig } from '../../build/working-container.js';
+import { readWorkingConfig, workingCommit, workingCopy, workingFrom, workingList, workingMount, workingMounts, workingRemove, workingRun, workingUnmount, writeWorkingConfig } from '../../build/working-container.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -158,6 +158,36 @@ export function register(program: Command, ctx: CliContext): void {
       const rows = [['CONTAINER ID', 'IMAGE ID', 'IMAGE NAME', 'CONTAINER NAME'], ...list.map((c) => [c.id.slice(0, 12), shortId(c.config.imageId), c.config.image, c.name])];
       const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
       process.stdout.write(rows.map((r) => r.map((x, i) => x.padEnd(widths[i]!)).join('  ').trimEnd() + '\n').join(''));
+    });
+  builder
+    .command('mount')
+    .description("Mount a working container's root filesystem and print where (none given: list the mounted ones)")
+    .argument('[containers...]')
+    .action(async (names: string[]) => {
+      const engine = ctx.engine();
+      if (names.length === 0) {
+        for (const m of await workingMounts(engine)) process.stdout.write(`${m.container.name} ${m.path}\n`);
+        return;
+      }
+      for (const n of names) {
+        const path = await workingMount(engine, await getContainer(engine, n));
+        process.stdout.write(names.length > 1 ? `${n} ${path}\n` : `${path}\n`);
+      }
+    });
+  builder
+    .command('umount')
+    .alias('unmount')
+    .description("Unmount a working container's root filesystem")
+    .argument('[containers...]')
+    .option('-a, --all', 'unmount every mounted working container')
+    .action(async (names: string[], o: { all?: boolean }) => {
+      const engine = ctx.engine();
+      if (!o.all && names.length === 0) throw new CliError('at least one container name or --all is needed');
+      const targets = o.all ? (await workingMounts(engine)).map((m) => m.container) : await Promise.all(names.map((n) => getContainer(engine, n)));
+      for (const c of targets) {
+        await workingUnmount(engine, c);
+        process.stdout.write(`${c.id}\n`);
+      }
     });
   builder
     .command('rm')
