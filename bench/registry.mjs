@@ -6,7 +6,7 @@
 //
 //   node bench/registry.mjs [--runs N] [--only kiln,docker,podman,skopeo] [--scenarios cold,warm,push]
 //                           [--layers 20] [--layer-mb 5] [--big-mb 200] [--keep]
-//                           [--variant NAME:ENV=V[+ENV=V…]] [--variant NAME@/other/dist/src/cli/main.js]
+//                           [--variant NAME:ENV=V[+ENV=V…]] [--variant NAME@/other/bin/kiln.cjs]
 //
 // --variant adds another kiln to the same run (repeatable): this kiln with extra environment
 // (e.g. `zlib:KILN_GZIP=zlib`, `inline:KILN_EXTRACT_WORKERS=0`), or another build of kiln (e.g. a
@@ -139,7 +139,7 @@ function makeContexts() {
 }
 
 // ---- tools -----------------------------------------------------------------------------------
-const kilnMain = join(project, 'dist/src/cli/main.js');
+const kilnMain = join(project, 'bin/kiln.cjs');
 const kiln = (root, args, o) => sh(process.execPath, [kilnMain, '--root', root, ...args], o);
 
 function kilnTool(ctxs, v = { name: 'kiln', main: kilnMain, env: {} }) {

@@ -21,5 +21,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
 fi
 npm run build --silent
 # `kiln` on PATH, as Docker users expect to type it (a link to this checkout's build).
-ln -sfn "$PWD/dist/src/cli/main.js" /usr/local/bin/kiln
+ln -sfn "$PWD/bin/kiln.cjs" /usr/local/bin/kiln
 echo "setup: done ($(runc --version | head -1), conmon $(conmon --version | head -1 | awk '{print $3}'), node $(node -v))"

@@ -2,10 +2,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { arch as osArch, release } from 'node:os';
+import { join } from 'node:path';
+import { kilnHome } from '../self.js';
 
 /** kiln's version, from its package.json (the one place it is written). */
 export function kilnVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(readFileSync(join(kilnHome(), 'package.json'), 'utf8')) as { version: string };
   return pkg.version;
 }
 

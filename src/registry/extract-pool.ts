@@ -14,8 +14,8 @@ import { availableParallelism } from 'node:os';
 import type { Readable } from 'node:stream';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { applyLayer, type ApplyResult } from '../layers/apply.js';
+import { EXTRACT_WORKER_FLAG, isBundled, kilnEntry } from '../self.js';
 
-const WORKER_FLAG = 'kilnExtractWorker';
 
 type ToWorker = { type: 'extract'; id: number; file: string; dir: string } | { type: 'abort'; id: number };
 type FromWorker =
@@ -43,7 +43,8 @@ class PoolWorker {
   private readonly w: Worker;
 
   constructor() {
-    this.w = new Worker(new URL(import.meta.url), { workerData: { [WORKER_FLAG]: true } });
+    // From the bundle, the worker runs kiln's entry, which hands over to this module (cli/main).
+    this.w = new Worker(isBundled() ? kilnEntry() : new URL(import.meta.url), { workerData: { [EXTRACT_WORKER_FLAG]: true } });
     this.w.unref(); // referenced only while it has jobs (see add), so an idle pool never holds the process
     this.w.on('message', (m: FromWorker) => {
       const job = this.jobs.get(m.id);
@@ -149,7 +150,7 @@ export class ExtractPool {
 }
 
 // ---- the worker side --------------------------------------------------------------------------
-if (!isMainThread && (workerData as Record<string, unknown> | null)?.[WORKER_FLAG] && parentPort) {
+if (!isMainThread && (workerData as Record<string, unknown> | null)?.[EXTRACT_WORKER_FLAG] && parentPort) {
   const port = parentPort;
   const sources = new Map<number, Readable>();
   port.on('message', (m: ToWorker) => {

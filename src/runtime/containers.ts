@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { kilnEntry } from '../self.js';
 import type { Engine } from '../engine.js';
 import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
@@ -638,8 +638,7 @@ function resetExitFiles(engine: Engine, id: string): void {
 }
 
 function exitCommand(engine: Engine, id: string): string[] {
-  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  return [process.execPath, main, '--root', engine.root, 'container', 'cleanup', id];
+  return [process.execPath, kilnEntry(), '--root', engine.root, 'container', 'cleanup', id];
 }
 
 /** Map a runtime start failure to Docker's exit codes (127 not found, 126 not executable). */

@@ -4,7 +4,7 @@
 // container stops (Podman uses systemd timers for the same job).
 import { spawn } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
+import { kilnEntry } from '../self.js';
 import type { Engine } from '../engine.js';
 import type { HealthConfig } from '../image/types.js';
 import { execInContainer, getContainer, type Container } from './containers.js';
@@ -97,8 +97,7 @@ export async function healthMonitor(engine: Engine, id: string): Promise<void> {
 /** Start the detached monitor for a container that has a health check. */
 export function spawnHealthMonitor(engine: Engine, c: Container): void {
   if (!healthArgv(c.config.healthcheck)) return;
-  const main = fileURLToPath(new URL('../cli/main.js', import.meta.url));
-  spawn(process.execPath, [main, '--root', engine.root, 'container', 'healthcheck', '--monitor', c.id], {
+  spawn(process.execPath, [kilnEntry(), '--root', engine.root, 'container', 'healthcheck', '--monitor', c.id], {
     detached: true,
     stdio: 'ignore',
   }).unref();

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/test/helpers → project root */
 export const projectRoot = resolve(here, '..', '..', '..');
-export const kilnBin = join(projectRoot, 'dist', 'src', 'cli', 'main.js');
+export const kilnBin = join(projectRoot, 'bin', 'kiln.cjs');
 export const busyboxDir = join(projectRoot, 'examples', 'busybox');
 
 export interface RunResult {

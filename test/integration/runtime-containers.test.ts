@@ -7,13 +7,13 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { kilnBin } from '../helpers/kiln.js';
 import { Engine } from '../../src/engine.js';
 import { freePort } from '../../src/runtime/network.js';
 import { fetchText, hasRunc, isRoot, makeBusyboxImage, tempDir } from '../unit/runtime/fixtures.js';
 
 const skip = !isRoot || !hasRunc ? 'needs root, runc and conmon' : false;
-const main = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const main = kilnBin;
 
 let dir = '';
 let root = '';
