@@ -18,7 +18,8 @@ let kiln: Kiln;
 function podman(args: string[]) {
   const r = spawnSync(
     PODMAN!,
-    ['--root', path.join(tmp, 'p-root'), '--runroot', path.join(tmp, 'p-run'), '--storage-driver', 'overlay', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...args],
+    // A private tmpdir too: podman's default (/run/libpod) is shared with every other podman here.
+    ['--root', path.join(tmp, 'p-root'), '--runroot', path.join(tmp, 'p-run'), '--tmpdir', path.join(tmp, 'p-tmp'), '--storage-driver', 'overlay', '--cgroup-manager', 'cgroupfs', '--events-backend', 'none', ...args],
     { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...(fs.existsSync(podmanConf) ? { CONTAINERS_CONF: podmanConf } : {}) } },
   );
   assert.equal(r.status, 0, `podman ${args.join(' ')}: ${r.stderr}`);
