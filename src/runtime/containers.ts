@@ -38,7 +38,7 @@ import { ConflictError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
+import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type NetworkAttachment, type PortMapping } from './network.js';
 import { randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -60,7 +60,7 @@ import {
   type RuntimeOptions,
 } from './runc.js';
 import { generateSpec, normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
-import type { OciSeccomp } from './oci-spec.js';
+import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveUser } from './user.js';
 import { diskUsage, randomHex, Volumes, type MountRecord } from './volumes.js';
@@ -509,12 +509,31 @@ function findInitBinary(): string {
   throw new Error('--init: no init binary found (install tini: /usr/bin/tini-static)');
 }
 
-/** Mount, network and config.json: everything up to the runtime call. */
-async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<{ network?: NetworkState }> {
+/**
+ * Mount, network and the OCI config: everything up to the runtime call. The CNI plugins (child
+ * processes) are started first and run while the rootfs is mounted and the config is built.
+ */
+async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<{ network?: NetworkState; spec: OciSpec }> {
   const p = containerPaths(engine, c.id);
   const cfg = c.config;
-  mountRootfs(engine, c);
+  const attaching = attachNetwork({
+    stateRoot: engine.root,
+    containerId: c.id,
+    name: c.name,
+    hostname: cfg.hostname,
+    mode: cfg.networkMode,
+    etcDir: p.dir,
+    ports: cfg.networkMode === 'host' ? [] : cfg.ports,
+    aliases: cfg.networkAliases,
+    extraHosts: cfg.extraHosts,
+    dns: cfg.dns,
+    dnsSearch: cfg.dnsSearch,
+    ipamDir: opts.ipamDir,
+  });
+  attaching.catch(() => {}); // awaited below; a failure meanwhile is not an unhandled rejection
+  let att: NetworkAttachment | undefined;
   try {
+    mountRootfs(engine, c);
     const volumes = new Volumes(engine);
     const specMounts = cfg.mounts.map((m) => {
       if (m.type === 'tmpfs') return { type: 'tmpfs' as const, destination: m.destination, size: m.size, mode: m.mode, ...(m.readonly ? { options: ['ro'] } : {}) };
@@ -534,68 +553,51 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       mkdirSync(cwd, { recursive: true, mode: 0o755 });
       chownSync(cwd, user.uid, user.gid);
     }
-    const att = await attachNetwork({
-      stateRoot: engine.root,
-      containerId: c.id,
-      name: c.name,
+    const security = parseSecurityOpts(cfg.securityOpt);
+    const env = [...cfg.env];
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    att = await attaching;
+    const spec = generateSpec({
+      id: c.id,
+      args: [...cfg.entrypoint, ...cfg.cmd],
+      env,
+      cwd: cfg.workingDir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       hostname: cfg.hostname,
-      mode: cfg.networkMode,
-      etcDir: p.dir,
-      ports: cfg.networkMode === 'host' ? [] : cfg.ports,
-      aliases: cfg.networkAliases,
-      extraHosts: cfg.extraHosts,
-      dns: cfg.dns,
-      dnsSearch: cfg.dnsSearch,
-      ipamDir: opts.ipamDir,
+      rootfs: p.merged,
+      readonlyRootfs: cfg.readonlyRootfs,
+      terminal: cfg.tty,
+      network: att.spec.network,
+      etcFiles: att.spec.etcFiles,
+      mounts: specMounts,
+      capAdd: cfg.capAdd,
+      capDrop: cfg.capDrop,
+      privileged: cfg.privileged,
+      seccomp: security.seccomp,
+      noNewPrivileges: security.noNewPrivileges,
+      ulimits: cfg.ulimits,
+      resources: cfg.resources,
+      shmSize: cfg.shmSize,
+      sysctls: cfg.sysctls,
+      ...(cfg.init ? { initPath: findInitBinary() } : {}),
+      annotations: { 'io.kiln.container.name': c.name },
     });
-    try {
-      const security = parseSecurityOpts(cfg.securityOpt);
-      const env = [...cfg.env];
-      if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-      const spec = generateSpec({
-        id: c.id,
-        args: [...cfg.entrypoint, ...cfg.cmd],
-        env,
-        cwd: cfg.workingDir,
-        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-        hostname: cfg.hostname,
-        rootfs: p.merged,
-        readonlyRootfs: cfg.readonlyRootfs,
-        terminal: cfg.tty,
-        network: att.spec.network,
-        etcFiles: att.spec.etcFiles,
-        mounts: specMounts,
-        capAdd: cfg.capAdd,
-        capDrop: cfg.capDrop,
-        privileged: cfg.privileged,
-        seccomp: security.seccomp,
-        noNewPrivileges: security.noNewPrivileges,
-        ulimits: cfg.ulimits,
-        resources: cfg.resources,
-        shmSize: cfg.shmSize,
-        sysctls: cfg.sysctls,
-        ...(cfg.init ? { initPath: findInitBinary() } : {}),
-        annotations: { 'io.kiln.container.name': c.name },
-      });
-      writeBundle(p.bundle, spec);
-      const ep = att.endpoint;
-      const network: NetworkState | undefined = ep
-        ? {
-            name: ep.network,
-            ip: ep.ip,
-            gateway: ep.gateway,
-            prefixLen: ep.prefixLen,
-            ...(ep.mac ? { mac: ep.mac } : {}),
-            ports: ep.ports,
-            networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
-          }
-        : undefined;
-      return { network };
-    } catch (e) {
-      await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: att.network, ipamDir: opts.ipamDir }).catch(() => {});
-      throw e;
-    }
+    const ep = att.endpoint;
+    const network: NetworkState | undefined = ep
+      ? {
+          name: ep.network,
+          ip: ep.ip,
+          gateway: ep.gateway,
+          prefixLen: ep.prefixLen,
+          ...(ep.mac ? { mac: ep.mac } : {}),
+          ports: ep.ports,
+          networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
+        }
+      : undefined;
+    return { network, spec };
   } catch (e) {
+    const attached = att ?? (await attaching.catch(() => undefined));
+    if (attached) await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: attached.network, ipamDir: opts.ipamDir }).catch(() => {});
     unmountRootfs(engine, c.id);
     throw e;
   }
@@ -647,8 +649,9 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
     const p = containerPaths(engine, c.id);
     await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
     resetExitFiles(engine, c.id);
-    const { network } = await prepare(engine, c, opts);
+    const { network, spec } = await prepare(engine, c, opts);
     try {
+      writeBundle(p.bundle, spec);
       const { conmonPid } = await conmonCreate({
         ...opts,
         id: c.id,
@@ -703,12 +706,15 @@ export interface ForegroundIO {
 export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<{ exitCode: number; oomKilled: boolean }> {
   const c = get(engine, idOrName);
   const p = containerPaths(engine, c.id);
+  let spec: OciSpec;
+  let running: Container;
   await withLock(engine, c.id, async () => {
     const cur = get(engine, c.id);
     if (cur.state.status === 'running' || cur.state.status === 'paused') throw new Error(`container ${c.id} is already running`);
     resetExitFiles(engine, c.id);
-    const { network } = await prepare(engine, cur, opts);
-    setState(engine, c.id, {
+    const prepared = await prepare(engine, cur, opts);
+    spec = prepared.spec;
+    running = setState(engine, c.id, {
       status: 'running',
       pid: 0,
       startedAt: new Date().toISOString(),
@@ -719,11 +725,11 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       monitorPid: process.pid,
       monitorStart: processStartTime(process.pid),
       stoppedByUser: false,
-      network,
+      network: prepared.network,
       health: initialHealth(cur),
     });
   });
-  spawnHealthMonitor(engine, get(engine, c.id));
+  spawnHealthMonitor(engine, running!);
   const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
@@ -731,12 +737,11 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   if (!tty) for (const s of signals) process.on(s, forward);
   let result: { exitCode: number; oomKilled: boolean };
   try {
-    const spec = JSON.parse(readFileSync(join(p.bundle, 'config.json'), 'utf8'));
     result = await runOnce({
       ...opts,
       id: c.id,
       bundleDir: p.bundle,
-      spec,
+      spec: spec!,
       tty: c.config.tty,
       stdin: io.stdin,
       newProcessGroup: !tty,
@@ -753,9 +758,32 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
     for (const s of signals) process.off(s, forward);
     log?.close();
   }
-  recordExit(p, result.exitCode, result.oomKilled);
-  await finalize(engine, c.id, opts);
+  if (c.config.autoRemove) await removeAfterForeground(engine, c.id, opts);
+  else {
+    recordExit(p, result.exitCode, result.oomKilled);
+    await finalize(engine, c.id, opts);
+  }
   return result;
+}
+
+/**
+ * `run --rm` after the foreground process ended. runOnce has already removed the runtime state
+ * and the cgroup, so what is left is the network, the rootfs mount, the record and the files; the
+ * CNI DEL (child processes) runs while the rest is removed. No exit file or "exited" record is
+ * written for a container about to vanish.
+ */
+async function removeAfterForeground(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<void> {
+  let detaching: Promise<void> | undefined;
+  const removed = await withLock(engine, id, async () => {
+    const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
+    if (!c) return undefined; // rm -f from elsewhere took it meanwhile
+    detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+    unmountRootfs(engine, id);
+    engine.db.deleteContainer(id);
+    return c;
+  });
+  if (removed) discardFiles(engine, removed, true);
+  await detaching;
 }
 
 /** Write the exit file (as conmon does); the container may have been removed meanwhile (rm -f). */
@@ -1100,18 +1128,22 @@ export async function removeContainer(
     if (gone === null) return;
     removed = gone;
   }
+  discardFiles(engine, removed, !!rmOpts.volumes);
+}
+
+/** A removed container's directory, conmon socket link and (with `volumes`) anonymous volumes. */
+function discardFiles(engine: Engine, c: Container, volumes: boolean): void {
   // Renamed away first (atomic), then deleted without crossing into any mount left behind.
-  retire(containerPaths(engine, id).dir, join(engine.root, 'tmp'), 'ctr');
-  rmSync(join(CONMON_SOCKET_DIR, id), { force: true });
-  if (rmOpts.volumes) {
-    const volumes = new Volumes(engine);
-    for (const m of removed.config.mounts) {
-      if (m.type === 'volume' && m.anonymous && m.name) {
-        try {
-          volumes.remove(m.name);
-        } catch {
-          /* still used by another container */
-        }
+  retire(containerPaths(engine, c.id).dir, join(engine.root, 'tmp'), 'ctr');
+  rmSync(join(CONMON_SOCKET_DIR, c.id), { force: true });
+  if (!volumes) return;
+  const store = new Volumes(engine);
+  for (const m of c.config.mounts) {
+    if (m.type === 'volume' && m.anonymous && m.name) {
+      try {
+        store.remove(m.name);
+      } catch {
+        /* still used by another container */
       }
     }
   }

@@ -99,6 +99,30 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(kiln(['run', '--rm', 'no-such-image-here']).code, 125);
   });
 
+  test('run --rm in the foreground: listed while it runs, signals forwarded, exit codes, nothing left behind', async () => {
+    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--rm', '--name', 'rmfg', 'busybox', 'sh', '-c',
+      'trap "echo got-term; exit 7" TERM; echo ready; while true; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    fg.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => fg.on('close', (code) => resolve(code)));
+    await until(() => out.includes('ready'), 10_000);
+    assert.match(ok(['ps', '--filter', 'name=rmfg', '--format', '{{.Status}}']), /^Up /);
+    const id = ok(['ps', '-q', '--no-trunc', '--filter', 'name=rmfg']).trim();
+    const ip = inspect('rmfg', '{{.NetworkSettings.IPAddress}}');
+    assert.match(ip, /^10\.213\.0\.\d+$/);
+    fg.kill('SIGTERM');
+    assert.equal(await exited, 7);
+    assert.match(out, /got-term/);
+    assert.equal(kiln(['container', 'inspect', 'rmfg']).code, 1, 'removed');
+    assert.ok(!existsSync(join(root, 'containers', id)), 'container dir removed');
+    assert.ok(!existsSync(`/run/netns/kiln-${id}`), 'netns removed');
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'rootfs unmounted');
+    assert.ok(!existsSync(join(ipamDir, ip)), 'IP released');
+    assert.equal(kiln(['run', '--rm', 'busybox', 'sh', '-c', 'sleep 30 & kill -9 $!; wait $!']).code, 137);
+    assert.equal(kiln(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']).code, 3);
+    assert.equal(kiln(['run', '--rm', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']).code, 137);
+  });
+
   test('image config and flags: env, workdir, user, hostname, entrypoint, /etc files, read-only', () => {
     const out = ok([
       'run', '--rm', '-e', 'FOO=bar', '-w', '/tmp/wd', '-u', 'user', '--hostname', 'box', '--entrypoint', 'sh', '--add-host', 'db:10.1.2.3',
