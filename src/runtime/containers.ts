@@ -38,7 +38,7 @@ import { ConflictError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type NetworkAttachment, type PortMapping } from './network.js';
+import { beginAttach, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
 import { randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -53,6 +53,7 @@ import {
   resume as runcResume,
   runOnce,
   runtimeCommand,
+  StartGate,
   runtimeFailure,
   start as runcStart,
   RuntimeError,
@@ -509,14 +510,23 @@ function findInitBinary(): string {
   throw new Error('--init: no init binary found (install tini: /usr/bin/tini-static)');
 }
 
+interface Prepared {
+  spec: OciSpec;
+  /** CNI plugins configure the namespace: `network` settles only when they are done */
+  cni: boolean;
+  /** the network attachment; on failure the namespace is gone, the rootfs still mounted */
+  network: Promise<NetworkState | undefined>;
+}
+
 /**
  * Mount, network and the OCI config: everything up to the runtime call. The CNI plugins (child
- * processes) are started first and run while the rootfs is mounted and the config is built.
+ * processes) are started first; they run while the rootfs is mounted and the config is built, and
+ * the caller may start the runtime before they finish (runForeground's StartGate).
  */
-async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<{ network?: NetworkState; spec: OciSpec }> {
+async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<Prepared> {
   const p = containerPaths(engine, c.id);
   const cfg = c.config;
-  const attaching = attachNetwork({
+  const attaching = beginAttach({
     stateRoot: engine.root,
     containerId: c.id,
     name: c.name,
@@ -530,8 +540,20 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     dnsSearch: cfg.dnsSearch,
     ipamDir: opts.ipamDir,
   });
-  attaching.catch(() => {}); // awaited below; a failure meanwhile is not an unhandled rejection
-  let att: NetworkAttachment | undefined;
+  const network = attaching.done.then((att) => {
+    const ep = att.endpoint;
+    if (!ep) return undefined;
+    return {
+      name: ep.network,
+      ip: ep.ip,
+      gateway: ep.gateway,
+      prefixLen: ep.prefixLen,
+      ...(ep.mac ? { mac: ep.mac } : {}),
+      ports: ep.ports,
+      networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
+    };
+  });
+  network.catch(() => {}); // the caller awaits it; a failure meanwhile is not an unhandled rejection
   try {
     mountRootfs(engine, c);
     const volumes = new Volumes(engine);
@@ -556,7 +578,6 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     const security = parseSecurityOpts(cfg.securityOpt);
     const env = [...cfg.env];
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-    att = await attaching;
     const spec = generateSpec({
       id: c.id,
       args: [...cfg.entrypoint, ...cfg.cmd],
@@ -567,8 +588,8 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       rootfs: p.merged,
       readonlyRootfs: cfg.readonlyRootfs,
       terminal: cfg.tty,
-      network: att.spec.network,
-      etcFiles: att.spec.etcFiles,
+      network: attaching.spec.network,
+      etcFiles: attaching.spec.etcFiles,
       mounts: specMounts,
       capAdd: cfg.capAdd,
       capDrop: cfg.capDrop,
@@ -582,22 +603,10 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       ...(cfg.init ? { initPath: findInitBinary() } : {}),
       annotations: { 'io.kiln.container.name': c.name },
     });
-    const ep = att.endpoint;
-    const network: NetworkState | undefined = ep
-      ? {
-          name: ep.network,
-          ip: ep.ip,
-          gateway: ep.gateway,
-          prefixLen: ep.prefixLen,
-          ...(ep.mac ? { mac: ep.mac } : {}),
-          ports: ep.ports,
-          networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
-        }
-      : undefined;
-    return { network, spec };
+    return { spec, cni: attaching.cni, network };
   } catch (e) {
-    const attached = att ?? (await attaching.catch(() => undefined));
-    if (attached) await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: attached.network, ipamDir: opts.ipamDir }).catch(() => {});
+    const attached = await network.catch(() => undefined);
+    await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: attached?.name, ipamDir: opts.ipamDir }).catch(() => {});
     unmountRootfs(engine, c.id);
     throw e;
   }
@@ -649,9 +658,16 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
     const p = containerPaths(engine, c.id);
     await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
     resetExitFiles(engine, c.id);
-    const { network, spec } = await prepare(engine, c, opts);
+    const prepared = await prepare(engine, c, opts);
+    let network: NetworkState | undefined;
     try {
-      writeBundle(p.bundle, spec);
+      network = await prepared.network;
+    } catch (e) {
+      unmountRootfs(engine, c.id);
+      throw e;
+    }
+    try {
+      writeBundle(p.bundle, prepared.spec);
       const { conmonPid } = await conmonCreate({
         ...opts,
         id: c.id,
@@ -706,14 +722,13 @@ export interface ForegroundIO {
 export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<{ exitCode: number; oomKilled: boolean }> {
   const c = get(engine, idOrName);
   const p = containerPaths(engine, c.id);
-  let spec: OciSpec;
+  let prepared: Prepared;
   let running: Container;
   await withLock(engine, c.id, async () => {
     const cur = get(engine, c.id);
     if (cur.state.status === 'running' || cur.state.status === 'paused') throw new Error(`container ${c.id} is already running`);
     resetExitFiles(engine, c.id);
-    const prepared = await prepare(engine, cur, opts);
-    spec = prepared.spec;
+    prepared = await prepare(engine, cur, opts);
     running = setState(engine, c.id, {
       status: 'running',
       pid: 0,
@@ -725,10 +740,26 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       monitorPid: process.pid,
       monitorStart: processStartTime(process.pid),
       stoppedByUser: false,
-      network: prepared.network,
+      network: undefined,
       health: initialHealth(cur),
     });
   });
+  // With CNI, runc starts now and sets the container up while the plugins finish; the gate holds
+  // the process itself until the network is ready (or fails the start if it cannot be).
+  const gate = prepared!.cni ? new StartGate(p.bundle) : undefined;
+  const spec = prepared!.spec;
+  if (gate) spec.hooks = { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), gate.hook] };
+  let networkError: unknown;
+  const networkSettled = prepared!.network.then(
+    (network) => {
+      if (network) setState(engine, c.id, { network });
+      gate?.open(true);
+    },
+    (e: unknown) => {
+      networkError = e;
+      gate?.open(false);
+    },
+  );
   spawnHealthMonitor(engine, running!);
   const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
@@ -741,7 +772,7 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       ...opts,
       id: c.id,
       bundleDir: p.bundle,
-      spec: spec!,
+      spec,
       tty: c.config.tty,
       stdin: io.stdin,
       newProcessGroup: !tty,
@@ -749,15 +780,20 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? writeAll(2))(b)) : undefined,
     });
   } catch (e) {
-    const msg = (e as Error).message;
-    const code = e instanceof RuntimeError ? startFailureCode(msg) : 128;
+    // Whatever the failure, the endpoint must be recorded (or the attach undone) before teardown.
+    await networkSettled;
+    const err = networkError ?? e;
+    const msg = (err as Error).message;
+    const code = err instanceof RuntimeError ? startFailureCode(msg) : 128;
     recordExit(p, code, false);
     await finalize(engine, c.id, opts, { error: msg }).catch(() => {});
-    throw e;
+    throw err;
   } finally {
+    gate?.close();
     for (const s of signals) process.off(s, forward);
     log?.close();
   }
+  await networkSettled;
   if (c.config.autoRemove) await removeAfterForeground(engine, c.id, opts);
   else {
     recordExit(p, result.exitCode, result.oomKilled);

@@ -724,6 +724,24 @@ export function networkName(mode: NetworkMode): string | undefined {
 }
 
 export async function attachNetwork(opts: AttachOptions): Promise<NetworkAttachment> {
+  return beginAttach(opts).done;
+}
+
+export interface PendingAttachment {
+  /** what generateSpec needs, known before any plugin has finished */
+  spec: NetworkAttachment['spec'];
+  /** whether CNI plugins configure the namespace (`done` then takes a while) */
+  cni: boolean;
+  /** settles once the namespace is configured (at once without CNI) */
+  done: Promise<NetworkAttachment>;
+}
+
+/**
+ * attachNetwork in two halves: the /etc files and the namespace now, the CNI ADD in `done`
+ * (its plugins already started), so a caller can build the OCI config, or even start the
+ * runtime, while the plugins run. Errors found before any plugin runs are thrown here.
+ */
+export function beginAttach(opts: AttachOptions): PendingAttachment {
   mkdirSync(opts.etcDir, { recursive: true });
   const etcFiles = {
     hosts: join(opts.etcDir, 'hosts'),
@@ -742,38 +760,43 @@ export async function attachNetwork(opts: AttachOptions): Promise<NetworkAttachm
     }
     for (const e of opts.extraHosts ?? []) hosts += `${e.ip}\t${e.names.join(' ')}\n`;
     writeFileSync(etcFiles.hosts, hosts);
-    return { spec: { network: { mode: 'host' }, etcFiles } };
+    const spec = { network: { mode: 'host' as const }, etcFiles };
+    return { spec, cni: false, done: Promise.resolve({ spec }) };
   }
   writeFileSync(etcFiles.hosts, renderHosts({ hostname: opts.hostname, extra: opts.extraHosts }));
   const net = networkName(opts.mode);
   if (!net) {
     if (opts.ports?.length) throw new Error('port publishing needs a network (not --network none)');
-    return { spec: { network: { mode: 'none' }, etcFiles } };
+    const spec = { network: { mode: 'none' as const }, etcFiles };
+    return { spec, cni: false, done: Promise.resolve({ spec }) };
   }
   const networks = new Networks(opts.stateRoot, { ipamDir: opts.ipamDir });
   if (!networks.get(net)) throw new Error(`network ${net} not found`);
   const netns = createNetns(opts.containerId);
-  try {
-    const endpoint = await networks.connect({
-      network: net,
-      containerId: opts.containerId,
-      name: opts.name,
-      hostname: opts.hostname,
-      aliases: opts.aliases,
-      netns,
-      ports: opts.ports,
-      hostsFile: etcFiles.hosts,
-      extraHosts: opts.extraHosts,
-    });
-    return { spec: { network: { mode: 'ns', netnsPath: netns }, etcFiles }, network: endpoint.network, endpoint };
-  } catch (e) {
-    try {
-      deleteNetns(opts.containerId);
-    } catch {
-      /* the attach error is the one to report */
-    }
-    throw e;
-  }
+  const spec = { network: { mode: 'ns' as const, netnsPath: netns }, etcFiles };
+  const connected = networks.connect({
+    network: net,
+    containerId: opts.containerId,
+    name: opts.name,
+    hostname: opts.hostname,
+    aliases: opts.aliases,
+    netns,
+    ports: opts.ports,
+    hostsFile: etcFiles.hosts,
+    extraHosts: opts.extraHosts,
+  });
+  const done = connected.then(
+    (endpoint) => ({ spec, network: endpoint.network, endpoint }),
+    (e: unknown) => {
+      try {
+        deleteNetns(opts.containerId);
+      } catch {
+        /* the attach error is the one to report */
+      }
+      throw e;
+    },
+  );
+  return { spec, cni: true, done };
 }
 
 /** Undo attachNetwork (idempotent; safe after a crash halfway). */

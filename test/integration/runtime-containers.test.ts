@@ -123,6 +123,23 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(kiln(['run', '--rm', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']).code, 137);
   });
 
+  test('a network that cannot be set up fails the start: the process never runs, nothing is left', () => {
+    ok(['network', 'create', 'ktbad']);
+    const conf = join(root, 'networks', 'ktbad.conflist');
+    const list = JSON.parse(readFileSync(conf, 'utf8'));
+    list.plugins[0].ipam.type = 'no-such-ipam';
+    writeFileSync(conf, JSON.stringify(list));
+    const r = kiln(['run', '--name', 'nonet', '--network', 'ktbad', 'busybox', 'sh', '-c', 'echo ran']);
+    assert.equal(r.code, 125);
+    assert.match(r.err, /CNI bridge ADD: .*no-such-ipam/);
+    assert.equal(r.out, '', 'the container process was held back');
+    assert.match(inspect('nonet', '{{.State.Status}} {{.State.Error}}'), /^exited CNI bridge ADD: /);
+    assert.ok(!existsSync(`/run/netns/kiln-${inspect('nonet', '{{.Id}}')}`), 'namespace removed');
+    ok(['rm', 'nonet']);
+    assert.equal(kiln(['run', '--rm', '--network', 'ktbad', 'busybox', 'true']).code, 125);
+    ok(['network', 'rm', 'ktbad']);
+  });
+
   test('image config and flags: env, workdir, user, hostname, entrypoint, /etc files, read-only', () => {
     const out = ok([
       'run', '--rm', '-e', 'FOO=bar', '-w', '/tmp/wd', '-u', 'user', '--hostname', 'box', '--entrypoint', 'sh', '--add-host', 'db:10.1.2.3',
