@@ -34,7 +34,7 @@ import type { Engine } from '../engine.js';
 import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 import type { ContainerRecord } from '../store/db.js';
-import { ConflictError } from '../store/errors.js';
+import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
@@ -223,8 +223,27 @@ export function containerUpperDir(engine: Engine, idOrName: string): string {
   return containerPaths(engine, engine.db.getContainer(idOrName).id).upper;
 }
 
-function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
-  return withFileLock(containerPaths(engine, id).lock, fn, 10);
+/**
+ * The container's lock. Its directory is not made anew: once `rm` has retired it, the container
+ * is gone (NotFoundError), and a lock file there would leave an empty directory behind.
+ */
+async function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withFileLock(containerPaths(engine, id).lock, fn, 10, { mkdir: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (e as NodeJS.ErrnoException).path === containerPaths(engine, id).lock) {
+      throw new NotFoundError('container', id);
+    }
+    throw e;
+  }
+}
+
+/** undefined instead of NotFoundError: for teardown racing with `rm` elsewhere. */
+function unlessGone<T>(p: Promise<T>): Promise<T | undefined> {
+  return p.catch((e: unknown) => {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  });
 }
 
 function get(engine: Engine, idOrName: string): Container {
@@ -810,14 +829,14 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
  */
 async function removeAfterForeground(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<void> {
   let detaching: Promise<void> | undefined;
-  const removed = await withLock(engine, id, async () => {
+  const removed = await unlessGone(withLock(engine, id, async () => {
     const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
     if (!c) return undefined; // rm -f from elsewhere took it meanwhile
     detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
     unmountRootfs(engine, id);
     engine.db.deleteContainer(id);
     return c;
-  });
+  }));
   if (removed) discardFiles(engine, removed, true);
   await detaching;
 }
@@ -947,7 +966,7 @@ export async function finalize(
   opts: ContainerRuntimeOptions = {},
   extra: { error?: string } = {},
 ): Promise<Container | undefined> {
-  const after = await withLock(engine, id, async () => {
+  const after = await unlessGone(withLock(engine, id, async () => {
     let c: Container;
     try {
       c = get(engine, id);
@@ -987,7 +1006,7 @@ export async function finalize(
       network: undefined,
     });
     return { c: updated, changed: true };
-  });
+  }));
   if (!after) return undefined;
   const c = after.c;
   if (!after.changed) return c;
@@ -1149,7 +1168,8 @@ export async function removeContainer(
       await waitFinalized(engine, id, opts);
     }
     if (!engine.db.findContainer(id)) return; // --rm took it meanwhile
-    const gone = await withLock(engine, id, async () => {
+    mkdirSync(containerPaths(engine, id).dir, { recursive: true }); // a record whose directory was deleted by hand
+    const gone = await unlessGone(withLock(engine, id, async () => {
       const cur = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
       if (!cur) return null;
       const rt = fastState(id, opts);
@@ -1160,8 +1180,8 @@ export async function removeContainer(
       unmountRootfs(engine, id);
       engine.db.deleteContainer(id);
       return cur;
-    });
-    if (gone === null) return;
+    }));
+    if (gone === null || (gone === undefined && !engine.db.findContainer(id))) return; // removed meanwhile
     removed = gone;
   }
   discardFiles(engine, removed, !!rmOpts.volumes);
