@@ -927,6 +927,9 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
   // A live monitor tears the container down itself (conmon through its exit command, which also
   // applies the restart policy; a foreground `kiln run` when runc returns): leave it to it.
   const monitoring = monitorAlive(c);
+  // The process is gone but its monitor has not written how it ended yet (a moment): still live,
+  // so that wait, attach or inspect never report the record's stale exit code.
+  if (!exit && monitoring) return { container: c, settle: false };
   const ended: Container = {
     ...c,
     state: {
@@ -935,9 +938,7 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
       pid: 0,
       ...(exit
         ? { exitCode: exit.code, oomKilled: exit.oom, finishedAt: statTime(containerPaths(engine, c.id).exitFile) }
-        : monitoring
-          ? {}
-          : { exitCode: 255, error: LOST_EXIT }),
+        : { exitCode: 255, error: LOST_EXIT }),
     },
   };
   return { container: ended, settle: !monitoring };
