@@ -987,14 +987,13 @@ export async function finalize(
     await deleteContainer(id, { ...opts, force: true }).catch(() => {});
     removeCgroup(`/kiln/${id}`);
     let error = extra.error ?? '';
-    if (c.state.network) {
-      try {
-        await detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network.name, ipamDir: opts.ipamDir });
-      } catch (e) {
-        error ||= `network teardown: ${(e as Error).message}`;
-      }
-    } else await detachNetwork({ stateRoot: engine.root, containerId: id, ipamDir: opts.ipamDir }).catch(() => {});
+    // The CNI DEL (child processes) runs while the rootfs is unmounted.
+    const detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).then(
+      () => '',
+      (e: unknown) => (c.state.network ? `network teardown: ${(e as Error).message}` : ''),
+    );
     unmountRootfs(engine, id);
+    error ||= await detaching;
     if (!exit && !error) error = LOST_EXIT;
     const finishedAt = exit ? statTime(containerPaths(engine, id).exitFile) : new Date().toISOString();
     const updated = setState(engine, id, {
