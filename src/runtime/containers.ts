@@ -668,7 +668,7 @@ function startFailureCode(msg: string): number {
 }
 
 /** Start detached under conmon (`docker start`, `docker run -d`). */
-export async function startContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<Container> {
+export async function startContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { restart?: boolean } = {}): Promise<Container> {
   const c0 = await refreshContainer(engine, get(engine, idOrName), opts);
   return withLock(engine, c0.id, async () => {
     const c = get(engine, c0.id);
@@ -707,6 +707,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         oomKilled: false,
         error: '',
         monitor: 'conmon',
+        ...(opts.restart ? { restartCount: c.state.restartCount + 1 } : {}),
         ...(conmonPid ? { monitorPid: conmonPid, monitorStart: processStartTime(conmonPid) } : {}),
         stoppedByUser: false,
         network,
@@ -1015,10 +1016,10 @@ export async function finalize(
     return undefined;
   }
   if (shouldRestart(c)) {
-    setState(engine, id, { restartCount: c.state.restartCount + 1 });
     await sleep(Math.min(100 * 2 ** c.state.restartCount, 5000));
     const again = get(engine, id);
-    if (again.state.status === 'exited' && !again.state.stoppedByUser) return startContainer(engine, id, opts);
+    // The count goes up with the restart itself (as Docker's), so a final "N exited" is final.
+    if (again.state.status === 'exited' && !again.state.stoppedByUser) return startContainer(engine, id, { ...opts, restart: true });
   }
   return get(engine, id);
 }
