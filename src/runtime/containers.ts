@@ -478,7 +478,12 @@ function mountRootfs(engine: Engine, c: Container): void {
   ensureInitLayer(engine, c, lowers);
   mkdirSync(p.merged, { recursive: true });
   mkdirSync(p.work, { recursive: true });
-  mountOverlay({ lower: [p.init, ...lowers], upper: p.upper, work: p.work, target: p.merged });
+  // A --rm container's writable layer is thrown away: no syncs for it (overlay "volatile"). The
+  // kernel refuses to mount such an upper dir again while its marker is there; for a layer that
+  // will be deleted anyway (cp from a stopped --rm container) the marker can go.
+  const volatile = c.config.autoRemove;
+  if (volatile) rmSync(join(p.work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
+  mountOverlay({ lower: [p.init, ...lowers], upper: p.upper, work: p.work, target: p.merged, volatile });
 }
 
 function unmountRootfs(engine: Engine, id: string): void {

@@ -120,6 +120,10 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.ok(!existsSync(join(ipamDir, ip)), 'IP released');
     assert.equal(kiln(['run', '--rm', 'busybox', 'sh', '-c', 'sleep 30 & kill -9 $!; wait $!']).code, 137);
     assert.equal(kiln(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']).code, 3);
+    // a layer that is thrown away is mounted without syncs; one that is kept is not
+    assert.match(ok(['run', '--rm', '--network', 'none', 'busybox', 'grep', ' / ', '/proc/mounts']), /volatile/);
+    assert.doesNotMatch(ok(['run', '--name', 'durable', '--network', 'none', 'busybox', 'grep', ' / ', '/proc/mounts']), /volatile/);
+    ok(['rm', 'durable']);
     assert.equal(kiln(['run', '--rm', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']).code, 137);
   });
 
