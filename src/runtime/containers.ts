@@ -1095,7 +1095,7 @@ export async function stopContainer(
   engine: Engine,
   idOrName: string,
   opts: ContainerRuntimeOptions & { timeout?: number; signal?: string } = {},
-): Promise<Container> {
+): Promise<Container | undefined> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'running' && c.state.status !== 'paused') return c;
   setState(engine, c.id, { stoppedByUser: true });
@@ -1110,12 +1110,13 @@ export async function stopContainer(
   return waitFinalized(engine, c.id, opts);
 }
 
-/** After the process ended: once its monitor has recorded the exit code, tear down ourselves. */
-async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<Container> {
+/** After the process ended: once its monitor has recorded the exit code, tear down ourselves; undefined once removed (--rm). */
+async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<Container | undefined> {
   for (let i = 0; ; i++) {
-    const c = get(engine, id);
+    const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
+    if (!c) return undefined; // a foreground `run --rm` removed it (it writes no exit file)
     if (!isLive(c.state.status)) return c;
-    if (readExit(engine, id) || !monitorAlive(c) || i > 100) return (await finalize(engine, id, opts)) ?? c;
+    if (readExit(engine, id) || !monitorAlive(c) || i > 100) return finalize(engine, id, opts);
     await sleep(20);
   }
 }

@@ -118,6 +118,15 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.ok(!existsSync(`/run/netns/kiln-${id}`), 'netns removed');
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'rootfs unmounted');
     assert.ok(!existsSync(join(ipamDir, ip)), 'IP released');
+    // rm -f (or stop) from elsewhere: the foreground kiln ends with 137 and removes it; rm succeeds
+    const fg2 = spawn(process.execPath, [main, '--root', root, 'run', '--rm', '--name', 'rmfg2', 'busybox', 'sh', '-c', 'echo ready; sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out2 = '';
+    fg2.stdout.on('data', (b: Buffer) => (out2 += b.toString()));
+    const exited2 = new Promise<number | null>((resolve) => fg2.on('close', (code) => resolve(code)));
+    await until(() => out2.includes('ready'), 10_000);
+    ok(['rm', '-f', 'rmfg2']);
+    assert.equal(await exited2, 137);
+    assert.equal(kiln(['container', 'inspect', 'rmfg2']).code, 1);
     assert.equal(kiln(['run', '--rm', 'busybox', 'sh', '-c', 'sleep 30 & kill -9 $!; wait $!']).code, 137);
     assert.equal(kiln(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']).code, 3);
     // a layer that is thrown away is mounted without syncs; one that is kept is not
