@@ -34,11 +34,11 @@ import type { Engine } from '../engine.js';
 import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
 import type { ContainerRecord } from '../store/db.js';
-import { ConflictError } from '../store/errors.js';
+import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { attachNetwork, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
+import { beginAttach, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
 import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -53,6 +53,7 @@ import {
   resume as runcResume,
   runOnce,
   runtimeCommand,
+  StartGate,
   runtimeFailure,
   start as runcStart,
   RuntimeError,
@@ -60,7 +61,7 @@ import {
   type RuntimeOptions,
 } from './runc.js';
 import { generateSpec, normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
-import type { OciSeccomp } from './oci-spec.js';
+import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveUser } from './user.js';
 import { diskUsage, randomHex, Volumes, type MountRecord } from './volumes.js';
@@ -222,8 +223,27 @@ export function containerUpperDir(engine: Engine, idOrName: string): string {
   return containerPaths(engine, engine.db.getContainer(idOrName).id).upper;
 }
 
-function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
-  return withFileLock(containerPaths(engine, id).lock, fn, 10);
+/**
+ * The container's lock. Its directory is not made anew: once `rm` has retired it, the container
+ * is gone (NotFoundError), and a lock file there would leave an empty directory behind.
+ */
+async function withLock<T>(engine: Engine, id: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await withFileLock(containerPaths(engine, id).lock, fn, 10, { mkdir: false });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT' && (e as NodeJS.ErrnoException).path === containerPaths(engine, id).lock) {
+      throw new NotFoundError('container', id);
+    }
+    throw e;
+  }
+}
+
+/** undefined instead of NotFoundError: for teardown racing with `rm` elsewhere. */
+function unlessGone<T>(p: Promise<T>): Promise<T | undefined> {
+  return p.catch((e: unknown) => {
+    if (e instanceof NotFoundError) return undefined;
+    throw e;
+  });
 }
 
 function get(engine: Engine, idOrName: string): Container {
@@ -454,7 +474,12 @@ function mountRootfs(engine: Engine, c: Container): void {
   ensureInitLayer(engine, c, lowers);
   mkdirSync(p.merged, { recursive: true });
   mkdirSync(p.work, { recursive: true });
-  mountOverlay({ lower: [p.init, ...lowers], upper: p.upper, work: p.work, target: p.merged });
+  // A --rm container's writable layer is thrown away: no syncs for it (overlay "volatile"). The
+  // kernel refuses to mount such an upper dir again while its marker is there; for a layer that
+  // will be deleted anyway (cp from a stopped --rm container) the marker can go.
+  const volatile = c.config.autoRemove;
+  if (volatile) rmSync(join(p.work, 'work', 'incompat', 'volatile'), { recursive: true, force: true });
+  mountOverlay({ lower: [p.init, ...lowers], upper: p.upper, work: p.work, target: p.merged, volatile });
 }
 
 function unmountRootfs(engine: Engine, id: string): void {
@@ -521,12 +546,52 @@ function findInitBinary(): string {
   throw new Error('--init: no init binary found (install tini: /usr/bin/tini-static)');
 }
 
-/** Mount, network and config.json: everything up to the runtime call. */
-async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<{ network?: NetworkState }> {
+interface Prepared {
+  spec: OciSpec;
+  /** CNI plugins configure the namespace: `network` settles only when they are done */
+  cni: boolean;
+  /** the network attachment; on failure the namespace is gone, the rootfs still mounted */
+  network: Promise<NetworkState | undefined>;
+}
+
+/**
+ * Mount, network and the OCI config: everything up to the runtime call. The CNI plugins (child
+ * processes) are started first; they run while the rootfs is mounted and the config is built, and
+ * the caller may start the runtime before they finish (runForeground's StartGate).
+ */
+async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<Prepared> {
   const p = containerPaths(engine, c.id);
   const cfg = c.config;
-  mountRootfs(engine, c);
+  const attaching = beginAttach({
+    stateRoot: engine.root,
+    containerId: c.id,
+    name: c.name,
+    hostname: cfg.hostname,
+    mode: cfg.networkMode,
+    etcDir: p.dir,
+    ports: cfg.networkMode === 'host' ? [] : cfg.ports,
+    aliases: cfg.networkAliases,
+    extraHosts: cfg.extraHosts,
+    dns: cfg.dns,
+    dnsSearch: cfg.dnsSearch,
+    ipamDir: opts.ipamDir,
+  });
+  const network = attaching.done.then((att) => {
+    const ep = att.endpoint;
+    if (!ep) return undefined;
+    return {
+      name: ep.network,
+      ip: ep.ip,
+      gateway: ep.gateway,
+      prefixLen: ep.prefixLen,
+      ...(ep.mac ? { mac: ep.mac } : {}),
+      ports: ep.ports,
+      networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
+    };
+  });
+  network.catch(() => {}); // the caller awaits it; a failure meanwhile is not an unhandled rejection
   try {
+    mountRootfs(engine, c);
     const volumes = new Volumes(engine);
     const specMounts = cfg.mounts.map((m) => {
       if (m.type === 'tmpfs') return { type: 'tmpfs' as const, destination: m.destination, size: m.size, mode: m.mode, ...(m.readonly ? { options: ['ro'] } : {}) };
@@ -546,68 +611,38 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       mkdirSync(cwd, { recursive: true, mode: 0o755 });
       chownSync(cwd, user.uid, user.gid);
     }
-    const att = await attachNetwork({
-      stateRoot: engine.root,
-      containerId: c.id,
-      name: c.name,
+    const security = parseSecurityOpts(cfg.securityOpt);
+    const env = [...cfg.env];
+    if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
+    const spec = generateSpec({
+      id: c.id,
+      args: [...cfg.entrypoint, ...cfg.cmd],
+      env,
+      cwd: cfg.workingDir,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       hostname: cfg.hostname,
-      mode: cfg.networkMode,
-      etcDir: p.dir,
-      ports: cfg.networkMode === 'host' ? [] : cfg.ports,
-      aliases: cfg.networkAliases,
-      extraHosts: cfg.extraHosts,
-      dns: cfg.dns,
-      dnsSearch: cfg.dnsSearch,
-      ipamDir: opts.ipamDir,
+      rootfs: p.merged,
+      readonlyRootfs: cfg.readonlyRootfs,
+      terminal: cfg.tty,
+      network: attaching.spec.network,
+      etcFiles: attaching.spec.etcFiles,
+      mounts: specMounts,
+      capAdd: cfg.capAdd,
+      capDrop: cfg.capDrop,
+      privileged: cfg.privileged,
+      seccomp: security.seccomp,
+      noNewPrivileges: security.noNewPrivileges,
+      ulimits: cfg.ulimits,
+      resources: cfg.resources,
+      shmSize: cfg.shmSize,
+      sysctls: cfg.sysctls,
+      ...(cfg.init ? { initPath: findInitBinary() } : {}),
+      annotations: { 'io.kiln.container.name': c.name },
     });
-    try {
-      const security = parseSecurityOpts(cfg.securityOpt);
-      const env = [...cfg.env];
-      if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
-      const spec = generateSpec({
-        id: c.id,
-        args: [...cfg.entrypoint, ...cfg.cmd],
-        env,
-        cwd: cfg.workingDir,
-        user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
-        hostname: cfg.hostname,
-        rootfs: p.merged,
-        readonlyRootfs: cfg.readonlyRootfs,
-        terminal: cfg.tty,
-        network: att.spec.network,
-        etcFiles: att.spec.etcFiles,
-        mounts: specMounts,
-        capAdd: cfg.capAdd,
-        capDrop: cfg.capDrop,
-        privileged: cfg.privileged,
-        seccomp: security.seccomp,
-        noNewPrivileges: security.noNewPrivileges,
-        ulimits: cfg.ulimits,
-        resources: cfg.resources,
-        shmSize: cfg.shmSize,
-        sysctls: cfg.sysctls,
-        ...(cfg.init ? { initPath: findInitBinary() } : {}),
-        annotations: { 'io.kiln.container.name': c.name },
-      });
-      writeBundle(p.bundle, spec);
-      const ep = att.endpoint;
-      const network: NetworkState | undefined = ep
-        ? {
-            name: ep.network,
-            ip: ep.ip,
-            gateway: ep.gateway,
-            prefixLen: ep.prefixLen,
-            ...(ep.mac ? { mac: ep.mac } : {}),
-            ports: ep.ports,
-            networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
-          }
-        : undefined;
-      return { network };
-    } catch (e) {
-      await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: att.network, ipamDir: opts.ipamDir }).catch(() => {});
-      throw e;
-    }
+    return { spec, cni: attaching.cni, network };
   } catch (e) {
+    const attached = await network.catch(() => undefined);
+    await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: attached?.name, ipamDir: opts.ipamDir }).catch(() => {});
     unmountRootfs(engine, c.id);
     throw e;
   }
@@ -649,7 +684,7 @@ function startFailureCode(msg: string): number {
 }
 
 /** Start detached under conmon (`docker start`, `docker run -d`). */
-export async function startContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<Container> {
+export async function startContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { restart?: boolean } = {}): Promise<Container> {
   const c0 = await refreshContainer(engine, get(engine, idOrName), opts);
   return withLock(engine, c0.id, async () => {
     const c = get(engine, c0.id);
@@ -658,8 +693,16 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
     const p = containerPaths(engine, c.id);
     await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
     resetExitFiles(engine, c.id);
-    const { network } = await prepare(engine, c, opts);
+    const prepared = await prepare(engine, c, opts);
+    let network: NetworkState | undefined;
     try {
+      network = await prepared.network;
+    } catch (e) {
+      unmountRootfs(engine, c.id);
+      throw e;
+    }
+    try {
+      writeBundle(p.bundle, prepared.spec);
       const { conmonPid } = await conmonCreate({
         ...opts,
         id: c.id,
@@ -680,6 +723,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         oomKilled: false,
         error: '',
         monitor: 'conmon',
+        ...(opts.restart ? { restartCount: c.state.restartCount + 1 } : {}),
         ...(conmonPid ? { monitorPid: conmonPid, monitorStart: processStartTime(conmonPid) } : {}),
         stoppedByUser: false,
         network,
@@ -714,12 +758,14 @@ export interface ForegroundIO {
 export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<{ exitCode: number; oomKilled: boolean }> {
   const c = get(engine, idOrName);
   const p = containerPaths(engine, c.id);
+  let prepared: Prepared;
+  let running: Container;
   await withLock(engine, c.id, async () => {
     const cur = get(engine, c.id);
     if (cur.state.status === 'running' || cur.state.status === 'paused') throw new Error(`container ${c.id} is already running`);
     resetExitFiles(engine, c.id);
-    const { network } = await prepare(engine, cur, opts);
-    setState(engine, c.id, {
+    prepared = await prepare(engine, cur, opts);
+    running = setState(engine, c.id, {
       status: 'running',
       pid: 0,
       startedAt: new Date().toISOString(),
@@ -730,11 +776,27 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       monitorPid: process.pid,
       monitorStart: processStartTime(process.pid),
       stoppedByUser: false,
-      network,
+      network: undefined,
       health: initialHealth(cur),
     });
   });
-  spawnHealthMonitor(engine, get(engine, c.id));
+  // With CNI, runc starts now and sets the container up while the plugins finish; the gate holds
+  // the process itself until the network is ready (or fails the start if it cannot be).
+  const gate = prepared!.cni ? new StartGate(p.bundle) : undefined;
+  const spec = prepared!.spec;
+  if (gate) spec.hooks = { ...spec.hooks, createRuntime: [...(spec.hooks?.createRuntime ?? []), gate.hook] };
+  let networkError: unknown;
+  const networkSettled = prepared!.network.then(
+    (network) => {
+      if (network) setState(engine, c.id, { network });
+      gate?.open(true);
+    },
+    (e: unknown) => {
+      networkError = e;
+      gate?.open(false);
+    },
+  );
+  spawnHealthMonitor(engine, running!);
   const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
@@ -742,7 +804,6 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   if (!tty) for (const s of signals) process.on(s, forward);
   let result: { exitCode: number; oomKilled: boolean };
   try {
-    const spec = JSON.parse(readFileSync(join(p.bundle, 'config.json'), 'utf8'));
     result = await runOnce({
       ...opts,
       id: c.id,
@@ -755,18 +816,46 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? writeAll(2))(b)) : undefined,
     });
   } catch (e) {
-    const msg = (e as Error).message;
-    const code = e instanceof RuntimeError ? startFailureCode(msg) : 128;
+    // Whatever the failure, the endpoint must be recorded (or the attach undone) before teardown.
+    await networkSettled;
+    const err = networkError ?? e;
+    const msg = (err as Error).message;
+    const code = err instanceof RuntimeError ? startFailureCode(msg) : 128;
     recordExit(p, code, false);
     await finalize(engine, c.id, opts, { error: msg }).catch(() => {});
-    throw e;
+    throw err;
   } finally {
+    gate?.close();
     for (const s of signals) process.off(s, forward);
     log?.close();
   }
-  recordExit(p, result.exitCode, result.oomKilled);
-  await finalize(engine, c.id, opts);
+  await networkSettled;
+  if (c.config.autoRemove) await removeAfterForeground(engine, c.id, opts);
+  else {
+    recordExit(p, result.exitCode, result.oomKilled);
+    await finalize(engine, c.id, opts);
+  }
   return result;
+}
+
+/**
+ * `run --rm` after the foreground process ended. runOnce has already removed the runtime state
+ * and the cgroup, so what is left is the network, the rootfs mount, the record and the files; the
+ * CNI DEL (child processes) runs while the rest is removed. No exit file or "exited" record is
+ * written for a container about to vanish.
+ */
+async function removeAfterForeground(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<void> {
+  let detaching: Promise<void> | undefined;
+  const removed = await unlessGone(withLock(engine, id, async () => {
+    const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
+    if (!c) return undefined; // rm -f from elsewhere took it meanwhile
+    detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+    unmountRootfs(engine, id);
+    engine.db.deleteContainer(id);
+    return c;
+  }));
+  if (removed) discardFiles(engine, removed, true);
+  await detaching;
 }
 
 /** Write the exit file (as conmon does); the container may have been removed meanwhile (rm -f). */
@@ -855,6 +944,9 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
   // A live monitor tears the container down itself (conmon through its exit command, which also
   // applies the restart policy; a foreground `kiln run` when runc returns): leave it to it.
   const monitoring = monitorAlive(c);
+  // The process is gone but its monitor has not written how it ended yet (a moment): still live,
+  // so that wait, attach or inspect never report the record's stale exit code.
+  if (!exit && monitoring) return { container: c, settle: false };
   const ended: Container = {
     ...c,
     state: {
@@ -863,9 +955,7 @@ export function deriveContainer(engine: Engine, c: Container, opts: RuntimeOptio
       pid: 0,
       ...(exit
         ? { exitCode: exit.code, oomKilled: exit.oom, finishedAt: statTime(containerPaths(engine, c.id).exitFile) }
-        : monitoring
-          ? {}
-          : { exitCode: 255, error: LOST_EXIT }),
+        : { exitCode: 255, error: LOST_EXIT }),
     },
   };
   return { container: ended, settle: !monitoring };
@@ -894,7 +984,7 @@ export async function finalize(
   opts: ContainerRuntimeOptions = {},
   extra: { error?: string } = {},
 ): Promise<Container | undefined> {
-  const after = await withLock(engine, id, async () => {
+  const after = await unlessGone(withLock(engine, id, async () => {
     let c: Container;
     try {
       c = get(engine, id);
@@ -914,14 +1004,13 @@ export async function finalize(
     await deleteContainer(id, { ...opts, force: true }).catch(() => {});
     removeCgroup(`/kiln/${id}`);
     let error = extra.error ?? '';
-    if (c.state.network) {
-      try {
-        await detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network.name, ipamDir: opts.ipamDir });
-      } catch (e) {
-        error ||= `network teardown: ${(e as Error).message}`;
-      }
-    } else await detachNetwork({ stateRoot: engine.root, containerId: id, ipamDir: opts.ipamDir }).catch(() => {});
+    // The CNI DEL (child processes) runs while the rootfs is unmounted.
+    const detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).then(
+      () => '',
+      (e: unknown) => (c.state.network ? `network teardown: ${(e as Error).message}` : ''),
+    );
     unmountRootfs(engine, id);
+    error ||= await detaching;
     if (!exit && !error) error = LOST_EXIT;
     const finishedAt = exit ? statTime(containerPaths(engine, id).exitFile) : new Date().toISOString();
     const updated = setState(engine, id, {
@@ -934,7 +1023,7 @@ export async function finalize(
       network: undefined,
     });
     return { c: updated, changed: true };
-  });
+  }));
   if (!after) return undefined;
   const c = after.c;
   if (!after.changed) return c;
@@ -943,10 +1032,10 @@ export async function finalize(
     return undefined;
   }
   if (shouldRestart(c)) {
-    setState(engine, id, { restartCount: c.state.restartCount + 1 });
     await sleep(Math.min(100 * 2 ** c.state.restartCount, 5000));
     const again = get(engine, id);
-    if (again.state.status === 'exited' && !again.state.stoppedByUser) return startContainer(engine, id, opts);
+    // The count goes up with the restart itself (as Docker's), so a final "N exited" is final.
+    if (again.state.status === 'exited' && !again.state.stoppedByUser) return startContainer(engine, id, { ...opts, restart: true });
   }
   return get(engine, id);
 }
@@ -1017,7 +1106,7 @@ export async function stopContainer(
   engine: Engine,
   idOrName: string,
   opts: ContainerRuntimeOptions & { timeout?: number; signal?: string } = {},
-): Promise<Container> {
+): Promise<Container | undefined> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'running' && c.state.status !== 'paused') return c;
   setState(engine, c.id, { stoppedByUser: true });
@@ -1032,12 +1121,13 @@ export async function stopContainer(
   return waitFinalized(engine, c.id, opts);
 }
 
-/** After the process ended: once its monitor has recorded the exit code, tear down ourselves. */
-async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<Container> {
+/** After the process ended: once its monitor has recorded the exit code, tear down ourselves; undefined once removed (--rm). */
+async function waitFinalized(engine: Engine, id: string, opts: ContainerRuntimeOptions): Promise<Container | undefined> {
   for (let i = 0; ; i++) {
-    const c = get(engine, id);
+    const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
+    if (!c) return undefined; // a foreground `run --rm` removed it (it writes no exit file)
     if (!isLive(c.state.status)) return c;
-    if (readExit(engine, id) || !monitorAlive(c) || i > 100) return (await finalize(engine, id, opts)) ?? c;
+    if (readExit(engine, id) || !monitorAlive(c) || i > 100) return finalize(engine, id, opts);
     await sleep(20);
   }
 }
@@ -1096,7 +1186,8 @@ export async function removeContainer(
       await waitFinalized(engine, id, opts);
     }
     if (!engine.db.findContainer(id)) return; // --rm took it meanwhile
-    const gone = await withLock(engine, id, async () => {
+    mkdirSync(containerPaths(engine, id).dir, { recursive: true }); // a record whose directory was deleted by hand
+    const gone = await unlessGone(withLock(engine, id, async () => {
       const cur = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
       if (!cur) return null;
       const rt = fastState(id, opts);
@@ -1107,22 +1198,26 @@ export async function removeContainer(
       unmountRootfs(engine, id);
       engine.db.deleteContainer(id);
       return cur;
-    });
-    if (gone === null) return;
+    }));
+    if (gone === null || (gone === undefined && !engine.db.findContainer(id))) return; // removed meanwhile
     removed = gone;
   }
+  discardFiles(engine, removed, !!rmOpts.volumes);
+}
+
+/** A removed container's directory, conmon socket link and (with `volumes`) anonymous volumes. */
+function discardFiles(engine: Engine, c: Container, volumes: boolean): void {
   // Renamed away first (atomic), then deleted without crossing into any mount left behind.
-  retire(containerPaths(engine, id).dir, join(engine.root, 'tmp'), 'ctr');
-  rmSync(join(CONMON_SOCKET_DIR, id), { force: true });
-  if (rmOpts.volumes) {
-    const volumes = new Volumes(engine);
-    for (const m of removed.config.mounts) {
-      if (m.type === 'volume' && m.anonymous && m.name) {
-        try {
-          volumes.remove(m.name);
-        } catch {
-          /* still used by another container */
-        }
+  retire(containerPaths(engine, c.id).dir, join(engine.root, 'tmp'), 'ctr');
+  rmSync(join(CONMON_SOCKET_DIR, c.id), { force: true });
+  if (!volumes) return;
+  const store = new Volumes(engine);
+  for (const m of c.config.mounts) {
+    if (m.type === 'volume' && m.anonymous && m.name) {
+      try {
+        store.remove(m.name);
+      } catch {
+        /* still used by another container */
       }
     }
   }

@@ -5,8 +5,9 @@ import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, LOCK_UN, flock } from '../sys/fs.js';
 
-export async function withFileLock<T>(file: string, fn: () => Promise<T>, pollMs = 5): Promise<T> {
-  mkdirSync(dirname(file), { recursive: true });
+/** With `mkdir: false` a missing directory is an ENOENT error rather than made anew. */
+export async function withFileLock<T>(file: string, fn: () => Promise<T>, pollMs = 5, opts: { mkdir?: boolean } = {}): Promise<T> {
+  if (opts.mkdir !== false) mkdirSync(dirname(file), { recursive: true });
   const fd = openSync(file, 'a');
   try {
     while (!flock(fd, LOCK_EX | LOCK_NB)) await sleep(pollMs);

@@ -1,7 +1,8 @@
 // Container networking through the CNI plugins in /usr/lib/cni (machine-notes §5): a network
-// namespace per container (`ip netns add`), the chain bridge(+host-local) → portmap → firewall →
-// tuning on eth0, and loopback on lo. The ADD result is cached with the runtimeConfig and both are
-// handed back on DEL (without them portmap and firewall leave their iptables rules behind).
+// namespace per container (made in-process, with lo up: src/sys/netns.ts), the chain
+// bridge(+host-local) → portmap → tuning on eth0, and forwarding/masquerading set once per network
+// (netfilter.ts) instead of per container. The ADD result is cached with the runtimeConfig and the
+// plugins run, and all three are handed back on DEL (without them portmap leaves rules behind).
 //
 // Networks live as conflist files in <state>/networks/<name>.conflist (a "kiln" key keeps our
 // metadata); the default network "kiln" (bridge kiln0, 10.213.0.0/24) is created on first use.
@@ -14,7 +15,9 @@ import { createServer } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { LOCK_EX, flock } from '../sys/fs.js';
+import { createNamedNetns, deleteNamedNetns } from '../sys/netns.js';
 import { withFileLock } from './lock.js';
+import { ensureBridgeRules, removeBridgeRules } from './netfilter.js';
 
 export const CNI_PATH = '/usr/lib/cni';
 export const CNI_VERSION = '1.0.0';
@@ -76,6 +79,8 @@ export interface Endpoint {
   ports: PortMapping[];
   result: CniResult;
   runtimeConfig: Record<string, unknown>;
+  /** the plugin confs ADD ran, for a DEL of exactly those (absent: written by an older kiln) */
+  plugins?: Record<string, unknown>[];
 }
 
 export class CniError extends Error {
@@ -106,21 +111,15 @@ function run(cmd: string, args: string[]): Promise<{ code: number; stdout: strin
   });
 }
 
-/** Create /run/netns/kiln-<id> (idempotent) and return its path. */
-export async function createNetns(containerId: string): Promise<string> {
-  const name = netnsName(containerId);
-  const path = join(NETNS_DIR, name);
-  if (existsSync(path)) return path;
-  const r = await run('ip', ['netns', 'add', name]);
-  if (r.code !== 0 && !existsSync(path)) throw new Error(`ip netns add ${name}: ${r.stderr.trim()}`);
+/** Create /run/netns/kiln-<id> with lo up (idempotent) and return its path. */
+export function createNetns(containerId: string): string {
+  const path = join(NETNS_DIR, netnsName(containerId));
+  if (!existsSync(path)) createNamedNetns(path);
   return path;
 }
 
-export async function deleteNetns(containerId: string): Promise<void> {
-  const name = netnsName(containerId);
-  if (!existsSync(join(NETNS_DIR, name))) return;
-  const r = await run('ip', ['netns', 'delete', name]);
-  if (r.code !== 0 && existsSync(join(NETNS_DIR, name))) throw new Error(`ip netns delete ${name}: ${r.stderr.trim()}`);
+export function deleteNetns(containerId: string): void {
+  deleteNamedNetns(join(NETNS_DIR, netnsName(containerId)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -129,6 +128,7 @@ export async function deleteNetns(containerId: string): Promise<void> {
 interface InvokeOptions {
   command: 'ADD' | 'DEL' | 'CHECK';
   containerId: string;
+  /** '' on DEL once the namespace is gone (CNI allows it for DEL only) */
   netns: string;
   ifname: string;
   cniPath?: string;
@@ -196,44 +196,52 @@ function pluginConf(
 /**
  * Plugins of the chain that have something to do for this attachment: portmap only with port
  * mappings, tuning only with settings (sysctl, mac, mtu…). Skipping a no-op saves a process and,
- * for portmap, ~100 ms of iptables work on DEL. ADD and DEL decide alike (same runtimeConfig).
+ * for portmap, ~100 ms of iptables work on DEL. Per-container masquerading (bridge ipMasq) and
+ * the firewall plugin, which conflists of older kilns still list, are left to netfilter.ts.
  */
 function activePlugins(list: Conflist, runtimeConfig: Record<string, unknown>): Record<string, unknown>[] {
-  return list.plugins.filter((p) => {
-    if (p.type === 'portmap') return ((runtimeConfig.portMappings as unknown[] | undefined) ?? []).length > 0;
-    if (p.type === 'tuning') return Object.keys(p).some((k) => !['type', 'capabilities'].includes(k));
-    return true;
-  });
+  return list.plugins
+    .filter((p) => {
+      if (p.type === 'portmap') return ((runtimeConfig.portMappings as unknown[] | undefined) ?? []).length > 0;
+      if (p.type === 'tuning') return Object.keys(p).some((k) => !['type', 'capabilities'].includes(k));
+      return p.type !== 'firewall';
+    })
+    .map((p) => (p.type === 'bridge' ? { ...p, ipMasq: false } : p));
 }
 
-async function addChain(list: Conflist, opts: Omit<InvokeOptions, 'command'>, runtimeConfig: Record<string, unknown>): Promise<CniResult> {
+async function addChain(
+  list: Conflist,
+  plugins: Record<string, unknown>[],
+  opts: Omit<InvokeOptions, 'command'>,
+  runtimeConfig: Record<string, unknown>,
+): Promise<CniResult> {
   let prev: CniResult | undefined;
   try {
-    for (const plugin of activePlugins(list, runtimeConfig)) {
+    for (const plugin of plugins) {
       prev = await invokePlugin(pluginConf(list, plugin, prev, runtimeConfig), { ...opts, command: 'ADD' });
     }
   } catch (e) {
     // Undo what was done (CNI: plugins tolerate DEL of what they never added).
-    await delChain(list, opts, prev, runtimeConfig).catch(() => {});
+    await delChain(list, plugins, opts, prev, runtimeConfig).catch(() => {});
     throw e;
   }
   return prev ?? {};
 }
 
 /**
- * DEL every active plugin with the cached ADD result and the same runtimeConfig. The plugins
- * here undo independent things (firewall and portmap their own chains, bridge the veth, IPAM and
- * masquerade rule), so they run concurrently rather than in reverse order: wall time is the
- * slowest one, not the sum.
+ * DEL every plugin ADD ran, with the cached ADD result and the same runtimeConfig. The plugins
+ * here undo independent things (portmap its chains, bridge the veth and the IP lease), so they
+ * run concurrently rather than in reverse order: wall time is the slowest one, not the sum.
  */
 async function delChain(
   list: Conflist,
+  plugins: Record<string, unknown>[],
   opts: Omit<InvokeOptions, 'command'>,
   prevResult: CniResult | undefined,
   runtimeConfig: Record<string, unknown>,
 ): Promise<void> {
   const results = await Promise.allSettled(
-    activePlugins(list, runtimeConfig).map((plugin) => invokePlugin(pluginConf(list, plugin, prevResult, runtimeConfig), { ...opts, command: 'DEL' })),
+    plugins.map((plugin) => invokePlugin(pluginConf(list, plugin, prevResult, runtimeConfig), { ...opts, command: 'DEL' })),
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
@@ -453,7 +461,7 @@ export class Networks {
           type: 'bridge',
           bridge,
           isGateway: true,
-          ipMasq: !opts.internal,
+          ipMasq: false, // per network, not per container: netfilter.ts
           hairpinMode: true,
           ipam: {
             type: 'host-local',
@@ -463,7 +471,6 @@ export class Networks {
           },
         },
         { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-        { type: 'firewall' },
         { type: 'tuning' },
       ],
       kiln: {
@@ -516,6 +523,7 @@ export class Networks {
     rmSync(this.confFile(info.name), { force: true });
     rmSync(this.endpointsDir(info.name), { recursive: true, force: true });
     rmSync(join(this.ipamDir, info.name), { recursive: true, force: true });
+    await removeBridgeRules({ bridge: info.bridge, subnet: info.subnet, internal: info.internal });
     await run('ip', ['link', 'delete', info.bridge, 'type', 'bridge']);
   }
 
@@ -548,9 +556,9 @@ export class Networks {
   }
 
   /**
-   * Attach a container's netns to `network`: ADD the chain on eth0 and loopback on lo (in
-   * parallel), record the endpoint (with the ADD result for DEL), write the container's hosts file
-   * with its peers, and add it to the running peers' hosts files.
+   * Attach a container's netns to `network`: ADD the chain on eth0 (lo is up already: createNetns)
+   * while the network's own rules are checked, record the endpoint (with the ADD result for DEL),
+   * write the container's hosts file with its peers, and add it to the running peers' hosts files.
    */
   async connect(opts: {
     network: string;
@@ -576,11 +584,18 @@ export class Networks {
         ...(p.hostIP ? { hostIP: p.hostIP } : {}),
       })),
     };
-    const base = { containerId: opts.containerId, netns: opts.netns, cniPath: this.cniPath };
-    const [result] = await Promise.all([
-      addChain(list, { ...base, ifname: 'eth0' }, runtimeConfig),
-      invokePlugin({ cniVersion: CNI_VERSION, name: 'lo', type: 'loopback' }, { ...base, ifname: 'lo', command: 'ADD' }),
+    const plugins = activePlugins(list, runtimeConfig);
+    const base = { containerId: opts.containerId, netns: opts.netns, cniPath: this.cniPath, ifname: 'eth0' };
+    const [added, ruled] = await Promise.allSettled([
+      addChain(list, plugins, base, runtimeConfig),
+      ensureBridgeRules({ bridge: info.bridge, subnet: info.subnet, internal: info.internal }),
     ]);
+    if (added.status === 'rejected') throw added.reason;
+    const result = added.value;
+    if (ruled.status === 'rejected') {
+      await delChain(list, plugins, base, result, runtimeConfig).catch(() => {});
+      throw ruled.reason;
+    }
     const ip4 = result.ips?.find((i) => i.address.includes('.'));
     if (!ip4) throw new Error(`CNI ${info.name}: no IPv4 address in the result`);
     const [ip, prefix] = ip4.address.split('/') as [string, string];
@@ -602,6 +617,7 @@ export class Networks {
       ports,
       result,
       runtimeConfig,
+      plugins,
     };
     await this.withLockAsync(async () => {
       const dir = this.endpointsDir(info.name);
@@ -613,15 +629,28 @@ export class Networks {
     return ep;
   }
 
-  /** Detach (idempotent): DEL with the cached result, forget the endpoint, update peers' hosts. */
-  async disconnect(network: string, containerId: string): Promise<void> {
+  /**
+   * Detach (idempotent): DEL with the cached result, forget the endpoint, update peers' hosts.
+   * `beforeDel` runs first: detachNetwork deletes the namespace there, so the bridge plugin's DEL
+   * (CNI_NETNS empty) only releases the IP, and the kernel drops the veth with the namespace
+   * instead of the plugin waiting ~20 ms for its deletion. Endpoints of an older kiln (no recorded
+   * plugins: per-container masquerade rules that only a DEL with the namespace removes) keep the
+   * old order.
+   */
+  async disconnect(network: string, containerId: string, beforeDel: () => void = () => {}): Promise<void> {
     const info = this.get(network);
-    if (!info) return;
+    if (!info) return beforeDel();
     const ep = this.endpoint(info.name, containerId);
-    if (!ep) return;
+    if (!ep) return beforeDel();
     const list = this.readConflist(info.name)!;
-    const base = { containerId, netns: ep.netns, cniPath: this.cniPath };
-    await delChain(list, { ...base, ifname: ep.ifname }, ep.result, ep.runtimeConfig);
+    const legacy = !ep.plugins;
+    if (!legacy) beforeDel();
+    const base = { containerId, netns: legacy ? ep.netns : '', cniPath: this.cniPath, ifname: ep.ifname };
+    try {
+      await delChain(list, ep.plugins ?? list.plugins, base, ep.result, ep.runtimeConfig);
+    } finally {
+      if (legacy) beforeDel();
+    }
     await this.withLockAsync(async () => {
       rmSync(join(this.endpointsDir(info.name), `${containerId}.json`), { force: true });
       this.refreshHosts(info.name);
@@ -695,6 +724,24 @@ export function networkName(mode: NetworkMode): string | undefined {
 }
 
 export async function attachNetwork(opts: AttachOptions): Promise<NetworkAttachment> {
+  return beginAttach(opts).done;
+}
+
+export interface PendingAttachment {
+  /** what generateSpec needs, known before any plugin has finished */
+  spec: NetworkAttachment['spec'];
+  /** whether CNI plugins configure the namespace (`done` then takes a while) */
+  cni: boolean;
+  /** settles once the namespace is configured (at once without CNI) */
+  done: Promise<NetworkAttachment>;
+}
+
+/**
+ * attachNetwork in two halves: the /etc files and the namespace now, the CNI ADD in `done`
+ * (its plugins already started), so a caller can build the OCI config, or even start the
+ * runtime, while the plugins run. Errors found before any plugin runs are thrown here.
+ */
+export function beginAttach(opts: AttachOptions): PendingAttachment {
   mkdirSync(opts.etcDir, { recursive: true });
   const etcFiles = {
     hosts: join(opts.etcDir, 'hosts'),
@@ -713,46 +760,56 @@ export async function attachNetwork(opts: AttachOptions): Promise<NetworkAttachm
     }
     for (const e of opts.extraHosts ?? []) hosts += `${e.ip}\t${e.names.join(' ')}\n`;
     writeFileSync(etcFiles.hosts, hosts);
-    return { spec: { network: { mode: 'host' }, etcFiles } };
+    const spec = { network: { mode: 'host' as const }, etcFiles };
+    return { spec, cni: false, done: Promise.resolve({ spec }) };
   }
   writeFileSync(etcFiles.hosts, renderHosts({ hostname: opts.hostname, extra: opts.extraHosts }));
   const net = networkName(opts.mode);
   if (!net) {
     if (opts.ports?.length) throw new Error('port publishing needs a network (not --network none)');
-    return { spec: { network: { mode: 'none' }, etcFiles } };
+    const spec = { network: { mode: 'none' as const }, etcFiles };
+    return { spec, cni: false, done: Promise.resolve({ spec }) };
   }
   const networks = new Networks(opts.stateRoot, { ipamDir: opts.ipamDir });
   if (!networks.get(net)) throw new Error(`network ${net} not found`);
-  const netns = await createNetns(opts.containerId);
-  try {
-    const endpoint = await networks.connect({
-      network: net,
-      containerId: opts.containerId,
-      name: opts.name,
-      hostname: opts.hostname,
-      aliases: opts.aliases,
-      netns,
-      ports: opts.ports,
-      hostsFile: etcFiles.hosts,
-      extraHosts: opts.extraHosts,
-    });
-    return { spec: { network: { mode: 'ns', netnsPath: netns }, etcFiles }, network: endpoint.network, endpoint };
-  } catch (e) {
-    await deleteNetns(opts.containerId).catch(() => {});
-    throw e;
-  }
+  const netns = createNetns(opts.containerId);
+  const spec = { network: { mode: 'ns' as const, netnsPath: netns }, etcFiles };
+  const connected = networks.connect({
+    network: net,
+    containerId: opts.containerId,
+    name: opts.name,
+    hostname: opts.hostname,
+    aliases: opts.aliases,
+    netns,
+    ports: opts.ports,
+    hostsFile: etcFiles.hosts,
+    extraHosts: opts.extraHosts,
+  });
+  const done = connected.then(
+    (endpoint) => ({ spec, network: endpoint.network, endpoint }),
+    (e: unknown) => {
+      try {
+        deleteNetns(opts.containerId);
+      } catch {
+        /* the attach error is the one to report */
+      }
+      throw e;
+    },
+  );
+  return { spec, cni: true, done };
 }
 
 /** Undo attachNetwork (idempotent; safe after a crash halfway). */
 export async function detachNetwork(opts: { stateRoot: string; containerId: string; network?: string; ipamDir?: string }): Promise<void> {
-  let error: unknown;
-  if (opts.network) {
+  if (!opts.network) return deleteNetns(opts.containerId);
+  let netnsError: unknown;
+  const dropNetns = () => {
     try {
-      await new Networks(opts.stateRoot, { ipamDir: opts.ipamDir }).disconnect(opts.network, opts.containerId);
+      deleteNetns(opts.containerId);
     } catch (e) {
-      error = e;
+      netnsError = e;
     }
-  }
-  await deleteNetns(opts.containerId);
-  if (error) throw error;
+  };
+  await new Networks(opts.stateRoot, { ipamDir: opts.ipamDir }).disconnect(opts.network, opts.containerId, dropNetns);
+  if (netnsError) throw netnsError;
 }

@@ -2,12 +2,13 @@
 // processes (build RUN steps, `kiln run` without -d), and the small lifecycle commands (state,
 // start, kill, delete, exec, ps, pause) that detached containers under conmon need.
 import { spawn, execFile, type StdioOptions } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
-import type { OciSpec } from './oci-spec.js';
+import type { OciHook, OciSpec } from './oci-spec.js';
 import { serializeSpec } from './spec.js';
+import { S_IFIFO, mknod } from '../sys/fs.js';
 
 /** runc's state directory for kiln's containers (tmpfs: gone after a reboot, like the containers). */
 export const DEFAULT_RUNC_ROOT = '/run/kiln/runc';
@@ -72,6 +73,37 @@ export function writeBundle(bundleDir: string, spec: OciSpec): string {
   const file = join(bundleDir, 'config.json');
   writeFileSync(file, serializeSpec(spec));
   return file;
+}
+
+/**
+ * Holds a container's process until the caller opens the gate: a createRuntime hook (in the
+ * host's namespaces) reads a FIFO in the bundle. runc runs that hook after making the namespaces,
+ * cgroups and mounts, so that part of its work (most of it) overlaps whatever the caller still
+ * does, e.g. the CNI ADD of a bridge network. We hold the FIFO open for writing from the start, so
+ * the hook never blocks in open; if we die, it reads EOF and the start fails instead of hanging
+ * (runc's hook timeout is the backstop). `open(false)` fails the start on purpose.
+ */
+export class StartGate {
+  readonly hook: OciHook;
+  private fd: number | undefined;
+
+  constructor(bundleDir: string, timeoutSec = 60) {
+    mkdirSync(bundleDir, { recursive: true });
+    const fifo = join(bundleDir, 'start-gate');
+    rmSync(fifo, { force: true });
+    mknod(fifo, S_IFIFO | 0o600);
+    this.fd = openSync(fifo, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
+    this.hook = { path: '/bin/sh', args: ['sh', '-c', 'read -r s < "$0" && [ "$s" = go ]', fifo], timeout: timeoutSec };
+  }
+
+  open(go: boolean): void {
+    if (this.fd !== undefined) writeSync(this.fd, go ? 'go\n' : 'stop\n');
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
 }
 
 /**

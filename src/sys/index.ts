@@ -1,3 +1,4 @@
 export * from './ffi.js';
 export * from './fs.js';
 export * from './mount.js';
+export * from './netns.js';

@@ -99,6 +99,60 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(kiln(['run', '--rm', 'no-such-image-here']).code, 125);
   });
 
+  test('run --rm in the foreground: listed while it runs, signals forwarded, exit codes, nothing left behind', async () => {
+    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--rm', '--name', 'rmfg', 'busybox', 'sh', '-c',
+      'trap "echo got-term; exit 7" TERM; echo ready; while true; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    fg.stdout.on('data', (b: Buffer) => (out += b.toString()));
+    const exited = new Promise<number | null>((resolve) => fg.on('close', (code) => resolve(code)));
+    await until(() => out.includes('ready'), 10_000);
+    assert.match(ok(['ps', '--filter', 'name=rmfg', '--format', '{{.Status}}']), /^Up /);
+    const id = ok(['ps', '-q', '--no-trunc', '--filter', 'name=rmfg']).trim();
+    const ip = inspect('rmfg', '{{.NetworkSettings.IPAddress}}');
+    assert.match(ip, /^10\.213\.0\.\d+$/);
+    fg.kill('SIGTERM');
+    assert.equal(await exited, 7);
+    assert.match(out, /got-term/);
+    assert.equal(kiln(['container', 'inspect', 'rmfg']).code, 1, 'removed');
+    assert.ok(!existsSync(join(root, 'containers', id)), 'container dir removed');
+    assert.ok(!existsSync(`/run/netns/kiln-${id}`), 'netns removed');
+    assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'rootfs unmounted');
+    assert.ok(!existsSync(join(ipamDir, ip)), 'IP released');
+    // rm -f (or stop) from elsewhere: the foreground kiln ends with 137 and removes it; rm succeeds
+    const fg2 = spawn(process.execPath, [main, '--root', root, 'run', '--rm', '--name', 'rmfg2', 'busybox', 'sh', '-c', 'echo ready; sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out2 = '';
+    fg2.stdout.on('data', (b: Buffer) => (out2 += b.toString()));
+    const exited2 = new Promise<number | null>((resolve) => fg2.on('close', (code) => resolve(code)));
+    await until(() => out2.includes('ready'), 10_000);
+    ok(['rm', '-f', 'rmfg2']);
+    assert.equal(await exited2, 137);
+    assert.equal(kiln(['container', 'inspect', 'rmfg2']).code, 1);
+    assert.equal(kiln(['run', '--rm', 'busybox', 'sh', '-c', 'sleep 30 & kill -9 $!; wait $!']).code, 137);
+    assert.equal(kiln(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']).code, 3);
+    // a layer that is thrown away is mounted without syncs; one that is kept is not
+    assert.match(ok(['run', '--rm', '--network', 'none', 'busybox', 'grep', ' / ', '/proc/mounts']), /volatile/);
+    assert.doesNotMatch(ok(['run', '--name', 'durable', '--network', 'none', 'busybox', 'grep', ' / ', '/proc/mounts']), /volatile/);
+    ok(['rm', 'durable']);
+    assert.equal(kiln(['run', '--rm', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']).code, 137);
+  });
+
+  test('a network that cannot be set up fails the start: the process never runs, nothing is left', () => {
+    ok(['network', 'create', 'ktbad']);
+    const conf = join(root, 'networks', 'ktbad.conflist');
+    const list = JSON.parse(readFileSync(conf, 'utf8'));
+    list.plugins[0].ipam.type = 'no-such-ipam';
+    writeFileSync(conf, JSON.stringify(list));
+    const r = kiln(['run', '--name', 'nonet', '--network', 'ktbad', 'busybox', 'sh', '-c', 'echo ran']);
+    assert.equal(r.code, 125);
+    assert.match(r.err, /CNI bridge ADD: .*no-such-ipam/);
+    assert.equal(r.out, '', 'the container process was held back');
+    assert.match(inspect('nonet', '{{.State.Status}} {{.State.Error}}'), /^exited CNI bridge ADD: /);
+    assert.ok(!existsSync(`/run/netns/kiln-${inspect('nonet', '{{.Id}}')}`), 'namespace removed');
+    ok(['rm', 'nonet']);
+    assert.equal(kiln(['run', '--rm', '--network', 'ktbad', 'busybox', 'true']).code, 125);
+    ok(['network', 'rm', 'ktbad']);
+  });
+
   test('image config and flags: env, workdir, user, hostname, entrypoint, /etc files, read-only', () => {
     const out = ok([
       'run', '--rm', '-e', 'FOO=bar', '-w', '/tmp/wd', '-u', 'user', '--hostname', 'box', '--entrypoint', 'sh', '--add-host', 'db:10.1.2.3',

@@ -209,7 +209,7 @@ describe('networking (CNI)', { skip }, () => {
     try {
       const r = await run({
         id: b.id,
-        args: ['sh', '-c', 'cat /etc/hostname; grep alpha /etc/hosts; wget -q -O- http://alpha/'],
+        args: ['sh', '-c', 'cat /etc/hostname; grep alpha /etc/hosts; wget -q -O- http://alpha/; ping -c1 -W1 127.0.0.1 >/dev/null && echo lo-up'],
         hostname: 'beta',
         network: b.att.spec.network,
         etcFiles: b.att.spec.etcFiles,
@@ -218,6 +218,12 @@ describe('networking (CNI)', { skip }, () => {
       assert.match(r.out, /^beta\n/);
       assert.match(r.out, new RegExp(`^${a.att.endpoint!.ip.replaceAll('.', '\\.')}\\talpha ${a.id.slice(0, 12)}$`, 'm'));
       assert.match(r.out, /hello from kiln/);
+      assert.match(r.out, /lo-up/, 'the namespace kiln made has lo up (no loopback plugin)');
+      // forwarding and masquerading are per network: one set of rules for the bridge, none per container
+      const rules = execFileSync('iptables-save', { encoding: 'utf8' }).split('\n');
+      assert.ok(rules.some((l) => l.startsWith('-A KILN-FORWARD') && l.includes(`-i ${info.bridge} `) && l.endsWith('-j ACCEPT')), 'forward rule');
+      assert.ok(rules.some((l) => l.startsWith('-A KILN-POSTROUTING') && l.includes(`-s ${info.subnet} `) && l.endsWith('-j MASQUERADE')), 'masquerade rule');
+      assert.deepEqual(iptablesRulesFor(b.att.endpoint!.ip), []);
       // alpha's (running) hosts file learned about beta
       const { readFileSync } = await import('node:fs');
       assert.match(readFileSync(a.att.spec.etcFiles.hosts, 'utf8'), /\tbeta /);
@@ -230,6 +236,7 @@ describe('networking (CNI)', { skip }, () => {
     await assert.rejects(nets.remove('kiln'), /pre-defined/);
     await nets.remove(netName);
     assert.equal(nets.get(netName), undefined);
+    assert.doesNotMatch(execFileSync('iptables-save', { encoding: 'utf8' }), new RegExp(`kiln ${info.bridge}\\b`), 'the network rules go with it');
     assert.ok(!execFileSync('ip', ['-o', 'link'], { encoding: 'utf8' }).includes(info.bridge + ':'));
   });
 });
