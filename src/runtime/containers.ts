@@ -60,10 +60,10 @@ import {
   writeBundle,
   type RuntimeOptions,
 } from './runc.js';
-import { generateSpec, normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
+import { generateSpec, normalizeCapability, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
 import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
-import { resolveUser } from './user.js';
+import { resolveGroups, resolveUser } from './user.js';
 import { diskUsage, randomHex, Volumes, type MountRecord } from './volumes.js';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -113,6 +113,10 @@ export interface ContainerConfigRecord {
   restartPolicy: RestartPolicy;
   autoRemove: boolean;
   sysctls: Record<string, string>;
+  /** host namespaces asked for with --pid/--ipc/--uts host (absent: the container's own) */
+  hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
+  devices?: DeviceMapping[];
+  groupAdd?: string[];
 }
 
 export interface NetworkState {
@@ -185,6 +189,19 @@ export interface CreateOptions {
   labels?: Record<string, string>;
   healthcheck?: HealthConfig;
   sysctls?: Record<string, string>;
+  /** --expose: more ports to expose (PORT[/proto] or a range) */
+  expose?: string[];
+  /** -P: publish every exposed port on a random host port */
+  publishAll?: boolean;
+  pidMode?: 'host';
+  ipcMode?: 'host';
+  utsMode?: 'host';
+  /** --device HOST[:CONTAINER][:rwm] */
+  devices?: string[];
+  /** --group-add: supplementary groups (names from the image's /etc/group, or GIDs) */
+  groupAdd?: string[];
+  /** --volumes-from CTR[:ro|rw] */
+  volumesFrom?: string[];
 }
 
 export interface ContainerRuntimeOptions extends RuntimeOptions {
@@ -284,6 +301,60 @@ export function parseAddHost(spec: string): HostsEntry {
   return { ip, names: [spec.slice(0, at)] };
 }
 
+/** `--expose 80`, `--expose 53/udp`, `--expose 8000-8002`: the ExposedPorts keys. */
+function exposeKeys(spec: string): string[] {
+  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(spec.trim());
+  if (!m) throw new Error(`invalid range format for --expose: ${spec}`);
+  const a = Number(m[1]);
+  const b = m[2] === undefined ? a : Number(m[2]);
+  if (a < 1 || b > 65535 || b < a) throw new Error(`invalid range format for --expose: ${spec}`);
+  const proto = (m[3] ?? 'tcp').toLowerCase();
+  return Array.from({ length: b - a + 1 }, (_, i) => `${a + i}/${proto}`);
+}
+
+/** `--device /dev/fuse`, `--device /dev/sda:/dev/xvda:r`: the host device node and its numbers. */
+export function parseDeviceSpec(spec: string): DeviceMapping {
+  const parts = spec.split(':');
+  const host = parts[0]!;
+  let container = host;
+  let access = 'rwm';
+  if (parts.length === 2) {
+    if (/^[rwm]+$/.test(parts[1]!)) access = parts[1]!;
+    else container = parts[1]!;
+  } else if (parts.length === 3) {
+    container = parts[1]!;
+    access = parts[2]!;
+  } else if (parts.length > 3) throw new Error(`invalid device specification: ${spec}`);
+  if (!/^[rwm]+$/.test(access)) throw new Error(`invalid device mode: ${access}`);
+  if (!host.startsWith('/') || !container.startsWith('/')) throw new Error(`invalid device specification: ${spec} (absolute paths needed)`);
+  let st;
+  try {
+    st = statSync(host);
+  } catch {
+    throw new Error(`error gathering device information while adding custom device "${host}": no such file or directory`);
+  }
+  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new Error(`error gathering device information while adding custom device "${host}": not a device node`);
+  return {
+    hostPath: host,
+    path: cleanContainerPath(container),
+    type: st.isCharacterDevice() ? 'c' : 'b',
+    major: Math.floor(st.rdev / 256) & 0xfff,
+    minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+    fileMode: st.mode & 0o7777,
+    access,
+  };
+}
+
+/** `--volumes-from CTR[:ro|rw]`: the volumes and bind mounts of another container. */
+function mountsFrom(engine: Engine, spec: string): MountRecord[] {
+  const [name, mode] = spec.split(':');
+  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new Error(`invalid mode for volumes-from: ${mode}`);
+  const src = get(engine, name!);
+  return src.config.mounts
+    .filter((m) => m.type === 'volume' || m.type === 'bind')
+    .map((m) => ({ ...m, anonymous: false, ...(mode ? { readonly: mode === 'ro' } : {}) }));
+}
+
 /** Resolve the image, merge its config with the options (Docker's rules) and record the container. */
 export function createContainer(engine: Engine, opts: CreateOptions): Container {
   const { id: imageId, config: image } = engine.resolveImage(opts.image);
@@ -298,12 +369,21 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
   if (opts.autoRemove && restartPolicy.name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
   for (const c of [...(opts.capAdd ?? []), ...(opts.capDrop ?? [])]) normalizeCapability(c);
   const networkMode = opts.network ?? 'bridge';
+  const exposedPorts = [...new Set([...Object.keys(ic.ExposedPorts ?? {}), ...(opts.expose ?? []).flatMap(exposeKeys)])];
   const ports = (opts.publish ?? []).flatMap((p) => parsePortSpec(p));
+  if (opts.publishAll) {
+    // -P: every exposed port not published already, on a host port chosen at start.
+    for (const e of exposedPorts) {
+      const [port, protocol = 'tcp'] = e.split('/') as [string, PortMapping['protocol']?];
+      if (!ports.some((p) => p.containerPort === Number(port) && p.protocol === protocol)) ports.push({ hostPort: 0, containerPort: Number(port), protocol });
+    }
+  }
   if (ports.length && networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
+  const devices = (opts.devices ?? []).map(parseDeviceSpec);
   if (networkName(networkMode) && networkName(networkMode) !== 'kiln') {
     if (!new Networks(engine.root).get(networkMode)) throw new Error(`network ${networkMode} not found`);
   }
-  const mounts = [...(opts.mounts ?? [])];
+  const mounts = [...(opts.mounts ?? []), ...(opts.volumesFrom ?? []).flatMap((spec) => mountsFrom(engine, spec))];
   const taken = new Set(mounts.map((m) => m.destination));
   for (const v of Object.keys(ic.Volumes ?? {})) {
     const dst = cleanContainerPath(v);
@@ -326,13 +406,13 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     env,
     workingDir: opts.workdir ? cleanContainerPath(opts.workdir, ic.WorkingDir || '/') : ic.WorkingDir || '/',
     user: opts.user ?? ic.User ?? '',
-    hostname: opts.hostname ?? (networkMode === 'host' ? osHostname() : id.slice(0, 12)),
+    hostname: opts.hostname ?? (networkMode === 'host' || opts.utsMode === 'host' ? osHostname() : id.slice(0, 12)),
     tty: !!opts.tty,
     openStdin: !!opts.interactive,
     labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
     stopSignal: opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM',
     ...(opts.stopTimeout !== undefined ? { stopTimeout: opts.stopTimeout } : {}),
-    exposedPorts: Object.keys(ic.ExposedPorts ?? {}),
+    exposedPorts,
     imageVolumes: Object.keys(ic.Volumes ?? {}),
     ...(opts.healthcheck ?? ic.Healthcheck ? { healthcheck: opts.healthcheck ?? ic.Healthcheck } : {}),
     mounts,
@@ -354,6 +434,11 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     restartPolicy,
     autoRemove: !!opts.autoRemove,
     sysctls: opts.sysctls ?? {},
+    ...(opts.pidMode || opts.ipcMode || opts.utsMode
+      ? { hostNamespaces: [...(opts.pidMode ? ['pid' as const] : []), ...(opts.ipcMode ? ['ipc' as const] : []), ...(opts.utsMode ? ['uts' as const] : [])] }
+      : {}),
+    ...(devices.length ? { devices } : {}),
+    ...(opts.groupAdd?.length ? { groupAdd: [...opts.groupAdd] } : {}),
   };
   const p = containerPaths(engine, id);
   for (const d of [p.upper, p.work, p.merged, p.bundle, p.persist]) mkdirSync(d, { recursive: true });
@@ -619,7 +704,7 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       args: [...cfg.entrypoint, ...cfg.cmd],
       env,
       cwd: cfg.workingDir,
-      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      user: { uid: user.uid, gid: user.gid, additionalGids: [...new Set([...(user.additionalGids ?? []), ...resolveGroups(p.merged, cfg.groupAdd ?? [])])] },
       hostname: cfg.hostname,
       rootfs: p.merged,
       readonlyRootfs: cfg.readonlyRootfs,
@@ -636,6 +721,8 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       resources: cfg.resources,
       shmSize: cfg.shmSize,
       sysctls: cfg.sysctls,
+      hostNamespaces: cfg.hostNamespaces,
+      devices: cfg.devices,
       ...(cfg.init ? { initPath: findInitBinary() } : {}),
       annotations: { 'io.kiln.container.name': c.name },
     });

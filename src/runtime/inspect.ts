@@ -110,6 +110,12 @@ export function inspectContainer(engine: Engine, c: Container): Record<string, u
       Ulimits: cfg.ulimits.length ? cfg.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard })) : null,
       Init: cfg.init || null,
       Sysctls: Object.keys(cfg.sysctls).length ? cfg.sysctls : undefined,
+      PidMode: cfg.hostNamespaces?.includes('pid') ? 'host' : '',
+      IpcMode: cfg.hostNamespaces?.includes('ipc') ? 'host' : 'private',
+      UTSMode: cfg.hostNamespaces?.includes('uts') ? 'host' : '',
+      Devices: (cfg.devices ?? []).map((d) => ({ PathOnHost: d.hostPath, PathInContainer: d.path, CgroupPermissions: d.access })),
+      GroupAdd: cfg.groupAdd?.length ? cfg.groupAdd : null,
+      LogConfig: { Type: 'k8s-file', Config: {} },
     },
     GraphDriver: {
       Data: {

@@ -95,6 +95,23 @@ export interface ContainerSpecOptions {
   annotations?: Record<string, string>;
   /** host path of an init binary (tini/catatonit) mounted at /sbin/docker-init and run as PID 1 */
   initPath?: string;
+  /** namespaces shared with the host (--pid/--ipc/--uts host) */
+  hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
+  /** host devices made available (--device) */
+  devices?: DeviceMapping[];
+}
+
+/** A host device node given to a container (`--device`), with the numbers read from the host. */
+export interface DeviceMapping {
+  hostPath: string;
+  /** where it appears in the container */
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  fileMode: number;
+  /** cgroup access: some of r, w, m */
+  access: string;
 }
 
 /** A capability named as Docker accepts it: "NET_ADMIN", "cap_net_admin", "ALL". */
@@ -178,7 +195,9 @@ const DEFAULT_DEVICES: OciDeviceCgroup[] = [
 function resources(opts: ContainerSpecOptions): OciResources {
   const r = opts.resources ?? {};
   const out: OciResources = {
-    devices: opts.privileged ? [{ allow: true, access: 'rwm' }] : DEFAULT_DEVICES.map((d) => ({ ...d })),
+    devices: opts.privileged
+      ? [{ allow: true, access: 'rwm' }]
+      : [...DEFAULT_DEVICES.map((d) => ({ ...d })), ...(opts.devices ?? []).map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access }))],
   };
   if (r.memory !== undefined && r.memory > 0) {
     if (r.memory < 6 * 1024 * 1024) throw new Error('Minimum memory limit allowed is 6MB');
@@ -227,12 +246,15 @@ function defaultMounts(opts: ContainerSpecOptions): OciMount[] {
       options: ['nosuid', 'noexec', 'nodev', 'relatime', opts.privileged ? 'rw' : 'ro'],
     },
     { destination: '/dev/mqueue', type: 'mqueue', source: 'mqueue', options: ['nosuid', 'noexec', 'nodev'] },
-    {
-      destination: '/dev/shm',
-      type: 'tmpfs',
-      source: 'shm',
-      options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shm}`],
-    },
+    // --ipc host: POSIX shared memory is the host's /dev/shm (as Docker); mqueue follows the namespace.
+    opts.hostNamespaces?.includes('ipc')
+      ? { destination: '/dev/shm', type: 'bind', source: '/dev/shm', options: ['rbind', 'nosuid', 'noexec', 'nodev'] }
+      : {
+          destination: '/dev/shm',
+          type: 'tmpfs',
+          source: 'shm',
+          options: ['nosuid', 'noexec', 'nodev', 'mode=1777', `size=${shm}`],
+        },
   ];
 }
 
@@ -291,7 +313,8 @@ function mounts(opts: ContainerSpecOptions): OciMount[] {
 }
 
 function namespaces(opts: ContainerSpecOptions): OciNamespace[] {
-  const ns: OciNamespace[] = [{ type: 'pid' }, { type: 'ipc' }, { type: 'uts' }, { type: 'mount' }, { type: 'cgroup' }];
+  const shared = new Set(opts.hostNamespaces ?? []);
+  const ns: OciNamespace[] = (['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const).filter((t) => !shared.has(t as 'pid')).map((type) => ({ type }));
   const net = opts.network ?? { mode: 'none' };
   if (net.mode === 'none') ns.push({ type: 'network' });
   else if (net.mode === 'ns') {
@@ -333,12 +356,14 @@ export function generateSpec(opts: ContainerSpecOptions): OciSpec {
       noNewPrivileges: !!opts.noNewPrivileges,
     },
     root: { path: opts.rootfs, readonly: !!opts.readonlyRootfs },
-    hostname: opts.hostname,
+    // With the host's UTS namespace the host name is the host's own.
+    hostname: opts.hostNamespaces?.includes('uts') ? undefined : opts.hostname,
     mounts: mounts(opts),
     linux: {
       namespaces: namespaces(opts),
       cgroupsPath: opts.cgroupsPath ?? `/kiln/${opts.id}`,
       resources: resources(opts),
+      ...(opts.devices?.length ? { devices: opts.devices.map((d) => ({ path: d.path, type: d.type, major: d.major, minor: d.minor, fileMode: d.fileMode, uid: 0, gid: 0 })) } : {}),
       ...(opts.sysctls && Object.keys(opts.sysctls).length ? { sysctl: { ...opts.sysctls } } : {}),
       ...(seccomp ? { seccomp } : {}),
       ...(opts.privileged

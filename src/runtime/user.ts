@@ -106,6 +106,18 @@ export function resolveUser(rootfs: string, spec: string | undefined): ResolvedU
   return resolveUserFrom(spec ?? '', readInRoot(rootfs, '/etc/passwd'), readInRoot(rootfs, '/etc/group'));
 }
 
+/** `--group-add`: GIDs as given, names looked up in `<rootfs>/etc/group` (Docker's error if absent). */
+export function resolveGroups(rootfs: string, groups: readonly string[]): number[] {
+  if (groups.length === 0) return [];
+  const entries = parseGroup(readInRoot(rootfs, '/etc/group') ?? '');
+  return groups.map((g) => {
+    if (/^\d+$/.test(g)) return Number(g);
+    const e = entries.find((x) => x.name === g);
+    if (!e) throw new Error(`Unable to find group ${g}: no matching entries in group file`);
+    return e.gid;
+  });
+}
+
 function readInRoot(rootfs: string, path: string): string | undefined {
   try {
     return readFileSync(resolveInRoot(rootfs, path), 'utf8');

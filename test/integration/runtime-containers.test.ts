@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { kilnBin } from '../helpers/kiln.js';
 import { Engine } from '../../src/engine.js';
 import { freePort } from '../../src/runtime/network.js';
@@ -330,5 +331,66 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     const pruned = ok(['container', 'prune', '-f']);
     assert.match(pruned, /Deleted Containers:/);
     assert.equal(kiln(['container', 'inspect', 'flaky']).code, 1);
+  });
+
+  test('run flags: --pid/--ipc/--uts host, --device, --group-add, -P/--expose, --cidfile, --volumes-from, --label-file', async () => {
+    // Host namespaces: the host's processes, host name and POSIX shared memory are visible.
+    const hostPids = kiln(['run', '--rm', '--network', 'none', '--pid', 'host', 'busybox', 'sh', '-c', 'ls -d /proc/[0-9]* | wc -l']);
+    assert.ok(Number(hostPids.out) > 10, `host pids seen: ${hostPids.out}`);
+    assert.ok(Number(ok(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'ls -d /proc/[0-9]* | wc -l'])) <= 3, 'own namespace: sh, ls and wc');
+    assert.equal(ok(['run', '--rm', '--network', 'none', '--uts', 'host', 'busybox', 'hostname']).trim(), execFileSync('hostname', { encoding: 'utf8' }).trim());
+    const shm = `/dev/shm/kiln-ipc-${process.pid}`;
+    ok(['run', '--rm', '--network', 'none', '--ipc', 'host', 'busybox', 'sh', '-c', `echo shared > ${shm}`]);
+    assert.equal(readFileSync(shm, 'utf8'), 'shared\n');
+    execFileSync('rm', ['-f', shm]);
+    assert.match(kiln(['run', '--rm', '--pid', 'container:x', 'busybox', 'true']).err, /invalid --pid mode/);
+
+    // A device, read-only in the device cgroup; a missing one is refused before anything runs.
+    const dev = ok(['run', '--rm', '--network', 'none', '--device', '/dev/loop0:/dev/xvda:r', 'busybox', 'sh', '-c', 'ls -l /dev/xvda; echo x | dd of=/dev/xvda 2>&1; true']);
+    assert.match(dev, /^brw.* 7, +0 .*\/dev\/xvda$/m);
+    assert.match(dev, /can't open '\/dev\/xvda': Operation not permitted/);
+    const missing = kiln(['run', '--rm', '--device', '/dev/nonexistent', 'busybox', 'true']);
+    assert.equal(missing.code, 125);
+    assert.match(missing.err, /error gathering device information while adding custom device "\/dev\/nonexistent"/);
+
+    // Supplementary groups by GID and by the image's group name.
+    assert.match(ok(['run', '--rm', '--network', 'none', '--group-add', '10', '--group-add', 'nogroup', 'busybox', 'id']), /groups=10(\(\w+\))?,65534\(nogroup\)/);
+
+    // -P publishes every exposed port (the image's 80 and --expose'd ones) on a free host port.
+    const cid = join(dir, 'cidfile');
+    ok(['run', '-d', '--name', 'puball', '-P', '--expose', '8081', '--cidfile', cid, 'busybox', 'sh', '-c', 'echo pong | nc -l -p 8081']);
+    assert.equal(readFileSync(cid, 'utf8'), inspect('puball', '{{.Id}}'));
+    const ports = ok(['port', 'puball']);
+    assert.match(ports, /^80\/tcp -> 0\.0\.0\.0:\d+$/m);
+    const host = Number(/^8081\/tcp -> 0\.0\.0\.0:(\d+)$/m.exec(ports)?.[1]);
+    assert.ok(host > 0, ports);
+    let answer = '';
+    for (let i = 0; i < 50 && !answer.includes('pong'); i++) {
+      answer = await new Promise<string>((resolve) => {
+        let got = '';
+        const sock = connect(host, '127.0.0.1');
+        sock.on('data', (b) => (got += b.toString()));
+        sock.on('close', () => resolve(got));
+        sock.on('error', () => resolve(''));
+      });
+      if (!answer.includes('pong')) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.match(answer, /pong/, 'the container answered on the host port -P chose');
+    const again = kiln(['run', '--cidfile', cid, 'busybox', 'true']);
+    assert.equal(again.code, 125);
+    assert.match(again.err, /Container ID file found/);
+    ok(['rm', '-f', 'puball']);
+
+    // --volumes-from: the other container's volumes and binds, read-only when asked.
+    ok(['run', '--name', 'vsrc', '--network', 'none', '-v', 'shared-vol:/data', 'busybox', 'sh', '-c', 'echo from-vsrc > /data/f']);
+    assert.equal(ok(['run', '--rm', '--network', 'none', '--volumes-from', 'vsrc', 'busybox', 'cat', '/data/f']), 'from-vsrc\n');
+    assert.match(kiln(['run', '--rm', '--network', 'none', '--volumes-from', 'vsrc:ro', 'busybox', 'touch', '/data/g']).err, /Read-only file system/);
+    ok(['rm', 'vsrc']);
+
+    // --label-file, then --label on top.
+    writeFileSync(join(dir, 'labels'), 'a=1\n# a comment\nb=two words\n');
+    ok(['create', '--name', 'labelled', '--network', 'none', '--label-file', join(dir, 'labels'), '--label', 'a=override', 'busybox']);
+    assert.equal(inspect('labelled', '{{json .Config.Labels}}'), '{"a":"override","b":"two words"}');
+    ok(['rm', 'labelled']);
   });
 });

@@ -1,6 +1,6 @@
 // `kiln create IMAGE [CMD…]` and the container flags it shares with `kiln run`, in Docker's
 // spelling and meaning. Parsing only; the work is in src/runtime/containers.ts.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
@@ -63,7 +63,20 @@ export function addContainerFlags(cmd: Command): Command {
     .option('-l, --label <k=v>', 'set metadata on a container; repeatable', collect, [])
     .option('--sysctl <k=v>', 'sysctl options; repeatable', collect, [])
     .option('--platform <p>', 'platform (only the host platform runs here)')
-    .option('--pull <policy>', 'pull image before running: missing, always, never', 'missing');
+    .option('--pull <policy>', 'pull image before running: missing, always, never', 'missing')
+    .option('--expose <port>', 'expose a port or a range of ports; repeatable', collect, [])
+    .option('-P, --publish-all', 'publish all exposed ports to random host ports')
+    .option('--cidfile <file>', 'write the container ID to the file')
+    .option('--label-file <file>', 'read in a line delimited file of labels; repeatable', collect, [])
+    .option('--pid <mode>', 'PID namespace to use: host')
+    .option('--ipc <mode>', 'IPC mode to use: private, shareable or host')
+    .option('--uts <mode>', 'UTS namespace to use: host')
+    .option('--device <spec>', 'add a host device: HOST[:CONTAINER][:rwm]; repeatable', collect, [])
+    .option('--group-add <group>', 'add additional groups to join; repeatable', collect, [])
+    .option('--volumes-from <ctr[:ro|rw]>', 'mount volumes from the specified container; repeatable', collect, [])
+    .option('--log-driver <driver>', 'logging driver: json-file, k8s-file or local (all: kiln\'s log file)')
+    .option('--log-opt <k=v>', 'log driver options (accepted; kiln keeps one log file); repeatable', collect, [])
+    .option('--runtime <name>', 'OCI runtime for the container (runc)');
 }
 
 export interface ContainerFlags {
@@ -114,6 +127,33 @@ export interface ContainerFlags {
   sysctl: string[];
   pull: string;
   rm?: boolean;
+  expose: string[];
+  publishAll?: boolean;
+  cidfile?: string;
+  labelFile: string[];
+  pid?: string;
+  ipc?: string;
+  uts?: string;
+  device: string[];
+  groupAdd: string[];
+  volumesFrom: string[];
+  logDriver?: string;
+  logOpt: string[];
+  runtime?: string;
+}
+
+/** `--label-file`: KEY=VALUE lines (a bare KEY is an empty label); # comments. */
+function readLabelFile(file: string): string[] {
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
+}
+
+function namespaceMode(v: string | undefined, flag: string, allowed: string[]): string | undefined {
+  if (v === undefined || v === '' || v === 'private') return undefined;
+  if (!allowed.includes(v)) throw new CliError(`invalid ${flag} mode ${JSON.stringify(v)}: use ${['private', ...allowed].join(' or ')}`, 125);
+  return v;
 }
 
 /** `--env-file`: KEY=VALUE lines; a bare KEY takes the host's value; # comments. */
@@ -232,7 +272,15 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
       ...(f.stopSignal ? { stopSignal: f.stopSignal } : {}),
       ...(stopTimeout !== undefined ? { stopTimeout } : {}),
       autoRemove: !!f.rm,
-      labels: keyValues(f.label),
+      labels: keyValues([...f.labelFile.flatMap(readLabelFile), ...f.label]),
+      expose: f.expose,
+      publishAll: !!f.publishAll,
+      ...(namespaceMode(f.pid, '--pid', ['host']) ? { pidMode: 'host' as const } : {}),
+      ...(namespaceMode(f.ipc, '--ipc', ['host', 'shareable']) === 'host' ? { ipcMode: 'host' as const } : {}),
+      ...(namespaceMode(f.uts, '--uts', ['host']) ? { utsMode: 'host' as const } : {}),
+      devices: f.device,
+      groupAdd: f.groupAdd,
+      volumesFrom: f.volumesFrom,
       ...(healthcheck ? { healthcheck } : {}),
       sysctls: keyValues(f.sysctl),
     };
@@ -244,6 +292,19 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
 
 /** Create, pulling the image first when it is missing (Docker prints "Unable to find image…"). */
 export async function createFromFlags(ctx: CliContext, image: string, cmd: string[], f: ContainerFlags): Promise<Container> {
+  if (f.runtime !== undefined && f.runtime !== 'runc') throw new CliError(`unknown or invalid runtime name: ${f.runtime} (kiln runs containers with runc)`, 125);
+  if (f.logDriver !== undefined && !['json-file', 'k8s-file', 'local'].includes(f.logDriver)) {
+    throw new CliError(`logging driver ${JSON.stringify(f.logDriver)} is not supported: kiln keeps each container's output in one log file (json-file, k8s-file, local)`, 125);
+  }
+  if (f.cidfile !== undefined && existsSync(f.cidfile)) {
+    throw new CliError(`Container ID file found, make sure the other container isn't running or delete ${f.cidfile}`, 125);
+  }
+  const c = await createWithPull(ctx, image, cmd, f);
+  if (f.cidfile !== undefined) writeFileSync(f.cidfile, c.id);
+  return c;
+}
+
+async function createWithPull(ctx: CliContext, image: string, cmd: string[], f: ContainerFlags): Promise<Container> {
   const opts = createOptions(image, cmd, f);
   const engine = ctx.engine();
   if (f.pull === 'always') await pull(engine, image);
