@@ -148,4 +148,18 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.match(bad.stderr, /refusing layer entry "\.\.\/\.\.\/fs\.tar"/);
     assert.equal(k.ok(['images', '-aq', '--no-trunc']).stdout, before, 'nothing was stored');
   });
+
+  test('ps --filter: one key any value, several keys all; since/before, network', () => {
+    k.ok(['create', '--name', 'pf-created', '--network', 'none', 'busybox', 'true']);
+    k.ok(['run', '--name', 'pf-exited', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']);
+    const ps = (...f: string[]) => lines(k.ok(['ps', '-a', '--format', '{{.Names}}', ...f.flatMap((x) => ['--filter', x])]).stdout).sort();
+    assert.deepEqual(ps('status=created', 'status=exited'), ['pf-created', 'pf-exited']);
+    assert.deepEqual(ps('status=exited', 'exited=3'), ['pf-exited']);
+    assert.deepEqual(ps('status=exited', 'exited=0'), []);
+    assert.deepEqual(ps('since=pf-created'), ['pf-exited']);
+    assert.deepEqual(ps('before=pf-exited', 'name=^pf-'), ['pf-created']);
+    assert.deepEqual(ps('network=none', 'name=pf-'), ['pf-created', 'pf-exited']);
+    assert.match(k.run(['ps', '--filter', 'status=sleeping']).stderr, /invalid filter 'status=sleeping'/);
+    k.ok(['rm', 'pf-created', 'pf-exited']);
+  });
 });

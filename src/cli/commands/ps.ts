@@ -58,36 +58,51 @@ export function psRow(c: Container, opts: { noTrunc?: boolean; now?: number } = 
   };
 }
 
-function matches(c: Container, filters: string[]): boolean {
+/** One `--filter KEY=VALUE` against one container. */
+function matchOne(c: Container, k: string, v: string, all: Container[]): boolean {
+  switch (k) {
+    case 'status':
+      if (!['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'].includes(v)) throw new CliError(`invalid filter 'status=${v}'`);
+      return c.state.status === v;
+    case 'name':
+      return new RegExp(v).test(c.name);
+    case 'id':
+      return c.id.startsWith(v);
+    case 'label': {
+      const j = v.indexOf('=');
+      const [lk, lv] = j < 0 ? [v, undefined] : [v.slice(0, j), v.slice(j + 1)];
+      return lk in c.config.labels && (lv === undefined || c.config.labels[lk] === lv);
+    }
+    case 'ancestor':
+      return c.config.image === v || c.config.imageId.includes(v);
+    case 'exited':
+      return c.state.status === 'exited' && String(c.state.exitCode) === v;
+    case 'network':
+      return c.config.networkMode === v || (v === 'bridge' && c.config.networkMode === 'kiln');
+    case 'volume':
+      return c.config.mounts.some((m) => m.name === v || m.source === v || m.destination === v);
+    case 'health':
+      return (c.state.health?.Status ?? 'none') === v;
+    case 'before':
+    case 'since': {
+      const ref = all.find((x) => x.id.startsWith(v) || x.name === v);
+      if (!ref) throw new CliError(`No such container: ${v}`);
+      return k === 'before' ? c.created < ref.created : c.created > ref.created;
+    }
+    default:
+      throw new CliError(`invalid filter '${k}'`);
+  }
+}
+
+/** Docker's rule: filters with different keys must all match; several values of one key, any. */
+function matches(c: Container, filters: string[], all: Container[]): boolean {
+  const byKey = new Map<string, string[]>();
   for (const f of filters) {
     const i = f.indexOf('=');
     const [k, v] = i < 0 ? [f, ''] : [f.slice(0, i), f.slice(i + 1)];
-    switch (k) {
-      case 'status':
-        if (c.state.status !== v) return false;
-        break;
-      case 'name':
-        if (!c.name.includes(v)) return false;
-        break;
-      case 'id':
-        if (!c.id.startsWith(v)) return false;
-        break;
-      case 'label': {
-        const j = v.indexOf('=');
-        const [lk, lv] = j < 0 ? [v, undefined] : [v.slice(0, j), v.slice(j + 1)];
-        if (!(lk in c.config.labels) || (lv !== undefined && c.config.labels[lk] !== lv)) return false;
-        break;
-      }
-      case 'ancestor':
-        if (c.config.image !== v && !c.config.imageId.includes(v)) return false;
-        break;
-      case 'exited':
-        if (c.state.status !== 'exited' || String(c.state.exitCode) !== v) return false;
-        break;
-      default:
-        throw new CliError(`invalid filter '${k}'`);
-    }
+    byKey.set(k, [...(byKey.get(k) ?? []), v]);
   }
+  for (const [k, vs] of byKey) if (!vs.some((v) => matchOne(c, k, v, all))) return false;
   return true;
 }
 
@@ -102,7 +117,8 @@ export interface PsOptions {
 }
 
 export async function ps(engine: Engine, o: PsOptions): Promise<string> {
-  let list = (await listContainers(engine)).filter((c) => matches(c, o.filter));
+  const all = await listContainers(engine);
+  let list = all.filter((c) => matches(c, o.filter, all));
   const n = o.latest ? 1 : o.last !== undefined ? Number(o.last) : -1;
   if (!o.all && n < 0 && !o.filter.some((f) => f.startsWith('status=') || f.startsWith('exited='))) {
     list = list.filter((c) => c.state.status === 'running' || c.state.status === 'paused' || c.state.status === 'restarting');
@@ -134,7 +150,7 @@ export function addPsOptions(cmd: Command): Command {
     .option('-n, --last <n>', 'show n last created containers (includes all states)')
     .option('-l, --latest', 'show the latest created container (includes all states)')
     .option('--no-trunc', "don't truncate output")
-    .option('-f, --filter <k=v>', 'filter output: status, name, id, label, ancestor, exited; repeatable', collect, [])
+    .option('-f, --filter <k=v>', 'filter output: status, name, id, label, ancestor, exited, network, volume, health, before, since; repeatable', collect, [])
     .option('--format <fmt>', "'table', 'table TEMPLATE', 'json' or a Go template");
 }
 
