@@ -151,7 +151,7 @@ describe('system and management commands (CLI)', { skip }, () => {
 
   test('ps --filter: one key any value, several keys all; since/before, network', () => {
     k.ok(['create', '--name', 'pf-created', '--network', 'none', 'busybox', 'true']);
-    k.ok(['run', '--name', 'pf-exited', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']);
+    assert.equal(k.run(['run', '--name', 'pf-exited', '--network', 'none', 'busybox', 'sh', '-c', 'exit 3']).code, 3);
     const ps = (...f: string[]) => lines(k.ok(['ps', '-a', '--format', '{{.Names}}', ...f.flatMap((x) => ['--filter', x])]).stdout).sort();
     assert.deepEqual(ps('status=created', 'status=exited'), ['pf-created', 'pf-exited']);
     assert.deepEqual(ps('status=exited', 'exited=3'), ['pf-exited']);
