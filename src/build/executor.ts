@@ -33,6 +33,8 @@ export interface BuildRequest {
   network: BuildNetwork;
   labels: Record<string, string>;
   secrets: Record<string, { src?: string; env?: string }>;
+  /** `--ssh ID=SOCKET`: ssh-agent sockets for RUN --mount=type=ssh */
+  ssh?: Record<string, string>;
   explainCache: boolean;
   sourceDateEpoch?: number;
   progress: ProgressSink;
@@ -330,6 +332,7 @@ class Builder {
         {
           context: this.context,
           secrets: this.req.secrets,
+          ssh: this.req.ssh ?? {},
           stageRefs: stage.stageRefs,
           stageResult: (i) => this.stageResult(i),
           resolveImage: (ref) => resolveOrPull(this.engine, ref, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) }),

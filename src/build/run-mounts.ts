@@ -4,6 +4,7 @@
 // here is released after the step.
 import { createHash } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { relaySocket } from './socket-relay.js';
 import { join, posix } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { Digest } from '../image/types.js';
@@ -17,6 +18,8 @@ import type { RunMount } from '../dockerfile/run-mount.js';
 export interface RunMountEnv {
   context: BuildContext;
   secrets: Record<string, { src?: string; env?: string }>;
+  /** `build --ssh ID=SOCKET`: agent sockets by ID */
+  ssh: Record<string, string>;
   stageRefs: Map<string, number>;
   stageResult: (index: number) => Promise<StageState>;
   resolveImage: (ref: string) => Promise<{ id: Digest; config: { rootfs: { diff_ids: Digest[] } } }>;
@@ -36,6 +39,7 @@ export async function resolveRunMounts(engine: Engine, mounts: RunMount[], env: 
   const scratch = engine.tmpDir('mounts-');
   cleanups.push(() => rmSync(scratch, { recursive: true, force: true }));
   let n = 0;
+  let sshCount = 0;
   const target = (t: string) => (posix.isAbsolute(t) ? t : posix.join(workdir, t));
   try {
     for (const m of mounts) {
@@ -94,9 +98,26 @@ export async function resolveRunMounts(engine: Engine, mounts: RunMount[], env: 
           specs.push({ type: 'bind', source: file, destination: m.target ? target(m.target) : `/run/secrets/${id}`, readonly: true });
           break;
         }
-        case 'ssh':
-          if (m.required) throw new Error('ssh forwarding is not supported by kiln builds (RUN --mount=type=ssh,required=true)');
+        case 'ssh': {
+          // BuildKit's way: a socket of our own (with the mount's uid/gid/mode) relays each
+          // connection to the agent given with `build --ssh ID[=SOCKET]`; SSH_AUTH_SOCK points at it.
+          const id = m.id ?? 'default';
+          const agent = env.ssh[id];
+          if (agent === undefined) {
+            if (m.required) throw new Error(`no SSH key ${JSON.stringify(id)} forwarded from the client (use kiln build --ssh ${id}[=SOCKET])`);
+            break;
+          }
+          mkdirSync(dir, { recursive: true });
+          const sock = join(dir, 'ssh.sock');
+          const server = await relaySocket(sock, agent);
+          cleanups.push(() => server.close());
+          chmodSync(sock, m.mode ?? 0o600);
+          chownSync(sock, m.uid ?? 0, m.gid ?? 0);
+          const dest = m.target ? target(m.target) : `/run/buildkit/ssh_agent.${sshCount++}`;
+          specs.push({ type: 'bind', source: sock, destination: dest, readonly: false });
+          extraEnv.push(`SSH_AUTH_SOCK=${dest}`);
           break;
+        }
       }
     }
   } catch (e) {
@@ -131,3 +152,4 @@ async function viewOf(engine: Engine, from: string, env: RunMountEnv, dir: strin
   }
   return root;
 }
+

@@ -86,6 +86,35 @@ describe('kiln build: Dockerfile features', () => {
     assert.match(r.stderr, /Dockerfile:2: .*secret tok: not found/);
   });
 
+  it('RUN --mount=type=ssh: the agent given with --ssh, relayed at SSH_AUTH_SOCK with the mount\'s owner and mode', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-ssh-'));
+    dirs.push(dir);
+    const agentSock = join(dir, 'agent.sock');
+    // An agent stand-in in its own process (the test blocks in spawnSync while kiln runs).
+    const agent = spawn(process.execPath, ['-e', `require('net').createServer(c=>c.end('x')).listen(${JSON.stringify(agentSock)},()=>console.log('up'))`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    await new Promise((r) => agent.stdout!.once('data', r));
+    try {
+      const ctx = context({
+        Dockerfile: [
+          'FROM busybox',
+          'RUN --mount=type=ssh test -S "$SSH_AUTH_SOCK" && echo "$SSH_AUTH_SOCK" > /sock-path',
+          'RUN --mount=type=ssh,id=deploy,target=/tmp/deploy.sock,uid=7,mode=0640 stat -c "%u %a %F" /tmp/deploy.sock > /deploy && echo "$SSH_AUTH_SOCK" >> /deploy',
+        ].join('\n') + '\n',
+      });
+      dirs.push(ctx);
+      k.ok(['build', '--ssh', `default=${agentSock}`, '--ssh', `deploy=${agentSock}`, '-t', 'sshbuild', ctx]);
+      assert.equal(sh('sshbuild', 'cat /sock-path /deploy; ls /run/buildkit 2>&1 | wc -l'), '/run/buildkit/ssh_agent.0\n7 640 socket\n/tmp/deploy.sock\n1\n');
+      const strict = context({ Dockerfile: 'FROM busybox\nRUN --mount=type=ssh,required=true true\n' });
+      dirs.push(strict);
+      const r = k.run(['build', strict]);
+      assert.notEqual(r.code, 0);
+      assert.match(r.stderr, /Dockerfile:2: .*no SSH key "default" forwarded from the client/);
+      assert.match(k.run(['build', '--ssh', 'default=/etc/passwd', strict]).stderr, /is not an agent socket/);
+    } finally {
+      agent.kill();
+    }
+  });
+
   it('ONBUILD triggers run in the child build; ENTRYPOINT resets an inherited CMD', () => {
     const parent = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /onbuild\nCMD ["echo", "parent-cmd"]\n' });
     const child = context({ Dockerfile: 'FROM onbuild-parent\nENTRYPOINT ["echo", "ep"]\n' });

@@ -42,6 +42,28 @@ export function parseSecrets(list: string[]): Record<string, { src?: string; env
   return out;
 }
 
+/** `--ssh default`, `--ssh id=/path/to/agent.sock`: agent sockets by ID (BuildKit's spelling). */
+export function parseSsh(list: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const spec of list) {
+    const i = spec.indexOf('=');
+    const id = i < 0 ? spec : spec.slice(0, i);
+    const path = i < 0 ? process.env.SSH_AUTH_SOCK : spec.slice(i + 1);
+    if (!id) throw new CliError(`invalid --ssh ${JSON.stringify(spec)}: an ID is needed (default)`);
+    if (!path) throw new CliError(`--ssh ${id}: SSH_AUTH_SOCK is not set: start ssh-agent or give ${id}=SOCKET`);
+    let st;
+    try {
+      st = statSync(path);
+    } catch {
+      throw new CliError(`--ssh ${id}: ${path}: no such file or directory`);
+    }
+    // BuildKit can also load key files into an agent of its own; kiln forwards agents only.
+    if (!st.isSocket()) throw new CliError(`--ssh ${id}: ${path} is not an agent socket (start ssh-agent, ssh-add the key, and pass $SSH_AUTH_SOCK)`);
+    out[id] = resolve(path);
+  }
+  return out;
+}
+
 let cleanupContext = () => {};
 
 export function register(program: Command, ctx: CliContext): void {
@@ -60,6 +82,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
     .option('--label <k=v>', 'set metadata on the image; repeatable', collect, [])
+    .option('--ssh <spec>', 'ssh agent socket for RUN --mount=type=ssh: default|ID[=SOCKET] ($SSH_AUTH_SOCK when no socket is given); repeatable', collect, [])
     .option('--secret <spec>', 'secret for RUN --mount=type=secret: id=ID,src=PATH; repeatable', collect, [])
     .option('--platform <p>', 'target platform (only linux/amd64 is built here)')
     .option('--explain-cache', 'for each step that misses the cache, say why')
@@ -137,6 +160,7 @@ export function register(program: Command, ctx: CliContext): void {
           network: o.network,
           labels: parseKeyValues(o.label, 'label'),
           secrets: parseSecrets(o.secret),
+          ssh: parseSsh(o.ssh),
           explainCache: !!o.explainCache,
           sourceDateEpoch: sde !== undefined && sde !== '' ? Number(sde) : undefined,
           progress,
