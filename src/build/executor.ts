@@ -18,7 +18,7 @@ import { resolveRunMounts } from './run-mounts.js';
 import { withSnapshot } from './snapshot.js';
 import { resolveOrPull } from './base-image.js';
 import { cacheEntriesFor, lookupCache, recordCache } from './cache-store.js';
-import { mkdirAll } from './fs-copy.js';
+import { makeWorkdir } from './upper-copy.js';
 import type { Location, Step } from './steps.js';
 
 export interface BuildRequest {
@@ -374,7 +374,7 @@ class Builder {
       }
     } else if (s.kind === 'WORKDIR') {
       const dir = cfg.cc(c).WorkingDir!;
-      const r = await withSnapshot(this.engine, diffIds, (snap) => mkdirAll(snap.merged, dir).then(() => undefined), { keepEmpty: false, sourceDateEpoch: sde });
+      const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir), { keepEmpty: false, sourceDateEpoch: sde });
       layer = r.layer;
     } else {
       const r = await withSnapshot(

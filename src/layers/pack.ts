@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Digest } from '../image/types.js';
 import { lgetxattr, llistxattr, major, minor } from '../sys/fs.js';
-import { END_OF_ARCHIVE, encodeHeader, padding, type TarHeader } from './tar.js';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, type TarHeader } from './tar.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -16,6 +16,23 @@ export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 export interface PackOptions {
   /** Clamp every mtime to this (seconds since the epoch): reproducible builds. */
   sourceDateEpoch?: number;
+  /**
+   * Files and symlinks (by path relative to `dir`) whose metadata the caller knows because it has
+   * just written them (a COPY step): packed without lstat or xattr calls. Must be what is on disk.
+   */
+  known?: ReadonlyMap<string, KnownEntry>;
+}
+
+/** What packing needs to know of a file or symlink; it has no extended attributes and one link. */
+export interface KnownEntry {
+  type: 'file' | 'symlink';
+  /** Permission bits plus setuid/setgid/sticky. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  size: number;
+  linkname?: string;
 }
 
 export interface PackResult {
@@ -30,6 +47,7 @@ export interface PackResult {
 }
 
 const CHUNK = 1 << 20;
+const ZEROS = Buffer.alloc(BLOCK); // padding: read-only, shared
 const YIELD_EVERY = 16 << 20;
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -128,18 +146,31 @@ export async function packLayer(dir: string, out: Writable | null, opts: PackOpt
     try {
       await header(h);
       let left = h.size;
-      while (left > 0) {
-        const buf = readBuf ?? Buffer.allocUnsafe(Math.min(CHUNK, left));
-        const n = readSync(fd, buf, 0, Math.min(buf.length, left), null);
-        if (n === 0) throw new Error(`layer file ${JSON.stringify(rel)} shrank while being packed`);
+      for (;;) {
+        // One byte more than expected in the last read: a file that grew is noticed, not cut.
+        const want = Math.min(CHUNK, left + 1);
+        const buf = readBuf ?? Buffer.allocUnsafe(want);
+        const n = readSync(fd, buf, 0, want, null);
+        if (n > left) throw new Error(`layer file ${JSON.stringify(rel)} grew while being packed`);
+        if (n === 0 && left > 0) throw new Error(`layer file ${JSON.stringify(rel)} shrank while being packed`);
         left -= n;
-        await emit(n === buf.length ? buf : buf.subarray(0, n));
+        if (n > 0) await emit(n === buf.length ? buf : buf.subarray(0, n));
+        if (n < want) break;
       }
       const pad = padding(h.size);
-      if (pad) await emit(Buffer.alloc(pad));
+      if (pad) await emit(ZEROS.subarray(0, pad));
     } finally {
       closeSync(fd);
     }
+  };
+
+  const known = opts.known;
+  const packKnown = async (k: KnownEntry, abs: string, rel: string): Promise<void> => {
+    const ms = Math.floor(k.mtimeMs / 1000);
+    const base = { name: rel, uid: k.uid, gid: k.gid, mtime: epoch !== undefined && ms > epoch ? epoch : ms, mode: k.mode & 0o7777 };
+    if (k.type === 'symlink') return header({ ...base, type: 'symlink', size: 0, linkname: k.linkname! });
+    contentSize += k.size;
+    await packFile(abs, rel, { ...base, type: 'file', size: k.size });
   };
 
   const walk = async (absDir: string, relDir: string): Promise<void> => {
@@ -147,6 +178,11 @@ export async function packLayer(dir: string, out: Writable | null, opts: PackOpt
     for (const name of names) {
       const abs = join(absDir, name);
       const rel = relDir + name;
+      const k = known?.get(rel);
+      if (k) {
+        await packKnown(k, abs, rel);
+        continue;
+      }
       const st = lstatSync(abs, { bigint: true });
       const base = { uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), mode: Number(st.mode) & 0o7777 };
       if (isWhiteout(st)) {

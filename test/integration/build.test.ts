@@ -126,6 +126,36 @@ describe('kiln build', () => {
     assert.equal(a, b);
   });
 
+  it('COPY and WORKDIR layers (written without an overlay) are byte for byte what they were when written through one', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'RUN mkdir -p /srv/real/sub && ln -s /srv/real /srv/link && echo old > /srv/real/existing && chmod 750 /srv/real && chown 5:6 /srv/real/sub',
+        'COPY files/ /srv/link/app/', // through a symlink of a lower layer: /srv/real is copied up as it was
+        'COPY one.txt /srv/real/existing', // onto a file of a lower layer
+        'COPY one.txt /srv/real/sub/', // into a lower directory with its own owner
+        'COPY --chown=1:2 --chmod=600 files/ /srv/new/',
+        'WORKDIR /srv/real/work',
+      ].join('\n') + '\n',
+      'files/a.txt': 'a\n',
+      'files/d/b.txt': 'b\n',
+      'one.txt': '1\n',
+    });
+    dirs.push(ctx);
+    spawnSync('sh', ['-c', 'chmod 644 files/a.txt files/d/b.txt one.txt && chmod 755 files files/d'], { cwd: ctx });
+    k.ok(['build', '-q', '--no-cache', '-t', 'copylayers', ctx], { env: { SOURCE_DATE_EPOCH: '1' } });
+    const layers = JSON.parse(k.ok(['inspect', '--format', '{{json .RootFS.Layers}}', 'copylayers']).stdout) as string[];
+    // Computed by the overlay route (kiln before COPY wrote upper dirs itself).
+    assert.deepEqual(layers.slice(2), [
+      'sha256:fc6b811ef8a587e9a50dd21a52810a62df520da71245544a273053e6f3cc59dc',
+      'sha256:6908c03648ba88cc064f44f3d25c81dfe4049374430e86178cee49cf1af04114',
+      'sha256:1b1ee11a5145d373a9fc93e42adc3276e1564644b9cabe5fc2fd144406293a37',
+      'sha256:81ae5bba3609fb89b1a6dca272c08221184ebd83741c07db1e935e2726aa0333',
+      'sha256:37dec393fe4715e0fba73a7830a66e81f776f857359c28cebdca08a6d53206f0',
+    ]);
+    assert.equal(inImage(k, 'copylayers', 'cat /srv/link/app/a.txt /srv/real/app/d/b.txt /srv/real/existing /srv/real/sub/one.txt; pwd'), 'a\nb\n1\n1\n/srv/real/work\n');
+  });
+
   it('kiln dockerfile parse explains stages, the target and line numbers without building', () => {
     const ctx = context({ Dockerfile: 'ARG V=1\nFROM busybox AS a\nRUN echo $V\nFROM scratch AS b\nCOPY --from=a /x /x\nFROM busybox\n' });
     dirs.push(ctx);
