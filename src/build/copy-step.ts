@@ -20,7 +20,7 @@ import { mapLimit } from '../util/concurrency.js';
 import type { Step } from './steps.js';
 import { withReadonlyRootfs } from './rootfs-view.js';
 import { MergedView } from './merged-view.js';
-import { NeedsOverlay, UpperWriter, copyEntriesToUpper, copySingleToUpper } from './upper-copy.js';
+import { NeedsOverlay, UpperWriter, copyEntriesToUpper, copySingleToUpper, type CopyReuse } from './upper-copy.js';
 
 type CopyLike = Extract<Step, { kind: 'COPY' | 'ADD' }>;
 
@@ -31,9 +31,14 @@ export interface CopyStepContext {
   fromStage?: StageState;
   fromImage?: { id: Digest; config: ImageConfig };
   user?: string;
+  /** Earlier copies of context files to hard-link instead of copying (not with --no-cache). */
+  reuse?: CopyReuse;
 }
 
-export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: CopyStepContext): Promise<void> {
+/** Context files written into the upper dir (upper-relative path -> source and its stat then). */
+export type CopiedFiles = UpperWriter['copied'];
+
+export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: CopyStepContext): Promise<CopiedFiles | undefined> {
   const view = new MergedView(snap.lower);
   const owner = s.chown ? await resolveChown(view, snap.upper, s.chown) : undefined;
   const opts: CopyOptions = { chown: owner, zeroOwner: true, chmod: s.chmod ? chmodFn(s.chmod) : undefined };
@@ -77,11 +82,11 @@ export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: 
   const dirDest = destIsDir || sel.tops.length > 1;
   if (!unpack || !(await hasArchive(sel))) {
     // Straight into the upper dir; the rare cases it leaves to overlayfs go on below.
-    const w = new UpperWriter(view, snap.upper);
+    const w = new UpperWriter(view, snap.upper, cx.reuse);
     try {
       await copySelectionToUpper(w, sel, destPath, dirDest, opts, owner);
       snap.known = w.known;
-      return;
+      return w.copied;
     } catch (e) {
       if (!(e instanceof NeedsOverlay)) throw e;
     }

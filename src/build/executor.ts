@@ -377,13 +377,18 @@ class Builder {
       const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir), { keepEmpty: false, sourceDateEpoch: sde });
       layer = r.layer;
     } else {
+      const reuse = this.req.noCache ? undefined : this.context.copies;
       const r = await withSnapshot(
         this.engine,
         diffIds,
-        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: this.context, selected: sources, fromStage, fromImage, user: c.config?.User }),
+        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: this.context, selected: sources, fromStage, fromImage, user: c.config?.User, reuse }),
         { keepEmpty: true, sourceDateEpoch: sde },
       );
       layer = r.layer;
+      if (layer && r.value) {
+        const dir = this.engine.layers.dir(layer.chainId);
+        for (const [rel, { src, st }] of r.value) this.context.copies.remember(src, st, join(dir, rel));
+      }
     }
 
     if (layer) {

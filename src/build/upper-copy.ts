@@ -7,7 +7,7 @@
 // directory makes it opaque; a symlink below the destination; errors) throw NeedsOverlay before
 // anything of theirs is written, and the caller redoes the copy on a mounted overlay; what was
 // already written is what the overlay would have written, so the two routes compose.
-import { promises as fsp, lstatSync } from 'node:fs';
+import { promises as fsp, lstatSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { layerXattrs, type KnownEntry } from '../layers/pack.js';
 import { lsetxattr } from '../sys/fs.js';
@@ -39,9 +39,16 @@ const parentOf = (rel: string) => {
   return d === '.' ? '' : d;
 };
 
+/** Files of earlier COPY layers with a context file's content, at the same path (BuildContext.copies). */
+export interface CopyReuse {
+  find(src: string, st: Stats, layerRel: string): string | undefined;
+}
+
 export class UpperWriter {
   /** Files and symlinks written, with their metadata: packing the upper dir trusts these. */
   readonly known = new Map<string, KnownEntry>();
+  /** Regular files written from the context: upper-relative path -> source and its stat then. */
+  readonly copied = new Map<string, { src: string; st: Stats }>();
   private readonly dirs = new Map<string, UpperDir>();
   private readonly euid = process.geteuid!();
   private readonly egid = process.getegid!();
@@ -49,6 +56,7 @@ export class UpperWriter {
   constructor(
     readonly view: MergedView,
     readonly upper: string,
+    private readonly reuse?: CopyReuse,
   ) {
     const st = lstatSync(upper);
     // The fresh upper dir has xattrs only if the host labels new files (SELinux) or it inherited a default ACL.
@@ -164,20 +172,49 @@ export class UpperWriter {
       this.view.upper.set(rel, { type: 'symlink', linkTarget: target });
       known = { type: 'symlink', mode: 0o777, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: 0, linkname: target };
     } else if (st.isFile()) {
-      // copyFile gives the copy the source's mode (fchmod); chown and chmod only when they change something.
-      await fsp.copyFile(src, abs);
       const mode = opts.chmod ? opts.chmod(st.mode & 0o7777, false) : st.mode & 0o7777;
-      if (!sameOwner) await fsp.lchown(abs, owner.uid, owner.gid);
-      if (!sameOwner || mode !== (st.mode & 0o7777)) await fsp.chmod(abs, mode); // chown clears setuid/setgid
-      await fsp.utimes(abs, st.atime, st.mtime); // Dates, as copyTree: times before 1970 survive
-      this.view.upper.set(rel, { type: 'file' });
       known = { type: 'file', mode, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: st.size };
+      if (!(await this.linkEarlierCopy(src, st, rel, known))) {
+        // copyFile gives the copy the source's mode (fchmod); chown and chmod only when they change something.
+        await fsp.copyFile(src, abs);
+        if (!sameOwner) await fsp.lchown(abs, owner.uid, owner.gid);
+        if (!sameOwner || mode !== (st.mode & 0o7777)) await fsp.chmod(abs, mode); // chown clears setuid/setgid
+        await fsp.utimes(abs, st.atime, st.mtime); // Dates, as copyTree: times before 1970 survive
+      }
+      this.view.upper.set(rel, { type: 'file' });
+      this.copied.set(rel, { src, st });
     } else {
       throw new Error(`cannot copy ${src}: unsupported file type`);
     }
     // A parent with xattrs (a default ACL) may have given the new entry some: let packing look.
-    if (this.dirs.get(parent)!.xattrs) this.known.delete(rel);
-    else this.known.set(rel, known);
+    if (this.dirs.get(parent)!.xattrs) {
+      this.known.delete(rel);
+      this.copied.delete(rel);
+    } else this.known.set(rel, known);
+  }
+
+  /**
+   * Hard-links the file an earlier COPY made from the same content at the same path, if it is
+   * exactly the file this copy would make: creating a file costs far more than a link, and a
+   * rebuild after a small change copies mostly what the last one did. Each shared inode sits at
+   * one path in every layer holding it, so it is also never twice in a layer.
+   */
+  private async linkEarlierCopy(src: string, st: Stats, rel: string, want: KnownEntry): Promise<boolean> {
+    if (!this.reuse || this.dirs.get(parentOf(rel))!.xattrs) return false;
+    const earlier = this.reuse.find(src, st, rel);
+    if (earlier === undefined) return false;
+    // Recorded only for files written here without xattrs, and layers never change: the
+    // metadata check is all it takes. The source's stat is the one it was copied with, so its
+    // time went through the same utimes(); the check allows for utimes' sub-millisecond rounding.
+    const e = lstatSync(earlier, { throwIfNoEntry: false });
+    if (!e?.isFile() || e.size !== want.size || (e.mode & 0o7777) !== want.mode || e.uid !== want.uid || e.gid !== want.gid) return false;
+    if (Math.abs(e.mtimeMs - want.mtimeMs) >= 1 || Math.floor(e.mtimeMs / 1000) !== Math.floor(want.mtimeMs / 1000)) return false;
+    try {
+      await fsp.link(earlier, this.abs(rel));
+      return true;
+    } catch {
+      return false; // e.g. its layer was just removed: copy instead
+    }
   }
 }
 

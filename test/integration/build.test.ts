@@ -2,7 +2,10 @@
 // a user would: files inside the built image, exit codes, output lines, image IDs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, appendFileSync } from 'node:fs';
+import { rmSync, appendFileSync, readFileSync, statSync } from 'node:fs';
+import { chainIds } from '../../src/image/digest.js';
+import type { Digest } from '../../src/image/types.js';
+import { packLayer } from '../../src/layers/pack.js';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Kiln, kilnBin, makeContext } from '../helpers/kiln.js';
@@ -154,6 +157,41 @@ describe('kiln build', () => {
       'sha256:37dec393fe4715e0fba73a7830a66e81f776f857359c28cebdca08a6d53206f0',
     ]);
     assert.equal(inImage(k, 'copylayers', 'cat /srv/link/app/a.txt /srv/real/app/d/b.txt /srv/real/existing /srv/real/sub/one.txt; pwd'), 'a\nb\n1\n1\n/srv/real/work\n');
+  });
+
+  it('a rebuild hard-links what an earlier COPY made from unchanged files at the same path; the layers stay what they would be', async () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nCOPY files/ /files/\nCOPY files/a.txt /elsewhere/a.txt\nCOPY --chmod=600 files/ /private/\n',
+      'files/a.txt': 'a\n',
+      'files/b.txt': 'b\n',
+    });
+    dirs.push(ctx);
+    const layerDirs = (image: string) => {
+      const diffIds = JSON.parse(k.ok(['inspect', '--format', '{{json .RootFS.Layers}}', image]).stdout) as Digest[];
+      return chainIds(diffIds).map((c) => join(k.root, 'layers', c.slice('sha256:'.length), 'diff'));
+    };
+    const ino = (dir: string, p: string) => statSync(join(dir, p)).ino;
+    k.ok(['build', '-q', '-t', 'reuse1', ctx]);
+    appendFileSync(join(ctx, 'files/b.txt'), 'changed\n');
+    k.ok(['build', '-q', '-t', 'reuse2', ctx]);
+    const [one, two] = [layerDirs('reuse1'), layerDirs('reuse2')];
+    // Unchanged: the same file, in every COPY of it (each at its own path); changed: a new one.
+    assert.equal(ino(two[1]!, 'files/a.txt'), ino(one[1]!, 'files/a.txt'));
+    assert.ok(statSync(join(two[1]!, 'files/a.txt')).nlink >= 2);
+    assert.notEqual(ino(two[1]!, 'files/b.txt'), ino(one[1]!, 'files/b.txt'));
+    assert.equal(readFileSync(join(two[1]!, 'files/b.txt'), 'utf8'), 'b\nchanged\n');
+    assert.equal(ino(two[2]!, 'elsewhere/a.txt'), ino(one[2]!, 'elsewhere/a.txt'));
+    assert.notEqual(ino(two[2]!, 'elsewhere/a.txt'), ino(two[1]!, 'files/a.txt'));
+    assert.equal(ino(two[3]!, 'private/a.txt'), ino(one[3]!, 'private/a.txt'));
+    assert.equal(statSync(join(two[3]!, 'private/a.txt')).mode & 0o777, 0o600);
+    assert.notEqual(ino(two[3]!, 'private/a.txt'), ino(two[1]!, 'files/a.txt'));
+    // A layer that shares files packs to its diffID like any other.
+    const diffIds = JSON.parse(k.ok(['inspect', '--format', '{{json .RootFS.Layers}}', 'reuse2']).stdout) as Digest[];
+    for (let i = 1; i < 4; i++) assert.equal((await packLayer(two[i]!, null)).diffId, diffIds[i]);
+    // --no-cache takes nothing from earlier builds.
+    k.ok(['build', '-q', '--no-cache', '-t', 'reuse3', ctx]);
+    assert.notEqual(ino(layerDirs('reuse3')[1]!, 'files/a.txt'), ino(two[1]!, 'files/a.txt'));
+    assert.equal(inImage(k, 'reuse2', 'cat /files/a.txt /files/b.txt /elsewhere/a.txt'), 'a\nb\nchanged\na\n');
   });
 
   it('kiln dockerfile parse explains stages, the target and line numbers without building', () => {

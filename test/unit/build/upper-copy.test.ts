@@ -123,7 +123,7 @@ describe('COPY into the upper dir without an overlay', () => {
 
   /** Runs COPY `sources` `dest` both ways and compares; resolves to whether the upper route gave up. */
   async function both(sources: string[], dest: string, o: { owner?: Ownership; chmod?: CopyOptions['chmod'] } = {}): Promise<boolean> {
-    const ctx = new BuildContext({ root: t.dir } as Engine, ctxDir, join(ctxDir, 'Dockerfile'));
+    const ctx = new BuildContext({ root: t.dir, layers: { layersDir: join(t.dir, 'layers') } } as Engine, ctxDir, join(ctxDir, 'Dockerfile'));
     const sel = await ctx.selectForCopy(sources, { exclude: [], parents: false });
     const destIsDir = dest.endsWith('/') || sel.tops.length > 1;
     const opts: CopyOptions = { chown: o.owner, zeroOwner: true, chmod: o.chmod };
