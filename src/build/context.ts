@@ -5,7 +5,7 @@
 // The same rows remember which layer files COPY made from that content, for COPY to hard-link
 // instead of copying again (upper-copy.ts).
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, promises as fsp, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
@@ -28,19 +28,21 @@ import type { IgnoreMatcher } from '../dockerfile/dockerignore.js';
  *  An excluded directory is still entered when a later `!` pattern might re-include something in it. */
 export async function walkContext(root: string, ignore: IgnoreMatcher | null): Promise<ContextEntry[]> {
   const out: ContextEntry[] = [];
-  async function visit(dirAbs: string, rel: string): Promise<void> {
-    const names = (await fsp.readdir(dirAbs)).sort();
-    const stats = await Promise.all(names.map((n) => fsp.lstat(join(dirAbs, n))));
-    for (let i = 0; i < names.length; i++) {
-      const p = rel ? `${rel}/${names[i]}` : names[i]!;
-      const st = stats[i]!;
+  // Synchronous calls: an lstat costs microseconds, a trip through the thread pool for each of
+  // thousands of files costs more than the call.
+  function visit(dirAbs: string, rel: string): void {
+    const names = readdirSync(dirAbs).sort();
+    for (const name of names) {
+      const p = rel ? `${rel}/${name}` : name;
+      const abs = join(dirAbs, name);
+      const st = lstatSync(abs);
       const excluded = ignore?.matches(p) ?? false;
       const type: EntryType = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-      if (!excluded) out.push(toEntry(p, type, st, type === 'symlink' ? await fsp.readlink(join(dirAbs, names[i]!)) : undefined));
-      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) await visit(join(dirAbs, names[i]!), p);
+      if (!excluded) out.push(toEntry(p, type, st, type === 'symlink' ? readlinkSync(abs) : undefined));
+      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) visit(abs, p);
     }
   }
-  await visit(resolve(root), '');
+  visit(resolve(root), '');
   return out;
 }
 

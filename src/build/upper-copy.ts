@@ -7,7 +7,7 @@
 // directory makes it opaque; a symlink below the destination; errors) throw NeedsOverlay before
 // anything of theirs is written, and the caller redoes the copy on a mounted overlay; what was
 // already written is what the overlay would have written, so the two routes compose.
-import { promises as fsp, lstatSync, type Stats } from 'node:fs';
+import { promises as fsp, linkSync, lstatSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { layerXattrs, type KnownEntry } from '../layers/pack.js';
 import { lsetxattr } from '../sys/fs.js';
@@ -157,7 +157,9 @@ export class UpperWriter {
 
   /** A file or symlink (copyTree of a non-directory); its parent directory is in the upper dir. */
   async copyNonDir(src: string, rel: string, opts: CopyOptions): Promise<void> {
-    const st = await fsp.lstat(src);
+    // Synchronous stat and link: cheap calls, for which a trip through the thread pool costs more
+    // than the call; copies (the kernel's real work) stay asynchronous.
+    const st = lstatSync(src);
     const owner = opts.chown ?? (opts.zeroOwner ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
     const abs = this.abs(rel);
     const parent = parentOf(rel);
@@ -174,7 +176,7 @@ export class UpperWriter {
     } else if (st.isFile()) {
       const mode = opts.chmod ? opts.chmod(st.mode & 0o7777, false) : st.mode & 0o7777;
       known = { type: 'file', mode, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: st.size };
-      if (!(await this.linkEarlierCopy(src, st, rel, known))) {
+      if (!this.linkEarlierCopy(src, st, rel, known)) {
         // copyFile gives the copy the source's mode (fchmod); chown and chmod only when they change something.
         await fsp.copyFile(src, abs);
         if (!sameOwner) await fsp.lchown(abs, owner.uid, owner.gid);
@@ -199,7 +201,7 @@ export class UpperWriter {
    * rebuild after a small change copies mostly what the last one did. Each shared inode sits at
    * one path in every layer holding it, so it is also never twice in a layer.
    */
-  private async linkEarlierCopy(src: string, st: Stats, rel: string, want: KnownEntry): Promise<boolean> {
+  private linkEarlierCopy(src: string, st: Stats, rel: string, want: KnownEntry): boolean {
     if (!this.reuse || this.dirs.get(parentOf(rel))!.xattrs) return false;
     const earlier = this.reuse.find(src, st, rel);
     if (earlier === undefined) return false;
@@ -210,7 +212,7 @@ export class UpperWriter {
     if (!e?.isFile() || e.size !== want.size || (e.mode & 0o7777) !== want.mode || e.uid !== want.uid || e.gid !== want.gid) return false;
     if (Math.abs(e.mtimeMs - want.mtimeMs) >= 1 || Math.floor(e.mtimeMs / 1000) !== Math.floor(want.mtimeMs / 1000)) return false;
     try {
-      await fsp.link(earlier, this.abs(rel));
+      linkSync(earlier, this.abs(rel));
       return true;
     } catch {
       return false; // e.g. its layer was just removed: copy instead
