@@ -2,6 +2,8 @@
 // sources make the destination a directory; a directory source copies its contents), ownership
 // (0:0 from the context, kept from another stage or image, --chown by name through the image's
 // /etc/passwd), --chmod, heredoc sources, ADD's local tar extraction and http(s) downloads.
+// Context files go straight into the upper dir (upper-copy.ts); the rest, and the cases that
+// route leaves to overlayfs, are copied on the mounted merged view.
 import { createHash } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import { basename, join, posix } from 'node:path';

@@ -23,7 +23,7 @@ export interface PackOptions {
   known?: ReadonlyMap<string, KnownEntry>;
 }
 
-/** What packing needs to know of a file or symlink; it has no extended attributes and one link. */
+/** What packing needs to know of a file or symlink; it has no extended attributes and no other name in the layer. */
 export interface KnownEntry {
   type: 'file' | 'symlink';
   /** Permission bits plus setuid/setgid/sticky. */
