@@ -92,10 +92,20 @@ export class BuildContext {
       if (m.destRel === '') continue;
       entries.push({ abs: abs(m.path), destRel: m.destRel, type: m.type, isTopArchive: m.root && m.type === 'file', parentsToCreate: opts.parents });
     }
-    const hashes = await mapLimit(entries, 32, async (e): Promise<SourceHash> => {
+    // Remembered hashes (nearly all of them on a rebuild) are taken without a promise each.
+    await this.hashCache.load();
+    const hashes = new Array<SourceHash>(entries.length);
+    const toHash: number[] = [];
+    entries.forEach((e, i) => {
       const ce = byPath.get(e.abs.slice(this.root.length + 1));
-      const hash = ce ? await this.hashCache.hash(this.root, ce) : '';
-      return { path: e.destRel, mode: ce?.mode ?? 0, hash: `${e.type}:${hash}` };
+      const hash = ce ? this.hashCache.remembered(ce) : '';
+      if (hash === undefined) toHash.push(i);
+      else hashes[i] = { path: e.destRel, mode: ce?.mode ?? 0, hash: `${e.type}:${hash}` };
+    });
+    await mapLimit(toHash, 32, async (i) => {
+      const e = entries[i]!;
+      const ce = byPath.get(e.abs.slice(this.root.length + 1))!;
+      hashes[i] = { path: e.destRel, mode: ce.mode, hash: `${e.type}:${await this.hashCache.hash(this.root, ce)}` };
     });
     hashes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { tops, entries, hashes };

@@ -67,7 +67,7 @@ export class ContentHashCache {
 
   constructor(private readonly file: string) {}
 
-  private async load(): Promise<void> {
+  async load(): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
     try {
@@ -75,6 +75,12 @@ export class ContentHashCache {
     } catch {
       this.rows = {}; // missing or torn file: just re-hash
     }
+  }
+
+  /** The remembered hash of an unchanged file (after load()), if there is one. */
+  remembered(e: ContextEntry): string | undefined {
+    const row = e.type === 'file' ? this.rows[e.path] : undefined;
+    return row && sameStat(row, e) ? row[4] : undefined;
   }
 
   /** Hash of a context entry's content: file bytes, or the link target for a symlink. */
