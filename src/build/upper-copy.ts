@@ -7,7 +7,7 @@
 // directory makes it opaque; a symlink below the destination; errors) throw NeedsOverlay before
 // anything of theirs is written, and the caller redoes the copy on a mounted overlay; what was
 // already written is what the overlay would have written, so the two routes compose.
-import { promises as fsp, linkSync, lstatSync, type Stats } from 'node:fs';
+import { promises as fsp, linkSync, lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
 import { layerXattrs, type KnownEntry } from '../layers/pack.js';
 import { lsetxattr } from '../sys/fs.js';
@@ -155,44 +155,50 @@ export class UpperWriter {
     if (u?.type === 'dir' || (!u && this.view.lower(rel)?.type === 'dir')) throw new NeedsOverlay(`/${rel} is a directory`);
   }
 
-  /** A file or symlink (copyTree of a non-directory); its parent directory is in the upper dir. */
-  async copyNonDir(src: string, rel: string, opts: CopyOptions): Promise<void> {
-    // Synchronous stat and link: cheap calls, for which a trip through the thread pool costs more
-    // than the call; copies (the kernel's real work) stay asynchronous.
+  /**
+   * A file or symlink (copyTree of a non-directory) whose parent directory is in the upper dir.
+   * A hard link to an earlier copy is made at once (stat and link are cheap calls, for which a
+   * trip through the thread pool costs more than the call); a real copy is returned as a job, to
+   * run with others at once.
+   */
+  nonDir(src: string, rel: string, opts: CopyOptions): (() => Promise<void>) | null {
     const st = lstatSync(src);
     const owner = opts.chown ?? (opts.zeroOwner ? { uid: 0, gid: 0 } : { uid: st.uid, gid: st.gid });
     const abs = this.abs(rel);
     const parent = parentOf(rel);
     const made = this.creationOwner(parent);
     const sameOwner = made.uid === owner.uid && made.gid === owner.gid;
-    let known: KnownEntry;
+    // A parent with xattrs (a default ACL) may give the new entry some: then packing looks.
+    const record = (known: KnownEntry) => {
+      if (!this.dirs.get(parent)!.xattrs) this.known.set(rel, known);
+      if (known.type === 'file' && !this.dirs.get(parent)!.xattrs) this.copied.set(rel, { src, st });
+    };
     if (st.isSymbolicLink()) {
-      const target = await fsp.readlink(src);
-      await fsp.symlink(target, abs);
-      if (!sameOwner) await fsp.lchown(abs, owner.uid, owner.gid);
-      await fsp.lutimes(abs, st.atime, st.mtime);
-      this.view.upper.set(rel, { type: 'symlink', linkTarget: target });
-      known = { type: 'symlink', mode: 0o777, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: 0, linkname: target };
-    } else if (st.isFile()) {
-      const mode = opts.chmod ? opts.chmod(st.mode & 0o7777, false) : st.mode & 0o7777;
-      known = { type: 'file', mode, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: st.size };
-      if (!this.linkEarlierCopy(src, st, rel, known)) {
-        // copyFile gives the copy the source's mode (fchmod); chown and chmod only when they change something.
-        await fsp.copyFile(src, abs);
+      this.view.upper.set(rel, { type: 'symlink', linkTarget: readlinkSync(src) });
+      return async () => {
+        const target = this.view.upper.get(rel)!.linkTarget!;
+        await fsp.symlink(target, abs);
         if (!sameOwner) await fsp.lchown(abs, owner.uid, owner.gid);
-        if (!sameOwner || mode !== (st.mode & 0o7777)) await fsp.chmod(abs, mode); // chown clears setuid/setgid
-        await fsp.utimes(abs, st.atime, st.mtime); // Dates, as copyTree: times before 1970 survive
-      }
-      this.view.upper.set(rel, { type: 'file' });
-      this.copied.set(rel, { src, st });
-    } else {
-      throw new Error(`cannot copy ${src}: unsupported file type`);
+        await fsp.lutimes(abs, st.atime, st.mtime);
+        record({ type: 'symlink', mode: 0o777, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: 0, linkname: target });
+      };
     }
-    // A parent with xattrs (a default ACL) may have given the new entry some: let packing look.
-    if (this.dirs.get(parent)!.xattrs) {
-      this.known.delete(rel);
-      this.copied.delete(rel);
-    } else this.known.set(rel, known);
+    if (!st.isFile()) throw new Error(`cannot copy ${src}: unsupported file type`);
+    const mode = opts.chmod ? opts.chmod(st.mode & 0o7777, false) : st.mode & 0o7777;
+    const known: KnownEntry = { type: 'file', mode, uid: owner.uid, gid: owner.gid, mtimeMs: st.mtime.getTime(), size: st.size };
+    this.view.upper.set(rel, { type: 'file' });
+    if (this.linkEarlierCopy(src, st, rel, known)) {
+      record(known);
+      return null;
+    }
+    return async () => {
+      // copyFile gives the copy the source's mode (fchmod); chown and chmod only when they change something.
+      await fsp.copyFile(src, abs);
+      if (!sameOwner) await fsp.lchown(abs, owner.uid, owner.gid);
+      if (!sameOwner || mode !== (st.mode & 0o7777)) await fsp.chmod(abs, mode); // chown clears setuid/setgid
+      await fsp.utimes(abs, st.atime, st.mtime); // Dates, as copyTree: times before 1970 survive
+      record(known);
+    };
   }
 
   /**
@@ -262,7 +268,8 @@ export async function copyEntriesToUpper(w: UpperWriter, root: string, entries: 
   // Two sources landing on one name: the later one wins, as if copied one after the other.
   const files = [...new Map(entries.filter((e) => e.type !== 'dir').map((e) => [e.destRel, e])).values()];
   for (const e of files) await ensureParent(e.destRel);
-  await mapLimit(files, 64, (e) => w.copyNonDir(e.abs, at(e.destRel), opts));
+  const copies = files.map((e) => w.nonDir(e.abs, at(e.destRel), opts)).filter((job) => job !== null);
+  await mapLimit(copies, 64, (job) => job());
 }
 
 /** copy-step.ts's single non-directory source to `destPath` (a file name, or an existing directory). */
@@ -273,7 +280,7 @@ export async function copySingleToUpper(w: UpperWriter, src: string, name: strin
   if (rel === '' || w.view.typeAt(parentOf(rel)) !== 'dir') throw new NeedsOverlay(`no directory for ${dest}`);
   w.checkNonDir(rel);
   await w.ensureUpper(parentOf(rel));
-  await w.copyNonDir(src, rel, opts);
+  await w.nonDir(src, rel, opts)?.();
 }
 
 /** WORKDIR's mkdir -p, in the upper dir (on the overlay when NeedsOverlay: it reports the error). */
