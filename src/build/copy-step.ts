@@ -105,7 +105,7 @@ const hasArchive = async (sel: CopySelection) => {
 export async function copySelectionToUpper(w: UpperWriter, sel: CopySelection, destPath: string, destIsDir: boolean, opts: CopyOptions, owner: Ownership | undefined): Promise<void> {
   if (sel.tops.length === 1 && sel.tops[0]!.type !== 'dir' && !destIsDir) {
     const top = sel.tops[0]!;
-    await copySingleToUpper(w, top.abs, top.destRel, destPath, { ...opts, recursive: false }, owner);
+    await copySingleToUpper(w, top.abs, top.destRel, destPath, opts, owner);
     return;
   }
   const root = await w.mkdirAll(destPath, owner);

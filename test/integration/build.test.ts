@@ -196,6 +196,14 @@ describe('kiln build', () => {
     assert.equal(inImage(k, 'reuse2', 'cat /files/a.txt /files/b.txt /elsewhere/a.txt'), 'a\nb\nchanged\na\n');
   });
 
+  it('ADD of several local files copies the plain ones and unpacks only archives', () => {
+    const ctx = context({ Dockerfile: 'FROM busybox\nADD a.txt b.txt /d/\nADD a.txt t.tar /e/\n', 'a.txt': 'a\n', 'b.txt': 'b\n', 'in/x': 'x\n' });
+    dirs.push(ctx);
+    spawnSync('tar', ['-cf', 't.tar', '-C', 'in', 'x'], { cwd: ctx });
+    k.ok(['build', '-q', '-t', 'addplain', ctx]);
+    assert.equal(inImage(k, 'addplain', 'cat /d/a.txt /d/b.txt /e/a.txt /e/x; ls /e'), 'a\nb\na\nx\na.txt\nx\n');
+  });
+
   it('kiln dockerfile parse explains stages, the target and line numbers without building', () => {
     const ctx = context({ Dockerfile: 'ARG V=1\nFROM busybox AS a\nRUN echo $V\nFROM scratch AS b\nCOPY --from=a /x /x\nFROM busybox\n' });
     dirs.push(ctx);
