@@ -7,7 +7,7 @@ import type { Engine } from '../engine.js';
 import { createIgnoreMatcher, type IgnoreMatcher } from '../dockerfile/dockerignore.js';
 import { resolveIgnoreFile } from '../dockerfile/ignore-file.js';
 import { selectSources } from '../dockerfile/context-select.js';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, type Stats } from 'node:fs';
 import { ContentHashCache, walkContext, type ContextEntry, type EntryType } from './context.js';
 import type { SourceHash } from './cache-key.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -42,8 +42,11 @@ export class BuildContext {
   private readonly hashCache: ContentHashCache;
   readonly root: string;
 
+  private readonly layersDir: string;
+
   constructor(engine: Engine, root: string, private readonly dockerfilePath: string) {
     this.root = root;
+    this.layersDir = engine.layers.layersDir;
     const dir = join(engine.root, 'build', 'context-hashes');
     mkdirSync(dir, { recursive: true });
     this.hashCache = new ContentHashCache(join(dir, `${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`));
@@ -89,13 +92,45 @@ export class BuildContext {
       if (m.destRel === '') continue;
       entries.push({ abs: abs(m.path), destRel: m.destRel, type: m.type, isTopArchive: m.root && m.type === 'file', parentsToCreate: opts.parents });
     }
-    const hashes = await mapLimit(entries, 32, async (e): Promise<SourceHash> => {
+    // Remembered hashes (nearly all of them on a rebuild) are taken without a promise each.
+    await this.hashCache.load();
+    const hashes = new Array<SourceHash>(entries.length);
+    const toHash: number[] = [];
+    entries.forEach((e, i) => {
       const ce = byPath.get(e.abs.slice(this.root.length + 1));
-      const hash = ce ? await this.hashCache.hash(this.root, ce) : '';
-      return { path: e.destRel, mode: ce?.mode ?? 0, hash: `${e.type}:${hash}` };
+      const hash = ce ? this.hashCache.remembered(ce) : '';
+      if (hash === undefined) toHash.push(i);
+      else hashes[i] = { path: e.destRel, mode: ce?.mode ?? 0, hash: `${e.type}:${hash}` };
+    });
+    await mapLimit(toHash, 32, async (i) => {
+      const e = entries[i]!;
+      const ce = byPath.get(e.abs.slice(this.root.length + 1))!;
+      hashes[i] = { path: e.destRel, mode: ce.mode, hash: `${e.type}:${await this.hashCache.hash(this.root, ce)}` };
     });
     hashes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
     return { tops, entries, hashes };
+  }
+
+  /**
+   * Hard links instead of copies: the file an earlier COPY made from the current content of
+   * context file `abs` (stat `st`, taken when it is copied) at `layerRel` in its layer, and
+   * remembering new copies. Layer directories never change once made, so another layer may share
+   * the file; at the same path only, so an image (whose overlay shows one layer's file per path)
+   * never shows one inode under two names.
+   */
+  readonly copies = {
+    find: (abs: string, st: Stats, layerRel: string): string | undefined => {
+      const loc = this.hashCache.copyOf(this.rel(abs), st, layerRel);
+      return loc === undefined ? undefined : join(this.layersDir, loc);
+    },
+    remember: (abs: string, st: Stats, layerFile: string): void => {
+      const loc = layerFile.startsWith(this.layersDir + '/') ? layerFile.slice(this.layersDir.length + 1) : '';
+      if (/^[0-9a-f]{64}\/diff\//.test(loc)) this.hashCache.rememberCopy(this.rel(abs), st, loc);
+    },
+  };
+
+  private rel(abs: string): string {
+    return abs.slice(this.root.length + 1);
   }
 
   async close(): Promise<void> {

@@ -2,8 +2,10 @@
 // the content hash of each, which COPY/ADD cache keys are made of. Hashing a large context must not
 // re-read unchanged files on every build, so hashes are remembered per context directory keyed by
 // (size, mtime, ctime, inode), as BuildKit's content-hash cache does; a changed stat re-hashes.
+// The same rows remember which layer files COPY made from that content, for COPY to hard-link
+// instead of copying again (upper-copy.ts).
 import { createHash } from 'node:crypto';
-import { createReadStream, promises as fsp, type Stats } from 'node:fs';
+import { createReadStream, lstatSync, promises as fsp, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 export type EntryType = 'file' | 'dir' | 'symlink';
@@ -26,19 +28,21 @@ import type { IgnoreMatcher } from '../dockerfile/dockerignore.js';
  *  An excluded directory is still entered when a later `!` pattern might re-include something in it. */
 export async function walkContext(root: string, ignore: IgnoreMatcher | null): Promise<ContextEntry[]> {
   const out: ContextEntry[] = [];
-  async function visit(dirAbs: string, rel: string): Promise<void> {
-    const names = (await fsp.readdir(dirAbs)).sort();
-    const stats = await Promise.all(names.map((n) => fsp.lstat(join(dirAbs, n))));
-    for (let i = 0; i < names.length; i++) {
-      const p = rel ? `${rel}/${names[i]}` : names[i]!;
-      const st = stats[i]!;
+  // Synchronous calls: an lstat costs microseconds, a trip through the thread pool for each of
+  // thousands of files costs more than the call.
+  function visit(dirAbs: string, rel: string): void {
+    const names = readdirSync(dirAbs).sort();
+    for (const name of names) {
+      const p = rel ? `${rel}/${name}` : name;
+      const abs = join(dirAbs, name);
+      const st = lstatSync(abs);
       const excluded = ignore?.matches(p) ?? false;
       const type: EntryType = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
-      if (!excluded) out.push(toEntry(p, type, st, type === 'symlink' ? await fsp.readlink(join(dirAbs, names[i]!)) : undefined));
-      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) await visit(join(dirAbs, names[i]!), p);
+      if (!excluded) out.push(toEntry(p, type, st, type === 'symlink' ? readlinkSync(abs) : undefined));
+      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) visit(abs, p);
     }
   }
-  await visit(resolve(root), '');
+  visit(resolve(root), '');
   return out;
 }
 
@@ -46,7 +50,14 @@ function toEntry(path: string, type: EntryType, st: Stats, linkTarget?: string):
   return { path, type, mode: st.mode & 0o7777, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, linkTarget };
 }
 
-type CacheRow = [size: number, mtimeMs: number, ctimeMs: number, ino: number, hash: string];
+/** `copies`: files in layer dirs ("<chain ID hex>/diff/<path>") that COPY made from this content, one per path. */
+type CacheRow = [size: number, mtimeMs: number, ctimeMs: number, ino: number, hash: string, copies?: string[]];
+
+const MAX_COPIES = 8;
+const pathOfCopy = (c: string) => c.slice(70); // after "<64 hex>/diff/"
+
+type StatKey = Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>;
+const sameStat = (row: CacheRow, st: StatKey) => row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ctimeMs && row[3] === st.ino;
 
 /** Remembers file hashes between builds in one JSON file per context directory. */
 export class ContentHashCache {
@@ -56,7 +67,7 @@ export class ContentHashCache {
 
   constructor(private readonly file: string) {}
 
-  private async load(): Promise<void> {
+  async load(): Promise<void> {
     if (this.loaded) return;
     this.loaded = true;
     try {
@@ -66,17 +77,38 @@ export class ContentHashCache {
     }
   }
 
+  /** The remembered hash of an unchanged file (after load()), if there is one. */
+  remembered(e: ContextEntry): string | undefined {
+    const row = e.type === 'file' ? this.rows[e.path] : undefined;
+    return row && sameStat(row, e) ? row[4] : undefined;
+  }
+
   /** Hash of a context entry's content: file bytes, or the link target for a symlink. */
   async hash(root: string, e: ContextEntry): Promise<string> {
     if (e.type === 'dir') return '';
     if (e.type === 'symlink') return createHash('sha256').update(`link:${e.linkTarget}`).digest('hex');
     await this.load();
     const row = this.rows[e.path];
-    if (row && row[0] === e.size && row[1] === e.mtimeMs && row[2] === e.ctimeMs && row[3] === e.ino) return row[4];
+    if (row && sameStat(row, e)) return row[4];
     const h = await hashFile(join(root, e.path), e.size);
     this.rows[e.path] = [e.size, e.mtimeMs, e.ctimeMs, e.ino, h];
     this.dirty = true;
     return h;
+  }
+
+  /** The layer file an earlier COPY made at `layerPath` from `path` while it had the stat `st` (so the same content). */
+  copyOf(path: string, st: StatKey, layerPath: string): string | undefined {
+    const row = this.rows[path];
+    return row && sameStat(row, st) && Array.isArray(row[5]) ? row[5].find((c) => pathOfCopy(c) === layerPath) : undefined;
+  }
+
+  /** Remembers that `path`, with the stat `st` it was hashed with, was copied to `copy` ("<hex>/diff/<path>"). */
+  rememberCopy(path: string, st: StatKey, copy: string): void {
+    const row = this.rows[path];
+    if (!row || !sameStat(row, st) || (Array.isArray(row[5]) && row[5][0] === copy)) return;
+    const earlier = Array.isArray(row[5]) ? row[5] : [];
+    row[5] = [copy, ...earlier.filter((c) => pathOfCopy(c) !== pathOfCopy(copy))].slice(0, MAX_COPIES);
+    this.dirty = true;
   }
 
   async save(): Promise<void> {

@@ -18,7 +18,7 @@ import { resolveRunMounts } from './run-mounts.js';
 import { withSnapshot } from './snapshot.js';
 import { resolveOrPull } from './base-image.js';
 import { cacheEntriesFor, lookupCache, recordCache } from './cache-store.js';
-import { mkdirAll } from './fs-copy.js';
+import { makeWorkdir } from './upper-copy.js';
 import type { Location, Step } from './steps.js';
 
 export interface BuildRequest {
@@ -377,16 +377,21 @@ class Builder {
       }
     } else if (s.kind === 'WORKDIR') {
       const dir = cfg.cc(c).WorkingDir!;
-      const r = await withSnapshot(this.engine, diffIds, (snap) => mkdirAll(snap.merged, dir).then(() => undefined), { keepEmpty: false, sourceDateEpoch: sde });
+      const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir), { keepEmpty: false, sourceDateEpoch: sde });
       layer = r.layer;
     } else {
+      const reuse = this.req.noCache ? undefined : this.context.copies;
       const r = await withSnapshot(
         this.engine,
         diffIds,
-        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: this.context, selected: sources, fromStage, fromImage, user: c.config?.User }),
+        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: this.context, selected: sources, fromStage, fromImage, user: c.config?.User, reuse }),
         { keepEmpty: true, sourceDateEpoch: sde },
       );
       layer = r.layer;
+      if (layer && r.value) {
+        const dir = this.engine.layers.dir(layer.chainId);
+        for (const [rel, { src, st }] of r.value) this.context.copies.remember(src, st, join(dir, rel));
+      }
     }
 
     if (layer) {

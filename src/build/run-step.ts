@@ -112,7 +112,7 @@ export async function runStep(engine: Engine, input: RunStepInput): Promise<RunS
     engine,
     input.diffIds,
     async (s) => {
-      const exitCode = await runInRootfs(engine, { ...input, containerId, rootfs: s.merged, upper: s.upper, scratch: s.scratch });
+      const exitCode = await runInRootfs(engine, { ...input, containerId, rootfs: s.mount(), upper: s.upper, scratch: s.scratch });
       // A failed step leaves nothing behind: throwing skips the commit and removes the snapshot.
       if (exitCode !== 0) throw new StepFailed(exitCode);
       return exitCode;

@@ -2,17 +2,24 @@
 // dir, a mutation of the merged view (a RUN in a container, a COPY, a mkdir), and the upper dir
 // committed as the new layer (DESIGN.md, idea 2). The upper dir is renamed into the layer store,
 // so it serves as is as a lower dir for the next step: nothing is copied or re-extracted.
+// The overlay is mounted only when a step asks for it: COPY and WORKDIR usually write the upper
+// dir themselves (upper-copy.ts), which spares the mount, the unmount and overlayfs on every write.
 import { mkdirSync, rmSync, readdirSync, lstatSync, rmdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import type { Engine } from '../engine.js';
 import { removeTree } from '../store/staging.js';
 import type { Digest } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
+import type { KnownEntry } from '../layers/pack.js';
 
 export interface Snapshot {
-  /** The merged root filesystem, writable; changes land in `upper`. */
-  merged: string;
+  /** Mounts the writable merged root filesystem (once) and returns its path; changes land in `upper`. */
+  mount(): string;
   upper: string;
+  /** The parent's layer directories, top first (an empty one for FROM scratch). */
+  lower: string[];
+  /** Set by a step that wrote `upper` itself: what it knows of the files (see PackOptions.known). */
+  known?: ReadonlyMap<string, KnownEntry>;
   /** Private scratch space next to the snapshot (bundle dirs, secrets) on the same filesystem. */
   scratch: string;
 }
@@ -36,9 +43,11 @@ export async function withSnapshot<T>(
   opts: { keepEmpty: boolean; sourceDateEpoch?: number },
 ): Promise<{ value: T; layer: CommitResult | null }> {
   const base = engine.tmpDir('step-');
-  const s: Snapshot = { merged: join(base, 'merged'), upper: join(base, 'upper'), scratch: join(base, 'scratch') };
+  const merged = join(base, 'merged');
   const work = join(base, 'work');
-  for (const d of [s.merged, s.upper, work, s.scratch]) mkdirSync(d, { recursive: true });
+  const upper = join(base, 'upper');
+  const scratch = join(base, 'scratch');
+  for (const d of [upper, scratch]) mkdirSync(d, { recursive: true });
   let lower = engine.layers.lowerDirs(diffIds);
   if (lower.length === 0) {
     // overlayfs needs at least one lower dir; FROM scratch gets an empty one.
@@ -47,20 +56,34 @@ export async function withSnapshot<T>(
     lower = [empty];
   }
   let mounted = false;
+  const s: Snapshot = {
+    upper,
+    scratch,
+    lower,
+    mount: () => {
+      if (!mounted) {
+        for (const d of [merged, work]) mkdirSync(d, { recursive: true });
+        mountOverlay({ lower, upper, work, target: merged });
+        mounted = true;
+      }
+      return merged;
+    },
+  };
   try {
-    mountOverlay({ lower, upper: s.upper, work, target: s.merged });
-    mounted = true;
     const value = await fn(s);
-    unmountOverlay(s.merged);
-    mounted = false;
-    const changed = readdirSync(s.upper).length > 0;
+    if (mounted) {
+      unmountOverlay(merged);
+      mounted = false;
+      s.known = undefined; // files written through the overlay are not what the step recorded
+    }
+    const changed = readdirSync(upper).length > 0;
     if (!changed && !opts.keepEmpty) return { value, layer: null };
-    const c = await engine.layers.commitDir(s.upper, diffIds, { sourceDateEpoch: opts.sourceDateEpoch });
+    const c = await engine.layers.commitDir(upper, diffIds, { sourceDateEpoch: opts.sourceDateEpoch, known: s.known });
     return { value, layer: { ...c, changed } };
   } finally {
     if (mounted) {
       try {
-        unmountOverlay(s.merged);
+        unmountOverlay(merged);
       } catch {
         /* best effort: the tmp sweep retries */
       }

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import type { Digest } from '../image/types.js';
 import { lgetxattr, llistxattr, major, minor } from '../sys/fs.js';
-import { END_OF_ARCHIVE, encodeHeader, padding, type TarHeader } from './tar.js';
+import { BLOCK, END_OF_ARCHIVE, encodeHeader, padding, type TarHeader } from './tar.js';
 
 export const WHITEOUT_PREFIX = '.wh.';
 export const WHITEOUT_OPAQUE = '.wh..wh..opq';
@@ -16,6 +16,23 @@ export const OVERLAY_OPAQUE_XATTR = 'trusted.overlay.opaque';
 export interface PackOptions {
   /** Clamp every mtime to this (seconds since the epoch): reproducible builds. */
   sourceDateEpoch?: number;
+  /**
+   * Files and symlinks (by path relative to `dir`) whose metadata the caller knows because it has
+   * just written them (a COPY step): packed without lstat or xattr calls. Must be what is on disk.
+   */
+  known?: ReadonlyMap<string, KnownEntry>;
+}
+
+/** What packing needs to know of a file or symlink; it has no extended attributes and no other name in the layer. */
+export interface KnownEntry {
+  type: 'file' | 'symlink';
+  /** Permission bits plus setuid/setgid/sticky. */
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  size: number;
+  linkname?: string;
 }
 
 export interface PackResult {
@@ -30,6 +47,7 @@ export interface PackResult {
 }
 
 const CHUNK = 1 << 20;
+const ZEROS = Buffer.alloc(BLOCK); // padding: read-only, shared
 const YIELD_EVERY = 16 << 20;
 
 const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a), Buffer.from(b));
@@ -100,77 +118,123 @@ export async function packLayer(dir: string, out: Writable | null, opts: PackOpt
     pendingBytes = 0;
     if (!out.write(b)) await waitDrain(out);
   };
-  const emit = async (b: Buffer): Promise<void> => {
+  // Hashing (and queueing for `out`) is synchronous; the walk awaits only when a write must wait
+  // for `out` or the event loop is due a turn, not once per piece: for thousands of small files
+  // the promise round trips cost more than the hashing.
+  const emit = (b: Buffer): void => {
     hash.update(b);
     size += b.length;
+    sinceYield += b.length;
     if (out) {
       pending.push(b);
       pendingBytes += b.length;
-      if (pendingBytes >= CHUNK) await flush();
     }
-    sinceYield += b.length;
+  };
+  const due = () => (out !== null && pendingBytes >= CHUNK) || sinceYield >= YIELD_EVERY;
+  const settle = async (): Promise<void> => {
+    if (out && pendingBytes >= CHUNK) await flush();
     if (sinceYield >= YIELD_EVERY) {
       sinceYield = 0;
       await new Promise<void>((r) => setImmediate(r));
     }
   };
-  const header = async (h: TarHeader): Promise<void> => {
+  const header = (h: TarHeader): void => {
     entries++;
-    await emit(encodeHeader(h));
+    emit(encodeHeader(h));
   };
   const mtimeOf = (st: BigIntStats): number => {
     const t = Number(st.mtimeNs / 1_000_000_000n) - (st.mtimeNs < 0n && st.mtimeNs % 1_000_000_000n !== 0n ? 1 : 0);
     return epoch !== undefined && t > epoch ? epoch : t;
   };
 
-  const packFile = async (abs: string, rel: string, h: TarHeader): Promise<void> => {
+  /** Reads the next piece of a file with `left` bytes to go (one byte more: a file that grew is noticed, not cut). */
+  const readPiece = (fd: number, rel: string, left: number): Buffer => {
+    const want = Math.min(CHUNK, left + 1);
+    const buf = readBuf ?? Buffer.allocUnsafe(want);
+    const n = readSync(fd, buf, 0, want, null);
+    if (n > left) throw new Error(`layer file ${JSON.stringify(rel)} grew while being packed`);
+    if (n < want && n < left) throw new Error(`layer file ${JSON.stringify(rel)} shrank while being packed`);
+    return n === buf.length ? buf : buf.subarray(0, n);
+  };
+  /** A file's header, bytes and padding; a promise only for a file of several pieces. */
+  const packFile = (abs: string, rel: string, h: TarHeader): Promise<void> | void => {
     const fd = openSync(abs, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+    let closeHere = true;
     try {
-      await header(h);
-      let left = h.size;
-      while (left > 0) {
-        const buf = readBuf ?? Buffer.allocUnsafe(Math.min(CHUNK, left));
-        const n = readSync(fd, buf, 0, Math.min(buf.length, left), null);
-        if (n === 0) throw new Error(`layer file ${JSON.stringify(rel)} shrank while being packed`);
-        left -= n;
-        await emit(n === buf.length ? buf : buf.subarray(0, n));
+      header(h);
+      if (h.size < CHUNK) {
+        emit(readPiece(fd, rel, h.size));
+        const pad = padding(h.size);
+        if (pad) emit(ZEROS.subarray(0, pad));
+        return;
       }
-      const pad = padding(h.size);
-      if (pad) await emit(Buffer.alloc(pad));
+      closeHere = false;
+      return (async () => {
+        try {
+          for (let left = h.size; ; ) {
+            if (due()) await settle();
+            const piece = readPiece(fd, rel, left);
+            left -= piece.length;
+            emit(piece);
+            if (left === 0 && piece.length < CHUNK) break;
+          }
+          const pad = padding(h.size);
+          if (pad) emit(ZEROS.subarray(0, pad));
+        } finally {
+          closeSync(fd);
+        }
+      })();
     } finally {
-      closeSync(fd);
+      if (closeHere) closeSync(fd);
     }
+  };
+
+  const known = opts.known;
+  const packKnown = (k: KnownEntry, abs: string, rel: string): Promise<void> | void => {
+    const ms = Math.floor(k.mtimeMs / 1000);
+    const base = { name: rel, uid: k.uid, gid: k.gid, mtime: epoch !== undefined && ms > epoch ? epoch : ms, mode: k.mode & 0o7777 };
+    if (k.type === 'symlink') return header({ ...base, type: 'symlink', size: 0, linkname: k.linkname! });
+    contentSize += k.size;
+    return packFile(abs, rel, { ...base, type: 'file', size: k.size });
   };
 
   const walk = async (absDir: string, relDir: string): Promise<void> => {
     const names = readdirSync(absDir).sort(byteOrder);
     for (const name of names) {
+      if (due()) await settle();
       const abs = join(absDir, name);
       const rel = relDir + name;
+      const k = known?.get(rel);
+      if (k) {
+        const p = packKnown(k, abs, rel);
+        if (p) await p;
+        continue;
+      }
       const st = lstatSync(abs, { bigint: true });
       const base = { uid: Number(st.uid), gid: Number(st.gid), mtime: mtimeOf(st), mode: Number(st.mode) & 0o7777 };
       if (isWhiteout(st)) {
-        await header({ ...base, name: relDir + WHITEOUT_PREFIX + name, type: 'file', mode: 0o600, size: 0 });
+        header({ ...base, name: relDir + WHITEOUT_PREFIX + name, type: 'file', mode: 0o600, size: 0 });
       } else if (st.isDirectory()) {
-        await header({ ...base, name: rel + '/', type: 'dir', size: 0, xattrs: layerXattrs(abs) });
+        header({ ...base, name: rel + '/', type: 'dir', size: 0, xattrs: layerXattrs(abs) });
         if (isOpaqueDir(abs)) {
-          await header({ ...base, name: rel + '/' + WHITEOUT_OPAQUE, type: 'file', mode: base.mode & 0o777, size: 0 });
+          header({ ...base, name: rel + '/' + WHITEOUT_OPAQUE, type: 'file', mode: base.mode & 0o777, size: 0 });
         }
         await walk(abs, rel + '/');
       } else if (st.isFile()) {
         const key = `${st.dev}:${st.ino}`;
         const first = st.nlink > 1n ? links.get(key) : undefined;
         if (first !== undefined) {
-          await header({ ...base, name: rel, type: 'link', size: 0, linkname: first, xattrs: layerXattrs(abs) });
+          header({ ...base, name: rel, type: 'link', size: 0, linkname: first, xattrs: layerXattrs(abs) });
         } else {
           if (st.nlink > 1n) links.set(key, rel);
           contentSize += Number(st.size);
-          await packFile(abs, rel, { ...base, name: rel, type: 'file', size: Number(st.size), xattrs: layerXattrs(abs) });
+          const p = packFile(abs, rel, { ...base, name: rel, type: 'file', size: Number(st.size), xattrs: layerXattrs(abs) });
+          if (p) await p;
         }
       } else if (st.isSymbolicLink()) {
-        await header({ ...base, name: rel, type: 'symlink', size: 0, linkname: readlinkSync(abs), xattrs: layerXattrs(abs) });
+        header({ ...base, name: rel, type: 'symlink', size: 0, linkname: readlinkSync(abs), xattrs: layerXattrs(abs) });
       } else if (st.isCharacterDevice() || st.isBlockDevice()) {
-        await header({
+        header({
           ...base,
           name: rel,
           type: st.isCharacterDevice() ? 'char' : 'block',
@@ -180,14 +244,14 @@ export async function packLayer(dir: string, out: Writable | null, opts: PackOpt
           xattrs: layerXattrs(abs),
         });
       } else if (st.isFIFO()) {
-        await header({ ...base, name: rel, type: 'fifo', size: 0, xattrs: layerXattrs(abs) });
+        header({ ...base, name: rel, type: 'fifo', size: 0, xattrs: layerXattrs(abs) });
       }
       // Sockets are not archivable (Docker skips them too).
     }
   };
 
   await walk(dir, '');
-  await emit(END_OF_ARCHIVE);
+  emit(END_OF_ARCHIVE);
   await flush();
   return { diffId: `sha256:${hash.digest('hex')}`, size, contentSize, entries };
 }

@@ -2,7 +2,10 @@
 // a user would: files inside the built image, exit codes, output lines, image IDs.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rmSync, appendFileSync } from 'node:fs';
+import { rmSync, appendFileSync, readFileSync, statSync } from 'node:fs';
+import { chainIds } from '../../src/image/digest.js';
+import type { Digest } from '../../src/image/types.js';
+import { packLayer } from '../../src/layers/pack.js';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Kiln, kilnBin, makeContext } from '../helpers/kiln.js';
@@ -124,6 +127,81 @@ describe('kiln build', () => {
     const b = k.ok(['build', '-q', '--no-cache', ctx], { env }).stdout.trim();
     assert.match(a, /^sha256:[0-9a-f]{64}$/);
     assert.equal(a, b);
+  });
+
+  it('COPY and WORKDIR layers (written without an overlay) are byte for byte what they were when written through one', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'RUN mkdir -p /srv/real/sub && ln -s /srv/real /srv/link && echo old > /srv/real/existing && chmod 750 /srv/real && chown 5:6 /srv/real/sub',
+        'COPY files/ /srv/link/app/', // through a symlink of a lower layer: /srv/real is copied up as it was
+        'COPY one.txt /srv/real/existing', // onto a file of a lower layer
+        'COPY one.txt /srv/real/sub/', // into a lower directory with its own owner
+        'COPY --chown=1:2 --chmod=600 files/ /srv/new/',
+        'WORKDIR /srv/real/work',
+      ].join('\n') + '\n',
+      'files/a.txt': 'a\n',
+      'files/d/b.txt': 'b\n',
+      'one.txt': '1\n',
+    });
+    dirs.push(ctx);
+    spawnSync('sh', ['-c', 'chmod 644 files/a.txt files/d/b.txt one.txt && chmod 755 files files/d'], { cwd: ctx });
+    k.ok(['build', '-q', '--no-cache', '-t', 'copylayers', ctx], { env: { SOURCE_DATE_EPOCH: '1' } });
+    const layers = JSON.parse(k.ok(['inspect', '--format', '{{json .RootFS.Layers}}', 'copylayers']).stdout) as string[];
+    // Computed by the overlay route (kiln before COPY wrote upper dirs itself).
+    assert.deepEqual(layers.slice(2), [
+      'sha256:fc6b811ef8a587e9a50dd21a52810a62df520da71245544a273053e6f3cc59dc',
+      'sha256:6908c03648ba88cc064f44f3d25c81dfe4049374430e86178cee49cf1af04114',
+      'sha256:1b1ee11a5145d373a9fc93e42adc3276e1564644b9cabe5fc2fd144406293a37',
+      'sha256:81ae5bba3609fb89b1a6dca272c08221184ebd83741c07db1e935e2726aa0333',
+      'sha256:37dec393fe4715e0fba73a7830a66e81f776f857359c28cebdca08a6d53206f0',
+    ]);
+    assert.equal(inImage(k, 'copylayers', 'cat /srv/link/app/a.txt /srv/real/app/d/b.txt /srv/real/existing /srv/real/sub/one.txt; pwd'), 'a\nb\n1\n1\n/srv/real/work\n');
+  });
+
+  it('a rebuild hard-links what an earlier COPY made from unchanged files at the same path; the layers stay what they would be', async () => {
+    const ctx = context({
+      Dockerfile: 'FROM busybox\nCOPY files/ /files/\nCOPY files/a.txt /elsewhere/a.txt\nCOPY --chmod=600 files/ /private/\n',
+      'files/a.txt': 'a\n',
+      'files/b.txt': 'b\n',
+    });
+    dirs.push(ctx);
+    const layerDirs = (image: string) => {
+      const diffIds = JSON.parse(k.ok(['inspect', '--format', '{{json .RootFS.Layers}}', image]).stdout) as Digest[];
+      return chainIds(diffIds).map((c) => join(k.root, 'layers', c.slice('sha256:'.length), 'diff'));
+    };
+    const ino = (dir: string, p: string) => statSync(join(dir, p)).ino;
+    k.ok(['build', '-q', '-t', 'reuse1', ctx]);
+    appendFileSync(join(ctx, 'files/b.txt'), 'changed\n');
+    k.ok(['build', '-q', '-t', 'reuse2', ctx]);
+    const [one, two] = [layerDirs('reuse1'), layerDirs('reuse2')];
+    // Unchanged: the same file, in every COPY of it (each at its own path); changed: a new one.
+    assert.equal(ino(two[1]!, 'files/a.txt'), ino(one[1]!, 'files/a.txt'));
+    assert.ok(statSync(join(two[1]!, 'files/a.txt')).nlink >= 2);
+    assert.notEqual(ino(two[1]!, 'files/b.txt'), ino(one[1]!, 'files/b.txt'));
+    assert.equal(readFileSync(join(two[1]!, 'files/b.txt'), 'utf8'), 'b\nchanged\n');
+    assert.equal(ino(two[2]!, 'elsewhere/a.txt'), ino(one[2]!, 'elsewhere/a.txt'));
+    assert.notEqual(ino(two[2]!, 'elsewhere/a.txt'), ino(two[1]!, 'files/a.txt'));
+    assert.equal(ino(two[3]!, 'private/a.txt'), ino(one[3]!, 'private/a.txt'));
+    assert.equal(statSync(join(two[3]!, 'private/a.txt')).mode & 0o777, 0o600);
+    assert.notEqual(ino(two[3]!, 'private/a.txt'), ino(two[1]!, 'files/a.txt'));
+    // A layer that shares files packs to its diffID like any other.
+    const diffIds = JSON.parse(k.ok(['inspect', '--format', '{{json .RootFS.Layers}}', 'reuse2']).stdout) as Digest[];
+    for (let i = 1; i < 4; i++) assert.equal((await packLayer(two[i]!, null)).diffId, diffIds[i]);
+    // --no-cache takes nothing from earlier builds (its layer may still turn out to be reuse2's,
+    // made within the same second: then the new one was thrown away).
+    const links = statSync(join(two[1]!, 'files/a.txt')).nlink;
+    k.ok(['build', '-q', '--no-cache', '-t', 'reuse3', ctx]);
+    assert.equal(statSync(join(two[1]!, 'files/a.txt')).nlink, links);
+    assert.equal(inImage(k, 'reuse2', 'cat /files/a.txt /files/b.txt /elsewhere/a.txt'), 'a\nb\nchanged\na\n');
+  });
+
+  it('ADD of several local files copies the plain ones and unpacks only archives', () => {
+    const ctx = context({ Dockerfile: 'FROM busybox\nADD a.txt b.txt /d/\nADD a.txt t.tar /e/\n', 'a.txt': 'a\n', 'b.txt': 'b\n', 'in/x': 'x\n' });
+    dirs.push(ctx);
+    spawnSync('tar', ['-cf', 't.tar', '-C', 'in', 'x'], { cwd: ctx });
+    k.ok(['build', '-q', '-t', 'addplain', ctx]);
+    assert.equal(inImage(k, 'addplain', 'cat /d/a.txt /d/b.txt /e/a.txt /e/x; ls /e'), 'a\nb\na\nx\na.txt\nx\n');
   });
 
   it('kiln dockerfile parse explains stages, the target and line numbers without building', () => {

@@ -93,6 +93,30 @@ describe('packLayer / applyLayer', () => {
     assert.notEqual((await packLayer(d, null)).diffId, a.diffId);
   });
 
+  it('files of one, several and exactly one read-size pieces pack as GNU tar reads them back', async () => {
+    const d = fresh('sizes');
+    const sizes = { empty: 0, small: 100, exact: 1 << 20, big: (5 << 19) + 7 };
+    for (const [name, n] of Object.entries(sizes)) writeFileSync(join(d, name), Buffer.alloc(n, name.charCodeAt(0)));
+    const file = join(t.dir, `sizes-${n++}.tar`);
+    const r = await packToFile(d, file);
+    assert.equal(r.diffId, sha(readFileSync(file)));
+    assert.equal((await packLayer(d, null)).diffId, r.diffId);
+    const x = fresh('sizes-x');
+    sh(`tar -xf ${file} -C ${x}`);
+    for (const [name, n] of Object.entries(sizes)) assert.deepEqual(readFileSync(join(x, name)), Buffer.alloc(n, name.charCodeAt(0)));
+  });
+
+  it('trusts what the caller knows of a file, but not its size: a file that grew or shrank fails the pack', async () => {
+    const d = fresh('known');
+    writeFileSync(join(d, 'f'), 'twelve bytes');
+    utimesSync(join(d, 'f'), 1_600_000_000, 1_600_000_000);
+    sh(`chmod 640 ${d}/f`);
+    const known = (size: number) => new Map([['f', { type: 'file' as const, mode: 0o640, uid: 0, gid: 0, mtimeMs: 1_600_000_000_000, size }]]);
+    assert.equal((await packLayer(d, null, { known: known(12) })).diffId, (await packLayer(d, null)).diffId);
+    await assert.rejects(packLayer(d, null, { known: known(11) }), /grew/);
+    await assert.rejects(packLayer(d, null, { known: known(13) }), /shrank/);
+  });
+
   it('SOURCE_DATE_EPOCH clamps mtimes (and stays deterministic)', async () => {
     const d = sampleDir();
     const plain = await packLayer(d, null);
