@@ -9,7 +9,6 @@ import { promises as fsp } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import type { Engine } from '../engine.js';
 import type { Digest, ImageConfig } from '../image/types.js';
-import { resolveUserFrom } from '../runtime/user.js';
 import type { StageState } from './executor.js';
 import type { BuildContext, CopySelection } from './build-context.js';
 import { copyTree, mkdirAll, type CopyOptions, type Ownership } from './fs-copy.js';
@@ -21,7 +20,8 @@ import { extractArchiveFile, isArchiveFile } from './archive-file.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { Step } from './steps.js';
 import { withReadonlyRootfs } from './rootfs-view.js';
-import { MergedView } from './merged-view.js';
+import { MergedView, resolveOwner } from './merged-view.js';
+import { fetchUrl } from '../util/fetch-url.js';
 import { NeedsOverlay, UpperWriter, copyEntriesToUpper, copySingleToUpper, type CopyReuse } from './upper-copy.js';
 
 type CopyLike = Extract<Step, { kind: 'COPY' | 'ADD' }>;
@@ -42,7 +42,7 @@ export type CopiedFiles = UpperWriter['copied'];
 
 export async function copyStep(engine: Engine, snap: Snapshot, s: CopyLike, cx: CopyStepContext): Promise<CopiedFiles | undefined> {
   const view = new MergedView(snap.lower);
-  const owner = s.chown ? await resolveChown(view, snap.upper, s.chown) : undefined;
+  const owner = s.chown ? await resolveOwner(view, snap.upper, s.chown) : undefined;
   const opts: CopyOptions = { chown: owner, zeroOwner: true, chmod: s.chmod ? chmodFn(s.chmod) : undefined };
   const destPath = posix.isAbsolute(s.dest) ? s.dest : posix.join(cx.workdir, s.dest);
   const destIsDir = s.dest.endsWith('/') || s.dest === '.' || s.dest.endsWith('/.');
@@ -231,21 +231,8 @@ async function copyTops(merged: string, tops: Top[], destPath: string, destIsDir
   }
 }
 
-async function resolveChown(view: MergedView, upper: string, spec: string): Promise<Ownership> {
-  const read = async (p: string) => {
-    try {
-      const abs = view.hostPath(p, upper);
-      return abs === null ? undefined : await fsp.readFile(abs, 'utf8');
-    } catch {
-      return undefined;
-    }
-  };
-  // --chown=user alone means user:user's primary group (Docker), numeric ids need no files.
-  const u = resolveUserFrom(spec, await read('/etc/passwd'), await read('/etc/group'));
-  return { uid: u.uid, gid: u.gid };
-}
-
 const isUrl = (s: string) => /^https?:\/\//.test(s);
+
 
 async function extractArchive(merged: string, archive: string, destPath: string, owner: Ownership | undefined): Promise<void> {
   const dest = await mkdirAll(merged, destPath, owner);
@@ -253,7 +240,7 @@ async function extractArchive(merged: string, archive: string, destPath: string,
 }
 
 async function addUrl(merged: string, url: string, destPath: string, destIsDir: boolean, checksum: string | undefined, owner: Ownership | undefined, opts: CopyOptions): Promise<void> {
-  const res = await fetch(url);
+  const res = await fetchUrl(url);
   if (!res.ok) throw new Error(`failed to load ${url}: invalid response status ${res.status}`);
   const body = Buffer.from(await res.arrayBuffer());
   if (checksum) {

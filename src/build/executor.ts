@@ -289,7 +289,9 @@ class Builder {
       const dir = s.path.startsWith('/') ? s.path : join(workdir, s.path);
       cfg.cc(c).WorkingDir = dir;
       createdBy = `WORKDIR ${dir}`;
-      inputs = this.inputs(state, ins, { instruction: `WORKDIR ${dir}` });
+      // The directories are made for the stage's USER (BuildKit): a different user, a different layer.
+      const user = c.config?.User;
+      inputs = this.inputs(state, ins, { instruction: `WORKDIR ${dir}${user ? ` user=${user}` : ''}` });
     } else if (s.kind === 'RUN') {
       run = runInvocation(c, s);
       createdBy = `RUN ${run.display} # buildkit`;
@@ -377,7 +379,7 @@ class Builder {
       }
     } else if (s.kind === 'WORKDIR') {
       const dir = cfg.cc(c).WorkingDir!;
-      const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir), { keepEmpty: false, sourceDateEpoch: sde });
+      const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir, c.config?.User || undefined), { keepEmpty: false, sourceDateEpoch: sde });
       layer = r.layer;
     } else {
       const reuse = this.req.noCache ? undefined : this.context.copies;

@@ -7,7 +7,9 @@
 // (every kiln layer) have no redirects or metacopy files to follow.
 import { lstatSync, readlinkSync, type Stats } from 'node:fs';
 import { join, posix } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { isOpaqueDir } from '../layers/pack.js';
+import { resolveUserFrom } from '../runtime/user.js';
 
 export type MergedType = 'dir' | 'file' | 'symlink' | 'other';
 
@@ -117,4 +119,22 @@ export class MergedView {
     if (this.upper.has(rel)) return join(upperDir, rel);
     return this.lower(rel)?.abs ?? null;
   }
+}
+
+/**
+ * A `user[:group]` (COPY --chown, or the USER a WORKDIR is made for) as uid/gid, looked up in the
+ * /etc/passwd and /etc/group the step sees; numeric ids need no files.
+ */
+export async function resolveOwner(view: MergedView, upper: string, spec: string): Promise<{ uid: number; gid: number }> {
+  const read = async (p: string) => {
+    try {
+      const abs = view.hostPath(p, upper);
+      return abs === null ? undefined : await readFile(abs, 'utf8');
+    } catch {
+      return undefined;
+    }
+  };
+  // `user` alone means user:its primary group (Docker).
+  const u = resolveUserFrom(spec, await read('/etc/passwd'), await read('/etc/group'));
+  return { uid: u.uid, gid: u.gid };
 }

@@ -14,7 +14,7 @@ import { lsetxattr } from '../sys/fs.js';
 import { mapLimit } from '../util/concurrency.js';
 import type { CopySelection } from './build-context.js';
 import { mkdirAll, type CopyOptions, type Ownership } from './fs-copy.js';
-import { MergedView } from './merged-view.js';
+import { MergedView, resolveOwner } from './merged-view.js';
 import type { Snapshot } from './snapshot.js';
 
 /** This copy must run on a mounted overlay instead (see the file comment). */
@@ -284,11 +284,14 @@ export async function copySingleToUpper(w: UpperWriter, src: string, name: strin
 }
 
 /** WORKDIR's mkdir -p, in the upper dir (on the overlay when NeedsOverlay: it reports the error). */
-export async function makeWorkdir(snap: Snapshot, dir: string): Promise<void> {
+export async function makeWorkdir(snap: Snapshot, dir: string, user?: string): Promise<void> {
+  const view = new MergedView(snap.lower);
+  // BuildKit makes the directories for the stage's USER, so that user can write there.
+  const owner = user ? await resolveOwner(view, snap.upper, user) : undefined;
   try {
-    await new UpperWriter(new MergedView(snap.lower), snap.upper).mkdirAll(dir);
+    await new UpperWriter(view, snap.upper).mkdirAll(dir, owner);
   } catch (e) {
     if (!(e instanceof NeedsOverlay)) throw e;
-    await mkdirAll(snap.mount(), dir);
+    await mkdirAll(snap.mount(), dir, owner);
   }
 }

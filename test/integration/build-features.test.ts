@@ -115,6 +115,27 @@ describe('kiln build: Dockerfile features', () => {
     }
   });
 
+  it('WORKDIR made after USER belongs to that user (BuildKit), an existing one keeps its owner', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'RUN echo "app:x:1234:1234::/home/app:/bin/sh" >> /etc/passwd && echo "app:x:1234:" >> /etc/group && mkdir -p /home/app',
+        'USER app',
+        'WORKDIR /home/app/work/deep',
+        'RUN touch mine && id -u > uid',
+        'WORKDIR /tmp',
+        'USER 1500:1600',
+        'WORKDIR /numeric',
+      ].join('\n') + '\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'wduser', ctx]);
+    assert.equal(
+      sh('wduser', 'stat -c "%u:%g %n" /home/app /home/app/work /home/app/work/deep /home/app/work/deep/mine /tmp /numeric; cat /home/app/work/deep/uid'),
+      '0:0 /home/app\n1234:1234 /home/app/work\n1234:1234 /home/app/work/deep\n1234:1234 /home/app/work/deep/mine\n0:0 /tmp\n1500:1600 /numeric\n1234\n',
+    );
+  });
+
   it('ONBUILD triggers run in the child build; ENTRYPOINT resets an inherited CMD', () => {
     const parent = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /onbuild\nCMD ["echo", "parent-cmd"]\n' });
     const child = context({ Dockerfile: 'FROM onbuild-parent\nENTRYPOINT ["echo", "ep"]\n' });

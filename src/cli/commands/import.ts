@@ -8,13 +8,14 @@ import { CliError, type CliContext } from '../context.js';
 import { commitContainerLayer } from '../../build/commit.js';
 import { scratchConfig } from '../../build/image-config.js';
 import { decompress } from '../../layers/compress.js';
+import { fetchUrl } from '../../util/fetch-url.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
 async function openSource(src: string): Promise<Readable> {
   if (src === '-') return process.stdin;
   if (/^https?:\/\//.test(src)) {
-    const res = await fetch(src);
+    const res = await fetchUrl(src);
     if (!res.ok || !res.body) throw new CliError(`import ${src}: ${res.status} ${res.statusText}`);
     return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
   }
