@@ -380,6 +380,30 @@ function subnetOf(index: number): { subnet: string; gateway: string; bridge: str
   return { subnet: `10.213.${index}.0/24`, gateway: `10.213.${index}.1`, bridge: `kiln${index}` };
 }
 
+/**
+ * `network create --subnet 10.5.0.0/24 [--gateway 10.5.0.254]`: an IPv4 pool as Docker checks it
+ * (the address is the network's, the gateway inside it; by default its first address).
+ */
+export function parseSubnet(subnet: string, gateway?: string): { subnet: string; gateway: string } {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3})\/(\d{1,2})$/.exec(subnet.trim());
+  if (!m || m[1]!.split('.').some((o) => Number(o) > 255)) throw new Error(`invalid subnet ${subnet}: expected an IPv4 CIDR such as 10.5.0.0/24`);
+  const bits = Number(m[2]);
+  if (bits < 8 || bits > 30) throw new Error(`invalid subnet ${subnet}: the prefix must be between /8 and /30`);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  const base = ipToInt(m[1]!);
+  if ((base & mask) >>> 0 !== base) throw new Error(`invalid subnet ${subnet}: it is not the network address (${intToIp((base & mask) >>> 0)}/${bits})`);
+  const gw = gateway ?? intToIp(base + 1);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(gw)) throw new Error(`invalid gateway ${gw}`);
+  const g = ipToInt(gw);
+  const broadcast = (base | (~mask >>> 0)) >>> 0;
+  if (g <= base || g >= broadcast) throw new Error(`no matching subnet for gateway ${gw}: it is not inside ${subnet}`);
+  return { subnet: `${m[1]}/${bits}`, gateway: gw };
+}
+
+function intToIp(n: number): string {
+  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
 function ipToInt(ip: string): number {
   return ip.split('.').reduce((a, o) => (a << 8) + Number(o), 0) >>> 0;
 }
@@ -450,8 +474,9 @@ export class Networks {
     return this.write(DEFAULT_NETWORK, DEFAULT_SUBNET_INDEX, {});
   }
 
-  private write(name: string, index: number, opts: { internal?: boolean; labels?: Record<string, string> }): Conflist {
-    const { subnet, gateway, bridge } = subnetOf(index);
+  private write(name: string, index: number, opts: { internal?: boolean; labels?: Record<string, string> }, pool?: { subnet: string; gateway: string }): Conflist {
+    const { bridge } = subnetOf(index);
+    const { subnet, gateway } = pool ?? subnetOf(index);
     const id = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('');
     const list: Conflist = {
       cniVersion: CNI_VERSION,
@@ -492,7 +517,7 @@ export class Networks {
   }
 
   /** `kiln network create NAME`: the next free 10.213.N.0/24 not used by this host's interfaces. */
-  create(name: string, opts: { internal?: boolean; labels?: Record<string, string> } = {}): NetworkInfo {
+  create(name: string, opts: { internal?: boolean; labels?: Record<string, string>; subnet?: string; gateway?: string } = {}): NetworkInfo {
     if (!NAME_RE.test(name)) throw new Error(`invalid network name "${name}": only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
     if (name === DEFAULT_NETWORK || name === 'bridge' || name === 'host' || name === 'none') {
       throw new Error(`network with name ${name} already exists`);
@@ -503,6 +528,17 @@ export class Networks {
       const hostNets: string[] = [];
       for (const [ifname, addrs] of Object.entries(networkInterfaces())) {
         for (const a of addrs ?? []) if (a.family === 'IPv4' && a.cidr && !ifname.startsWith('kiln')) hostNets.push(a.cidr);
+      }
+      if (opts.subnet !== undefined) {
+        // --subnet/--gateway: the user's pool, on the first free bridge name.
+        const pool = parseSubnet(opts.subnet, opts.gateway);
+        const clash = [...taken, ...hostNets].find((t) => overlaps(t, pool.subnet));
+        if (clash) throw new Error(`invalid pool request: Pool overlaps with other one on this address space (${clash})`);
+        const bridges = new Set(this.list().map((n) => n.bridge));
+        for (let i = 1; i < 4096; i++) {
+          if (!bridges.has(subnetOf(i).bridge)) return this.info(this.write(name, i, opts, pool));
+        }
+        throw new Error('no free bridge name left');
       }
       for (let i = 1; i < 255; i++) {
         const { subnet } = subnetOf(i);

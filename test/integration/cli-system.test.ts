@@ -162,4 +162,20 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.match(k.run(['ps', '--filter', 'status=sleeping']).stderr, /invalid filter 'status=sleeping'/);
     k.ok(['rm', 'pf-created', 'pf-exited']);
   });
+
+  test('network create --subnet/--gateway: containers get addresses from that pool; overlaps and bad gateways are refused', () => {
+    k.ok(['network', 'create', '--subnet', '10.77.5.0/24', '--gateway', '10.77.5.254', 'custompool']);
+    try {
+      assert.equal(k.ok(['network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}', 'custompool']).stdout, '10.77.5.0/24 10.77.5.254\n');
+      const out = k.ok(['run', '--rm', '--network', 'custompool', 'busybox', 'sh', '-c', 'ip -4 addr show eth0; ip route']).stdout;
+      assert.match(out, /inet 10\.77\.5\.\d+\/24/);
+      assert.match(out, /default via 10\.77\.5\.254 dev eth0/);
+      assert.match(k.run(['network', 'create', '--subnet', '10.77.5.128/25', 'clash']).stderr, /Pool overlaps with other one on this address space/);
+      assert.match(k.run(['network', 'create', '--subnet', '10.77.6.1/24', 'notnet']).stderr, /not the network address \(10\.77\.6\.0\/24\)/);
+      assert.match(k.run(['network', 'create', '--subnet', '10.77.7.0/24', '--gateway', '10.77.8.1', 'gw']).stderr, /no matching subnet for gateway 10\.77\.8\.1/);
+      assert.deepEqual(lines(k.ok(['network', 'ls', '--format', '{{.Name}}']).stdout).filter((n) => ['clash', 'notnet', 'gw'].includes(n)), []);
+    } finally {
+      k.ok(['network', 'rm', 'custompool']);
+    }
+  });
 });

@@ -61,11 +61,14 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-d, --driver <driver>', 'driver to manage the network (bridge)', 'bridge')
     .option('--internal', 'restrict external access to the network')
     .option('--label <k=v>', 'set metadata on a network; repeatable', collect, [])
-    .action((name: string, o: { driver: string; internal?: boolean; label: string[] }) => {
+    .option('--subnet <cidr>', 'subnet in CIDR format (default: a free /24 of 10.213.0.0/16)')
+    .option('--gateway <ip>', 'IPv4 gateway for the subnet (default: its first address)')
+    .action((name: string, o: { driver: string; internal?: boolean; label: string[]; subnet?: string; gateway?: string }) => {
+      if (o.gateway !== undefined && o.subnet === undefined) throw new CliError('no matching subnet for gateway: --gateway needs --subnet');
       if (o.driver !== 'bridge') throw new CliError(`plugin "${o.driver}" not found`);
       const labels = Object.fromEntries(o.label.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
       try {
-        process.stdout.write(`${nets().create(name, { internal: o.internal, labels }).id}\n`);
+        process.stdout.write(`${nets().create(name, { internal: o.internal, labels, subnet: o.subnet, gateway: o.gateway }).id}\n`);
       } catch (e) {
         throw new CliError((e as Error).message);
       }
