@@ -56,11 +56,12 @@ import {
   StartGate,
   runtimeFailure,
   start as runcStart,
+  update as runcUpdate,
   RuntimeError,
   writeBundle,
   type RuntimeOptions,
 } from './runc.js';
-import { generateSpec, normalizeCapability, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
+import { generateSpec, limitResources, normalizeCapability, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
 import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveGroups, resolveUser } from './user.js';
@@ -1232,6 +1233,38 @@ export async function waitContainer(engine: Engine, idOrName: string, opts: Cont
 export async function restartContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { timeout?: number } = {}): Promise<Container> {
   await stopContainer(engine, idOrName, opts);
   return startContainer(engine, idOrName, opts);
+}
+
+/**
+ * `docker update`: new limits and restart policy. They are recorded (a restart keeps them) and, on
+ * a running container, applied to its cgroup through the runtime at once.
+ */
+export async function updateContainer(
+  engine: Engine,
+  idOrName: string,
+  patch: { resources?: SpecResources; restart?: string },
+  opts: ContainerRuntimeOptions = {},
+): Promise<Container> {
+  const c = await getContainer(engine, idOrName, opts);
+  const restartPolicy = patch.restart !== undefined ? parseRestartPolicy(patch.restart) : c.config.restartPolicy;
+  if (patch.restart !== undefined && c.config.autoRemove && restartPolicy.name !== 'no') {
+    throw new Error('Restart policy cannot be updated because AutoRemove is enabled for the container');
+  }
+  const resources: SpecResources = { ...c.config.resources };
+  for (const [k, v] of Object.entries(patch.resources ?? {}) as [keyof SpecResources, never][]) if (v !== undefined) resources[k] = v;
+  // Docker's rule: a new memory limit without --memory-swap keeps swap at twice the memory.
+  if (patch.resources?.memory !== undefined && patch.resources.memorySwap === undefined) delete resources.memorySwap;
+  const limits = limitResources(resources); // validates before anything changes
+  if (isLive(c.state.status)) {
+    const file = join(containerPaths(engine, c.id).bundle, 'update.json');
+    writeFileSync(file, JSON.stringify(limits));
+    try {
+      await runcUpdate(c.id, file, opts);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  }
+  return engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(c.id, (cur) => ({ config: { ...cur.config, resources, restartPolicy } }));
 }
 
 export async function pauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {

@@ -283,6 +283,11 @@ export async function deleteContainer(id: string, opts: RuntimeOptions & { force
   }
 }
 
+/** `runc update`: new cgroup limits for a running container (`resourcesFile`: OCI resources JSON). */
+export async function update(id: string, resourcesFile: string, opts: RuntimeOptions = {}): Promise<void> {
+  await checked(['update', '--resources', resourcesFile, id], opts);
+}
+
 export async function pause(id: string, opts: RuntimeOptions = {}): Promise<void> {
   await checked(['pause', id], opts);
 }

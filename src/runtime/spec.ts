@@ -192,6 +192,12 @@ const DEFAULT_DEVICES: OciDeviceCgroup[] = [
   { allow: true, type: 'c', major: 10, minor: 200, access: 'rwm' }, // net/tun
 ];
 
+/** The cgroup limits `kiln update` changes on a running container (no device rules). */
+export function limitResources(r: SpecResources): OciResources {
+  const { devices: _devices, ...limits } = resources({ id: '', args: ['x'], rootfs: '/', resources: r });
+  return limits;
+}
+
 function resources(opts: ContainerSpecOptions): OciResources {
   const r = opts.resources ?? {};
   const out: OciResources = {

@@ -393,4 +393,26 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(inspect('labelled', '{{json .Config.Labels}}'), '{"a":"override","b":"two words"}');
     ok(['rm', 'labelled']);
   });
+
+  test('update: new limits reach a running container\'s cgroup and stay recorded; restart policy; refusals', () => {
+    ok(['run', '-d', '--name', 'upd', '--network', 'none', '-m', '64m', 'busybox', 'sleep', '60']);
+    const cg = (ctl: string) => ok(['exec', 'upd', 'cat', `/sys/fs/cgroup/${ctl}`]).trim();
+    assert.equal(cg('memory/memory.limit_in_bytes'), String(64 << 20));
+    assert.equal(ok(['update', '-m', '128m', '--pids-limit', '50', '--cpus', '0.5', 'upd']), 'upd\n');
+    assert.equal(cg('memory/memory.limit_in_bytes'), String(128 << 20));
+    assert.equal(cg('pids/pids.max'), '50');
+    assert.equal(cg('cpu/cpu.cfs_quota_us'), '50000');
+    assert.equal(inspect('upd', '{{.HostConfig.Memory}} {{.HostConfig.PidsLimit}} {{.HostConfig.NanoCpus}}'), `${128 << 20} 50 500000000`);
+    ok(['container', 'update', '--restart', 'on-failure:3', 'upd']);
+    assert.equal(inspect('upd', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}'), 'on-failure:3');
+    // Kept for the next start.
+    ok(['restart', '-t', '0', 'upd']);
+    assert.equal(cg('memory/memory.limit_in_bytes'), String(128 << 20));
+    assert.match(kiln(['update', '-m', '1k', 'upd']).err, /Minimum memory limit allowed is 6MB/);
+    assert.match(kiln(['update', 'upd']).err, /you must provide one or more flags/);
+    ok(['rm', '-f', 'upd']);
+    ok(['run', '-d', '--rm', '--name', 'upd-rm', '--network', 'none', 'busybox', 'sleep', '60']);
+    assert.match(kiln(['update', '--restart', 'always', 'upd-rm']).err, /AutoRemove is enabled/);
+    ok(['rm', '-f', 'upd-rm']);
+  });
 });

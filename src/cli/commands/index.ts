@@ -47,6 +47,7 @@ const m: Record<string, Loader> = {
   pause: () => import('./pause.js'),
   port: () => import('./port.js'),
   rename: () => import('./rename.js'),
+  update: () => import('./update.js'),
   system: () => import('./system.js'),
   version: () => import('./version.js'),
 };
@@ -94,6 +95,7 @@ export const commandModules: Record<string, Loader[]> = {
   unpause: [m.pause],
   port: [m.port],
   rename: [m.rename],
+  update: [m.update],
   info: [m.system],
   system: [m.system],
   version: [m.version],
@@ -108,7 +110,7 @@ export const groupCommands: Record<string, Record<string, Loader[]>> = {
     attach: [m.attach], commit: [m.commit], cp: [m.cp], create: [m.create], diff: [m.diff], exec: [m.exec],
     export: [m.exportCmd], kill: [m.kill], logs: [m.logs], pause: [m.pause], unpause: [m.pause], port: [m.port],
     rename: [m.rename], restart: [m.restart], rm: [m.rm], run: [m.run], start: [m.start], stats: [m.stats],
-    stop: [m.stop], top: [m.top], wait: [m.wait],
+    stop: [m.stop], top: [m.top], update: [m.update], wait: [m.wait],
   },
   image: { build: [m.build], import: [m.import], pull: [m.pull], push: [m.push] },
 };
