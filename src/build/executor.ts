@@ -3,7 +3,7 @@
 // seen. Stages the target does not need are not built; independent stages run concurrently.
 import { basename, join } from 'node:path';
 import type { Engine } from '../engine.js';
-import { parseReference, familiarString } from '../image/reference.js';
+import { parseReference, familiarString, normalize as normalizeReference } from '../image/reference.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { cacheKey, explainMiss, storedInputs, type CacheInputs } from './cache-key.js';
 import { BuildContext } from './build-context.js';
@@ -35,10 +35,15 @@ export interface BuildRequest {
   secrets: Record<string, { src?: string; env?: string }>;
   /** `--ssh ID=SOCKET`: ssh-agent sockets for RUN --mount=type=ssh */
   ssh?: Record<string, string>;
+  /** `--build-context NAME=…`: what FROM NAME, COPY --from=NAME and RUN --mount from=NAME mean */
+  contexts?: Record<string, NamedContext>;
   explainCache: boolean;
   sourceDateEpoch?: number;
   progress: ProgressSink;
 }
+
+/** A named build context: an image (docker-image://REF) or a local directory. */
+export type NamedContext = { kind: 'image'; ref: string } | { kind: 'dir'; path: string };
 
 export interface BuildResult {
   imageId: Digest;
@@ -114,6 +119,38 @@ class Builder {
     return this.stageResult(this.stages[this.stages.length - 1]!.index);
   }
 
+  /** The `--build-context` named `name` (as written, else the same image reference normalized). */
+  private namedContext(name: string): NamedContext | undefined {
+    const all = this.req.contexts ?? {};
+    if (Object.hasOwn(all, name)) return all[name];
+    let norm: string;
+    try {
+      norm = normalizeReference(name);
+    } catch {
+      return undefined;
+    }
+    for (const [k, v] of Object.entries(all)) {
+      try {
+        if (normalizeReference(k) === norm) return v;
+      } catch {
+        /* a name that is no reference */
+      }
+    }
+    return undefined;
+  }
+
+  private readonly dirContexts = new Map<string, BuildContext>();
+
+  /** A local directory context, read like the main one (its own .dockerignore applies). */
+  private dirContext(name: string, path: string): BuildContext {
+    let c = this.dirContexts.get(name);
+    if (!c) {
+      c = new BuildContext(this.engine, path, join(path, 'Dockerfile'));
+      this.dirContexts.set(name, c);
+    }
+    return c;
+  }
+
   stageResult(index: number): Promise<StageState> {
     const p = this.results.get(index);
     if (!p) throw new Error(`internal: stage ${index} is not part of this build`);
@@ -174,7 +211,10 @@ class Builder {
       const s = await this.stageResult(base.index);
       return { ...fresh(s.config, s.imageId, s.key), hit: s.hit };
     }
-    const img = await resolveOrPull(this.engine, base.ref, { pull: this.req.pull, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
+    const named = this.namedContext(base.ref);
+    if (named?.kind === 'dir') throw new Error(`the build context ${base.ref} is a local directory: use it with COPY --from or RUN --mount from=, not FROM`);
+    const ref = named?.ref ?? base.ref;
+    const img = await resolveOrPull(this.engine, ref, { pull: this.req.pull, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
     return fresh(img.config, img.id, `image:${img.id}`);
   }
 
@@ -282,6 +322,7 @@ class Builder {
     let sources: Awaited<ReturnType<BuildContext['selectForCopy']>> | undefined;
     let fromStage: StageState | undefined;
     let fromImage: { id: Digest; config: ImageConfig } | undefined;
+    let srcContext = this.context;
     let run: RunInvocation | undefined;
     const workdir = c.config?.WorkingDir || '/';
 
@@ -309,8 +350,15 @@ class Builder {
           fromStage = await this.stageResult(idx);
           extra = `stage:${fromStage.key}`;
         } else {
-          fromImage = await resolveOrPull(this.engine, s.from, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
-          extra = `image:${fromImage.id}`;
+          const named = this.namedContext(s.from);
+          if (named?.kind === 'dir') {
+            srcContext = this.dirContext(s.from, named.path);
+            sources = await srcContext.selectForCopy(s.sources, { exclude: s.exclude, parents: s.parents });
+            extra = `context:${s.from}`;
+          } else {
+            fromImage = await resolveOrPull(this.engine, named?.ref ?? s.from, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
+            extra = `image:${fromImage.id}`;
+          }
         }
       } else if (s.heredocs.length === 0 && !s.sources.every(isUrl)) {
         sources = await this.context.selectForCopy(s.sources, { exclude: s.exclude, parents: s.parents });
@@ -335,9 +383,13 @@ class Builder {
           context: this.context,
           secrets: this.req.secrets,
           ssh: this.req.ssh ?? {},
+          namedDir: (name) => {
+            const n = this.namedContext(name);
+            return n?.kind === 'dir' ? n.path : undefined;
+          },
           stageRefs: stage.stageRefs,
           stageResult: (i) => this.stageResult(i),
-          resolveImage: (ref) => resolveOrPull(this.engine, ref, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) }),
+          resolveImage: (ref) => resolveOrPull(this.engine, this.namedContext(ref)?.kind === 'image' ? (this.namedContext(ref) as { ref: string }).ref : ref, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) }),
         },
         workdir,
       );
@@ -382,17 +434,17 @@ class Builder {
       const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir, c.config?.User || undefined), { keepEmpty: false, sourceDateEpoch: sde });
       layer = r.layer;
     } else {
-      const reuse = this.req.noCache ? undefined : this.context.copies;
+      const reuse = this.req.noCache ? undefined : srcContext.copies;
       const r = await withSnapshot(
         this.engine,
         diffIds,
-        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: this.context, selected: sources, fromStage, fromImage, user: c.config?.User, reuse }),
+        (snap) => copyStep(this.engine, snap, s as Extract<Step, { kind: 'COPY' | 'ADD' }>, { workdir, context: srcContext, selected: sources, fromStage, fromImage, user: c.config?.User, reuse }),
         { keepEmpty: true, sourceDateEpoch: sde },
       );
       layer = r.layer;
       if (layer && r.value) {
         const dir = this.engine.layers.dir(layer.chainId);
-        for (const [rel, { src, st }] of r.value) this.context.copies.remember(src, st, join(dir, rel));
+        for (const [rel, { src, st }] of r.value) srcContext.copies.remember(src, st, join(dir, rel));
       }
     }
 

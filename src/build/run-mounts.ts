@@ -20,6 +20,8 @@ export interface RunMountEnv {
   secrets: Record<string, { src?: string; env?: string }>;
   /** `build --ssh ID=SOCKET`: agent sockets by ID */
   ssh: Record<string, string>;
+  /** `build --build-context NAME=DIR`: the directory a `from=NAME` names, if it is one */
+  namedDir?: (name: string) => string | undefined;
   stageRefs: Map<string, number>;
   stageResult: (index: number) => Promise<StageState>;
   resolveImage: (ref: string) => Promise<{ id: Digest; config: { rootfs: { diff_ids: Digest[] } } }>;
@@ -142,6 +144,9 @@ export async function resolveRunMounts(engine: Engine, mounts: RunMount[], env: 
 /** A read-only root filesystem for `from=`: a stage of this build or an image. */
 async function viewOf(engine: Engine, from: string, env: RunMountEnv, dir: string, cleanups: (() => void)[]): Promise<string> {
   const idx = env.stageRefs.get(from.toLowerCase());
+  // A local directory context (`--build-context NAME=DIR`) is mounted as it is.
+  const named = idx === undefined ? env.namedDir?.(from) : undefined;
+  if (named !== undefined) return named;
   const diffIds = idx !== undefined ? (await env.stageResult(idx)).config.rootfs.diff_ids : (await env.resolveImage(from)).config.rootfs.diff_ids;
   const root = join(dir, 'view');
   mkdirSync(root, { recursive: true });

@@ -136,6 +136,31 @@ describe('kiln build: Dockerfile features', () => {
     );
   });
 
+  it('--build-context: FROM an image by another name, COPY --from and RUN --mount from= a directory (its .dockerignore applies to COPY)', () => {
+    const other = context({ 'sub/o.txt': 'other-file\n', 'skip.txt': 'ignored\n', '.dockerignore': 'skip.txt\n' });
+    const ctx = context({
+      Dockerfile: [
+        'FROM base AS b',
+        'RUN echo from-base > /b',
+        'FROM b',
+        'COPY --from=extra sub/ /extra/',
+        'COPY --from=extra . /all/',
+        'RUN --mount=from=extra,target=/mnt cat /mnt/sub/o.txt > /mounted',
+      ].join('\n') + '\n',
+    });
+    dirs.push(other, ctx);
+    k.ok(['build', '-t', 'named', '--build-context', 'base=docker-image://busybox', '--build-context', `extra=${other}`, ctx]);
+    assert.equal(sh('named', 'cat /b /extra/o.txt /mounted; ls -A /all'), 'from-base\nother-file\nother-file\n.dockerignore\nsub\n');
+    // A change in the named directory re-runs the COPY from it.
+    writeFileSync(join(other, 'sub', 'o.txt'), 'changed\n');
+    const again = k.ok(['build', '--progress', 'plain', '-t', 'named', '--build-context', 'base=docker-image://busybox', '--build-context', `extra=${other}`, ctx]).stdout;
+    assert.match(again, /Step 4\/6 : COPY --from=extra sub\/ \/extra\/\n(?! ---> Using cache)/);
+    assert.equal(sh('named', 'cat /extra/o.txt'), 'changed\n');
+    const fromDir = k.run(['build', '--build-context', `base=${other}`, '--build-context', `extra=${other}`, ctx]);
+    assert.match(fromDir.stderr, /Dockerfile:1: .*the build context base is a local directory/);
+    assert.match(k.run(['build', '--build-context', 'base=git://example/x', ctx]).stderr, /git:\/\/ contexts are not supported/);
+  });
+
   it('ONBUILD triggers run in the child build; ENTRYPOINT resets an inherited CMD', () => {
     const parent = context({ Dockerfile: 'FROM busybox\nONBUILD RUN echo triggered > /onbuild\nCMD ["echo", "parent-cmd"]\n' });
     const child = context({ Dockerfile: 'FROM onbuild-parent\nENTRYPOINT ["echo", "ep"]\n' });

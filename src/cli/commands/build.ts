@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync, existsSync, statSync, rmSync } from 'node:
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
-import { build } from '../../build/executor.js';
+import { build, type NamedContext } from '../../build/executor.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
 import { exportImageFilesystem, parseOutput, type BuildOutput } from '../../build/output.js';
@@ -64,6 +64,27 @@ export function parseSsh(list: string[]): Record<string, string> {
   return out;
 }
 
+/** `--build-context name=DIR` or `name=docker-image://REF` (BuildKit's spellings we support). */
+export function parseBuildContexts(list: string[]): Record<string, NamedContext> {
+  const out: Record<string, NamedContext> = {};
+  for (const spec of list) {
+    const i = spec.indexOf('=');
+    if (i <= 0) throw new CliError(`invalid --build-context ${JSON.stringify(spec)}: expected NAME=VALUE`);
+    const name = spec.slice(0, i);
+    const value = spec.slice(i + 1);
+    if (value.startsWith('docker-image://')) {
+      out[name] = { kind: 'image', ref: value.slice('docker-image://'.length) };
+    } else if (/^[a-z][a-z0-9+.-]*:\/\//i.test(value)) {
+      throw new CliError(`--build-context ${name}: ${value.split('://')[0]}:// contexts are not supported: use a local directory or docker-image://REF`);
+    } else {
+      const dir = resolve(value);
+      if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new CliError(`--build-context ${name}: ${value}: not a directory`);
+      out[name] = { kind: 'dir', path: dir };
+    }
+  }
+  return out;
+}
+
 let cleanupContext = () => {};
 
 export function register(program: Command, ctx: CliContext): void {
@@ -82,6 +103,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
     .option('--label <k=v>', 'set metadata on the image; repeatable', collect, [])
+    .option('--build-context <name=value>', 'additional named context: NAME=DIR or NAME=docker-image://REF (for FROM, COPY --from, RUN --mount from=); repeatable', collect, [])
     .option('--ssh <spec>', 'ssh agent socket for RUN --mount=type=ssh: default|ID[=SOCKET] ($SSH_AUTH_SOCK when no socket is given); repeatable', collect, [])
     .option('--secret <spec>', 'secret for RUN --mount=type=secret: id=ID,src=PATH; repeatable', collect, [])
     .option('--platform <p>', 'target platform (only linux/amd64 is built here)')
@@ -161,6 +183,7 @@ export function register(program: Command, ctx: CliContext): void {
           labels: parseKeyValues(o.label, 'label'),
           secrets: parseSecrets(o.secret),
           ssh: parseSsh(o.ssh),
+          contexts: parseBuildContexts(o.buildContext),
           explainCache: !!o.explainCache,
           sourceDateEpoch: sde !== undefined && sde !== '' ? Number(sde) : undefined,
           progress,
