@@ -38,7 +38,7 @@ import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { beginAttach, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
+import { beginAttach, checkStaticIp, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
 import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -118,6 +118,7 @@ export interface ContainerConfigRecord {
   hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
   devices?: DeviceMapping[];
   groupAdd?: string[];
+  ip?: string;
 }
 
 export interface NetworkState {
@@ -203,6 +204,8 @@ export interface CreateOptions {
   groupAdd?: string[];
   /** --volumes-from CTR[:ro|rw] */
   volumesFrom?: string[];
+  /** --ip: a fixed address on a user-defined network */
+  ip?: string;
 }
 
 export interface ContainerRuntimeOptions extends RuntimeOptions {
@@ -381,6 +384,12 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
   }
   if (ports.length && networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
   const devices = (opts.devices ?? []).map(parseDeviceSpec);
+  if (opts.ip !== undefined) {
+    const net = networkName(networkMode);
+    if (!net || net === 'kiln') throw new Error('user specified IP address is supported on user defined networks only');
+    const info = new Networks(engine.root).get(net);
+    if (info) checkStaticIp(opts.ip, info); // before anything starts: the address must fit the network
+  }
   if (networkName(networkMode) && networkName(networkMode) !== 'kiln') {
     if (!new Networks(engine.root).get(networkMode)) throw new Error(`network ${networkMode} not found`);
   }
@@ -440,6 +449,7 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
       : {}),
     ...(devices.length ? { devices } : {}),
     ...(opts.groupAdd?.length ? { groupAdd: [...opts.groupAdd] } : {}),
+    ...(opts.ip ? { ip: opts.ip } : {}),
   };
   const p = containerPaths(engine, id);
   for (const d of [p.upper, p.work, p.merged, p.bundle, p.persist]) mkdirSync(d, { recursive: true });
@@ -661,6 +671,7 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     dns: cfg.dns,
     dnsSearch: cfg.dnsSearch,
     ipamDir: opts.ipamDir,
+    ...(cfg.ip ? { ip: cfg.ip } : {}),
   });
   const network = attaching.done.then((att) => {
     const ep = att.endpoint;

@@ -206,7 +206,8 @@ function activePlugins(list: Conflist, runtimeConfig: Record<string, unknown>): 
       if (p.type === 'tuning') return Object.keys(p).some((k) => !['type', 'capabilities'].includes(k));
       return p.type !== 'firewall';
     })
-    .map((p) => (p.type === 'bridge' ? { ...p, ipMasq: false } : p));
+    // The bridge takes `ips` (--ip) for its host-local IPAM, also in conflists written before it did.
+    .map((p) => (p.type === 'bridge' ? { ...p, ipMasq: false, capabilities: { ...(p.capabilities as object | undefined), ips: true } } : p));
 }
 
 async function addChain(
@@ -378,6 +379,18 @@ const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 function subnetOf(index: number): { subnet: string; gateway: string; bridge: string } {
   return { subnet: `10.213.${index}.0/24`, gateway: `10.213.${index}.1`, bridge: `kiln${index}` };
+}
+
+/** Docker's checks for `--ip`: a user-defined network, an address inside its subnet, not the gateway. */
+export function checkStaticIp(ip: string, info: NetworkInfo): void {
+  if (info.name === DEFAULT_NETWORK) throw new Error('user specified IP address is supported on user defined networks only');
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(ip) || ip.split('.').some((o) => Number(o) > 255)) throw new Error(`invalid IPv4 address: ${ip}`);
+  const [net, bits] = info.subnet.split('/') as [string, string];
+  const mask = (0xffffffff << (32 - Number(bits))) >>> 0;
+  const base = ipToInt(net);
+  const n = ipToInt(ip);
+  if (((n & mask) >>> 0) !== base || n === base || n === (base | (~mask >>> 0)) >>> 0) throw new Error(`invalid IP address ${ip}: it is not usable in the subnet ${info.subnet}`);
+  if (ip === info.gateway) throw new Error(`invalid IP address ${ip}: it is the gateway of ${info.name}`);
 }
 
 /**
@@ -606,9 +619,11 @@ export class Networks {
     ports?: PortMapping[];
     hostsFile?: string;
     extraHosts?: HostsEntry[];
+    ip?: string;
   }): Promise<Endpoint> {
     const info = this.get(opts.network);
     if (!info) throw new Error(`network ${opts.network} not found`);
+    if (opts.ip !== undefined) checkStaticIp(opts.ip, info);
     const list = this.readConflist(info.name)!;
     const ports: PortMapping[] = [];
     for (const p of opts.ports ?? []) ports.push(p.hostPort ? p : { ...p, hostPort: await freePort(p.hostIP) });
@@ -619,6 +634,8 @@ export class Networks {
         protocol: p.protocol,
         ...(p.hostIP ? { hostIP: p.hostIP } : {}),
       })),
+      // host-local hands out exactly this address (or fails if it is taken).
+      ...(opts.ip !== undefined ? { ips: [`${opts.ip}/${info.subnet.split('/')[1]}`] } : {}),
     };
     const plugins = activePlugins(list, runtimeConfig);
     const base = { containerId: opts.containerId, netns: opts.netns, cniPath: this.cniPath, ifname: 'eth0' };
@@ -751,6 +768,8 @@ export interface AttachOptions {
   dns?: string[];
   dnsSearch?: string[];
   ipamDir?: string;
+  /** --ip: a fixed IPv4 address on a user-defined network */
+  ip?: string;
 }
 
 /** Resolve Docker's spelling: "bridge" and "default" mean kiln's default network. */
@@ -820,6 +839,7 @@ export function beginAttach(opts: AttachOptions): PendingAttachment {
     ports: opts.ports,
     hostsFile: etcFiles.hosts,
     extraHosts: opts.extraHosts,
+    ip: opts.ip,
   });
   const done = connected.then(
     (endpoint) => ({ spec, network: endpoint.network, endpoint }),

@@ -174,6 +174,14 @@ describe('system and management commands (CLI)', { skip }, () => {
       assert.match(k.run(['network', 'create', '--subnet', '10.77.6.1/24', 'notnet']).stderr, /not the network address \(10\.77\.6\.0\/24\)/);
       assert.match(k.run(['network', 'create', '--subnet', '10.77.7.0/24', '--gateway', '10.77.8.1', 'gw']).stderr, /no matching subnet for gateway 10\.77\.8\.1/);
       assert.deepEqual(lines(k.ok(['network', 'ls', '--format', '{{.Name}}']).stdout).filter((n) => ['clash', 'notnet', 'gw'].includes(n)), []);
+      // --ip: that address, reachable by name; taken, outside the subnet or on the default network: refused.
+      k.ok(['run', '-d', '--name', 'fixed-ip', '--network', 'custompool', '--ip', '10.77.5.50', 'busybox', 'sleep', '60']);
+      assert.equal(k.ok(['inspect', '-f', '{{.NetworkSettings.Networks.custompool.IPAddress}}', 'fixed-ip']).stdout, '10.77.5.50\n');
+      assert.match(k.ok(['run', '--rm', '--network', 'custompool', 'busybox', 'ping', '-c1', '-W2', 'fixed-ip']).stdout, /from 10\.77\.5\.50/);
+      assert.match(k.run(['run', '--rm', '--network', 'custompool', '--ip', '10.77.5.50', 'busybox', 'true']).stderr, /requested IP address 10\.77\.5\.50 is not available/);
+      assert.match(k.run(['run', '--rm', '--network', 'custompool', '--ip', '10.77.6.5', 'busybox', 'true']).stderr, /not usable in the subnet 10\.77\.5\.0\/24/);
+      assert.match(k.run(['run', '--rm', '--ip', '10.213.1.5', 'busybox', 'true']).stderr, /supported on user defined networks only/);
+      k.ok(['rm', '-f', 'fixed-ip']);
     } finally {
       k.ok(['network', 'rm', 'custompool']);
     }

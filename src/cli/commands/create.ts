@@ -76,7 +76,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--volumes-from <ctr[:ro|rw]>', 'mount volumes from the specified container; repeatable', collect, [])
     .option('--log-driver <driver>', 'logging driver: json-file, k8s-file or local (all: kiln\'s log file)')
     .option('--log-opt <k=v>', 'log driver options (accepted; kiln keeps one log file); repeatable', collect, [])
-    .option('--runtime <name>', 'OCI runtime for the container (runc)');
+    .option('--runtime <name>', 'OCI runtime for the container (runc)')
+    .option('--ip <address>', 'IPv4 address on a user-defined network (e.g. 10.5.0.10)');
 }
 
 export interface ContainerFlags {
@@ -140,6 +141,7 @@ export interface ContainerFlags {
   logDriver?: string;
   logOpt: string[];
   runtime?: string;
+  ip?: string;
 }
 
 /** `--label-file`: KEY=VALUE lines (a bare KEY is an empty label); # comments. */
@@ -281,6 +283,7 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
       devices: f.device,
       groupAdd: f.groupAdd,
       volumesFrom: f.volumesFrom,
+      ...(f.ip !== undefined ? { ip: f.ip } : {}),
       ...(healthcheck ? { healthcheck } : {}),
       sysctls: keyValues(f.sysctl),
     };
