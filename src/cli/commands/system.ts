@@ -5,14 +5,14 @@ import { existsSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { CliError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
 import type { Digest } from '../../image/types.js';
 import { chainIds } from '../../image/digest.js';
 import { containerPaths, listContainers, pruneContainers } from '../../runtime/containers.js';
 import { diskUsage, Volumes } from '../../runtime/volumes.js';
 import { goArch, kernelVersion, kilnVersion, operatingSystem, toolVersion } from '../about.js';
-import { compileTemplate, formatList, goJson, humanSize, templateErrorMessage, unescapeFormat } from '../format/index.js';
+import { formatList, formatObject, humanSize } from '../format/index.js';
 import { confirm } from '../prompt.js';
 import { readConfig } from './images.js';
 import { pruneImages } from './image.js';
@@ -93,14 +93,7 @@ function defineInfo(cmd: Command, ctx: CliContext): Command {
     .option('-f, --format <format>', "format the output using a Go template or 'json'")
     .action(async (o: { format?: string }) => {
       const data = await infoData(ctx.engine());
-      if (o.format === 'json') return void process.stdout.write(goJson(data) + '\n');
-      if (o.format) {
-        try {
-          return void process.stdout.write(compileTemplate(unescapeFormat(o.format)).execute(data) + '\n');
-        } catch (e) {
-          throw new CliError(templateErrorMessage(e) ?? (e as Error).message);
-        }
-      }
+      if (o.format) return void process.stdout.write(formatObject(data, o.format));
       process.stdout.write(infoText(data));
     });
 }

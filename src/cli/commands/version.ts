@@ -3,8 +3,7 @@
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { goArch, kilnVersion, toolVersion } from '../about.js';
-import { compileTemplate, goJson, tabwrite, templateErrorMessage, unescapeFormat } from '../format/index.js';
-import { CliError } from '../context.js';
+import { formatObject, tabwrite } from '../format/index.js';
 
 export interface VersionInfo {
   Version: string;
@@ -35,14 +34,7 @@ export function register(program: Command, _ctx: CliContext): void {
     .action((o: { format?: string }) => {
       const v = versionInfo();
       const data = { Client: v, Server: v };
-      if (o.format === 'json') return void process.stdout.write(goJson(data) + '\n');
-      if (o.format) {
-        try {
-          return void process.stdout.write(compileTemplate(unescapeFormat(o.format)).execute(data) + '\n');
-        } catch (e) {
-          throw new CliError(templateErrorMessage(e) ?? (e as Error).message);
-        }
-      }
+      if (o.format) return void process.stdout.write(formatObject(data, o.format));
       process.stdout.write(
         tabwrite(
           [

@@ -72,6 +72,16 @@ export function formatInspect(items: readonly unknown[], format?: string): strin
   return items.map((i) => tpl.execute(i) + '\n').join('');
 }
 
+/** One object (`version`, `info`) as 'json' or through a Go template; errors carry Docker's message. */
+export function formatObject(data: unknown, format: string): string {
+  if (format === 'json') return goJson(data) + '\n';
+  try {
+    return compileTemplate(unescapeFormat(format)).execute(data) + '\n';
+  } catch (e) {
+    throw new Error(templateErrorMessage(e) ?? (e as Error).message);
+  }
+}
+
 /** Turns a template error into the message Docker prints. */
 export function templateErrorMessage(e: unknown): string | undefined {
   return e instanceof TemplateError ? `template parsing error: ${e.message}` : undefined;
