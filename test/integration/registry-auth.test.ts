@@ -83,6 +83,9 @@ test('basic auth through the CLI: refused anonymously, wrong password, login, pu
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /: Layer already exists\n/);
   assert.match(r.stdout, /\n2: digest: sha256:[0-9a-f]{64} size: \d+\n$/);
+  r = kiln(root, ['push', '-q', ref, `${basic.host}/team/app:3`]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, `${basic.host}/team/app:3\n`, 'push -q prints the reference, as docker push -q');
 
   r = kiln(root, ['login', basic.host, '-u', USER, '-p', PASSWORD]);
   assert.equal(r.code, 0);

@@ -11,7 +11,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[destination]', 'push to this reference instead of NAME')
     .option('--format <format>', 'manifest format: docker (v2 schema 2) or oci', 'docker')
     .option('--digestfile <file>', 'write the pushed manifest digest to FILE')
-    .option('-q, --quiet', 'print nothing but errors')
+    .option('-q, --quiet', 'print only the pushed reference')
     .option('--progress <mode>', 'auto, tty or plain', 'auto')
     .action(async (name: string, destination: string | undefined, o: { format: string; digestfile?: string; quiet?: boolean; progress: string }) => {
       const format = o.format.toLowerCase();
@@ -22,6 +22,8 @@ export function register(program: Command, ctx: CliContext): void {
       const [{ pushImage }, { progressFor }] = await Promise.all([import('../../registry/push.js'), import('../../registry/progress.js')]);
       const engine = ctx.engine();
       const sink = o.quiet ? undefined : progressFor(process.stdout, o.progress as 'auto' | 'tty' | 'plain');
-      await pushImage(engine, name, { format: format === 'oci' ? 'oci' : 'docker', digestFile: o.digestfile, progress: sink }, destination);
+      const pushed = await pushImage(engine, name, { format: format === 'oci' ? 'oci' : 'docker', digestFile: o.digestfile, progress: sink }, destination);
+      // As `docker push -q`: only the reference that was pushed.
+      if (o.quiet) process.stdout.write(`${pushed.ref}\n`);
     });
 }
