@@ -241,7 +241,8 @@ export function imageRows(engine: Engine, repoArg: string | undefined, o: Images
     const digests = repoDigests(engine.db.listRepoDigests(rec.id));
     const base = {
       Containers: 'N/A',
-      CreatedAt: created !== undefined ? goTimeString(new Date(created)) : '',
+      // Docker keeps an image's creation time in whole seconds (time.Unix(created, 0).String()).
+      CreatedAt: created !== undefined ? goTimeString(new Date(Math.floor(created / 1000) * 1000)) : '',
       CreatedSince: createdSince(created, now),
       ID: trunc ? shortId(rec.id) : rec.id,
       SharedSize: 'N/A',

@@ -2,7 +2,7 @@
 //   formatList(rows, {format, defaultFormat, headers})  - `images`, `ps`, `history`, …
 //   formatInspect(items, format)                          - `inspect`
 // `--format` takes '' (default table), 'table', 'json', 'table TEMPLATE' or a Go TEMPLATE.
-import { goJson } from './gofmt.js';
+import { goJson, MARSHAL_JSON } from './gofmt.js';
 import { HEADER_FUNCS, TemplateError, compileTemplate } from './template.js';
 import { tabwrite } from './table.js';
 
@@ -46,7 +46,9 @@ export function formatList(rows: readonly object[], opts: ListFormatOptions): st
   body = unescapeFormat(body.replace(/^ +| +$/g, ''));
   const tpl = compileTemplate(body);
   let out = '';
-  for (const r of rows) out += tpl.execute(r) + '\n';
+  // A row marshals as Docker's subcontexts do (a map: keys sorted, HTML escaped), so that
+  // `{{json .}}` prints exactly what `--format json` does.
+  for (const r of rows) out += tpl.execute({ ...r, [MARSHAL_JSON]: () => goJson(r, { sortKeys: true }) }) + '\n';
   if (!isTable) return out;
   const header = tpl.execute(headerProxy(opts.headers ?? {}), HEADER_FUNCS);
   return tabwrite(header + '\n' + out);

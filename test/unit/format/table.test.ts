@@ -30,6 +30,9 @@ test('formatList: default table, custom table, templates, json, quiet', () => {
   assert.equal(formatList(rows, { quiet: true, quietFormat: '{{.ID}}', defaultFormat: def }), 'a416a98b71e2\n0123456789ab\n');
   const json = formatList(rows.slice(0, 1), { format: 'json', defaultFormat: def });
   assert.equal(json, '{"CreatedSince":"3 months ago","Digest":"\\u003cnone\\u003e","ID":"a416a98b71e2","Repository":"busybox","Size":"4.26MB","Tag":"latest"}\n');
+  // {{json .}} marshals a row as --format json does (Docker's subcontexts: sorted map, HTML escaped).
+  assert.equal(formatList(rows.slice(0, 1), { format: '{{json .}}', defaultFormat: def }), json);
+  assert.equal(formatList(rows.slice(0, 1), { format: '{{json .Repository}}', defaultFormat: def }), '"busybox"\n');
   // header of an unnamed field, and header functions pass through
   assert.equal(formatList(rows.slice(0, 1), { format: 'table {{upper .CreatedSince}}', defaultFormat: def }), 'CREATED SINCE\n3 MONTHS AGO\n');
 });
