@@ -4,7 +4,7 @@
 // koffi) stay in node_modules. import.meta.url becomes the bundle's own URL (only koffi's
 // createRequire uses it there); src/self.ts knows where kiln's files are from __kilnEntry.
 import { build } from 'esbuild';
-import { rmSync, writeFileSync } from 'node:fs';
+import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,8 +23,10 @@ const result = await build({
   write: false,
   logLevel: 'warning',
 });
-// bin/kiln.cjs wraps the source in a function: a #! line would no longer be the first.
-writeFileSync(out, result.outputFiles[0].text.replace(/^#!.*\n/, ''));
+// bin/kiln.cjs wraps the source in a function: a #! line would no longer be the first. Renamed
+// into place, so a kiln running meanwhile (a conmon exit command, say) never reads half a file.
+writeFileSync(`${out}.tmp`, result.outputFiles[0].text.replace(/^#!.*\n/, ''));
 rmSync(`${out}.cache`, { force: true });
+renameSync(`${out}.tmp`, out);
 const warm = spawnSync(process.execPath, [join(root, 'bin', 'kiln.cjs'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (warm.status !== 0) throw new Error(`bin/kiln.cjs --help failed (${warm.status}) after bundling`);
