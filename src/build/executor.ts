@@ -4,7 +4,8 @@
 import { basename, join } from 'node:path';
 import type { Engine } from '../engine.js';
 import { parseReference, familiarString, normalize as normalizeReference } from '../image/reference.js';
-import type { Digest, ImageConfig } from '../image/types.js';
+import type { Digest, ImageConfig, InlineCacheEntry } from '../image/types.js';
+import { chainIds } from '../image/digest.js';
 import { cacheKey, explainMiss, storedInputs, type CacheInputs } from './cache-key.js';
 import { BuildContext } from './build-context.js';
 import { BuildError } from './errors.js';
@@ -37,6 +38,10 @@ export interface BuildRequest {
   ssh?: Record<string, string>;
   /** `--build-context NAME=…`: what FROM NAME, COPY --from=NAME and RUN --mount from=NAME mean */
   contexts?: Record<string, NamedContext>;
+  /** `--cache-to type=inline`: record the steps' cache keys in the image config */
+  inlineCache?: boolean;
+  /** `--cache-from REF`: images whose inline cache may stand in for local cache entries */
+  cacheFrom?: string[];
   explainCache: boolean;
   sourceDateEpoch?: number;
   progress: ProgressSink;
@@ -68,11 +73,16 @@ export async function build(engine: Engine, req: BuildRequest): Promise<BuildRes
   const context = new BuildContext(engine, req.contextDir, req.dockerfilePath);
   const b = new Builder(engine, req, context, plan.stages, file);
   try {
+    for (const ref of req.cacheFrom ?? []) await b.importCache(ref);
     const final = await b.buildAll();
     let config = final.config;
     if (Object.keys(req.labels).length) {
       config = cfg.cloneConfig(config);
       cfg.addLabels(config, Object.entries(req.labels));
+    }
+    if (req.inlineCache) {
+      config = cfg.cloneConfig(config);
+      config['kiln.cache.v1'] = b.inlineCacheFor(config.rootfs.diff_ids);
     }
     const id = engine.db.tx(() => {
       const rec = engine.putImage(config);
@@ -119,6 +129,42 @@ class Builder {
     return this.stageResult(this.stages[this.stages.length - 1]!.index);
   }
 
+  /** Layer steps as they went (cache key, the diffIDs after them), for `--cache-to type=inline`. */
+  private readonly layerSteps: { key: string; diffIds: Digest[]; added: boolean }[] = [];
+  /** `--cache-from`: cache key → the layer that step added (null: it added none). */
+  private readonly imported = new Map<string, Digest | null>();
+
+  /**
+   * `--cache-from REF`: the image (pulled when missing, as Docker does) and the cache keys its
+   * config recorded. A key is only ever the hash of a step's full inputs, so a match means the
+   * step would make that very layer; images without kiln's inline cache add nothing.
+   */
+  async importCache(ref: string): Promise<void> {
+    let img: { id: Digest; config: ImageConfig };
+    try {
+      img = await resolveOrPull(this.engine, ref, { pull: false, progress: (line) => this.req.progress.emit({ type: 'info', text: line }) });
+    } catch (e) {
+      // As Docker: an unavailable cache source is a warning, not a failed build.
+      this.req.progress.emit({ type: 'warning', text: `importing cache from ${ref}: ${(e as Error).message}` });
+      return;
+    }
+    const diffIds = img.config.rootfs.diff_ids;
+    for (const e of img.config['kiln.cache.v1'] ?? []) {
+      if (typeof e?.key !== 'string' || !Number.isInteger(e.layers) || e.layers < 0 || e.layers > diffIds.length) continue;
+      this.imported.set(e.key, e.layers === 0 ? null : diffIds[e.layers - 1]!);
+    }
+  }
+
+  /** The inline cache of an image with these layers: the steps whose layers it holds, in order. */
+  inlineCacheFor(diffIds: Digest[]): InlineCacheEntry[] {
+    const out: InlineCacheEntry[] = [];
+    for (const st of this.layerSteps) {
+      if (st.diffIds.length > diffIds.length || !st.diffIds.every((d, i) => d === diffIds[i])) continue;
+      out.push({ key: st.key, layers: st.added ? st.diffIds.length : 0 });
+    }
+    return out;
+  }
+
   /** The `--build-context` named `name` (as written, else the same image reference normalized). */
   private namedContext(name: string): NamedContext | undefined {
     const all = this.req.contexts ?? {};
@@ -149,6 +195,15 @@ class Builder {
       this.dirContexts.set(name, c);
     }
     return c;
+  }
+
+  /** An imported cache entry for `key` whose layer is in the store on top of `parent` (undefined: none). */
+  private importedStep(key: string, parent: Digest[]): Digest | null | undefined {
+    if (!this.imported.has(key)) return undefined;
+    const layer = this.imported.get(key)!;
+    if (layer === null) return null;
+    const chain = chainIds([...parent, layer]).at(-1)!;
+    return this.engine.layers.has(chain) ? layer : undefined;
   }
 
   stageResult(index: number): Promise<StageState> {
@@ -371,7 +426,21 @@ class Builder {
     }
 
     const { key, hit } = this.consultCache(inputs, state, step);
-    if (hit) return hit;
+    if (hit) {
+      this.layerSteps.push({ key, diffIds: hit.config.rootfs.diff_ids, added: hit.config.rootfs.diff_ids.length > diffIds.length });
+      return hit;
+    }
+    const fromCacheImage = this.req.noCache ? undefined : this.importedStep(key, diffIds);
+    if (fromCacheImage !== undefined) {
+      // --cache-from: the layer an earlier build made from the same inputs, already here.
+      if (fromCacheImage) c.rootfs.diff_ids.push(fromCacheImage);
+      hist(createdBy, !fromCacheImage);
+      const id = this.engine.content.putJson(c).digest;
+      recordCache(this.engine, key, id, storedInputs(inputs));
+      this.layerSteps.push({ key, diffIds: c.rootfs.diff_ids, added: !!fromCacheImage });
+      this.req.progress.emit({ type: 'cached', step, imageId: id });
+      return { ...state, imageId: id, key };
+    }
 
     const sde = this.req.sourceDateEpoch;
     let layer;
@@ -456,6 +525,7 @@ class Builder {
     }
     const id = this.engine.content.putJson(c).digest;
     recordCache(this.engine, key, id, storedInputs(inputs));
+    this.layerSteps.push({ key, diffIds: c.rootfs.diff_ids, added: !!layer });
     this.req.progress.emit({ type: 'stepDone', step, imageId: id, ms: Date.now() - started });
     return { ...state, imageId: id, key, hit: false };
   }

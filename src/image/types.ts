@@ -95,6 +95,15 @@ export interface ImageConfig {
   config?: ContainerConfig;
   rootfs: { type: 'layers'; diff_ids: Digest[] };
   history?: HistoryEntry[];
+  /** kiln's inline build cache (`build --cache-to type=inline`), read by `--cache-from`. */
+  'kiln.cache.v1'?: InlineCacheEntry[];
+}
+
+/** One layer step of the build that made an image: its cache key and how many layers it left. */
+export interface InlineCacheEntry {
+  key: string;
+  /** rootfs.diff_ids length after the step; 0 when the step added no layer */
+  layers: number;
 }
 
 /** Docker's archive manifest.json (docker save / docker load). */

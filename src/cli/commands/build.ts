@@ -85,6 +85,18 @@ export function parseBuildContexts(list: string[]): Record<string, NamedContext>
   return out;
 }
 
+/** `--cache-from REF` or BuildKit's `type=registry,ref=REF`. */
+export function parseCacheFrom(list: string[]): string[] {
+  return list.map((spec) => {
+    if (!spec.includes('=')) return spec;
+    const fields = Object.fromEntries(spec.split(',').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+    if ((fields.type ?? 'registry') !== 'registry' || !fields.ref) {
+      throw new CliError(`--cache-from ${spec}: only an image is supported (REF or type=registry,ref=REF)`);
+    }
+    return fields.ref;
+  });
+}
+
 let cleanupContext = () => {};
 
 export function register(program: Command, ctx: CliContext): void {
@@ -103,6 +115,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the image ID')
     .option('--iidfile <file>', 'write the image ID to this file')
     .option('--label <k=v>', 'set metadata on the image; repeatable', collect, [])
+    .option('--cache-from <ref>', 'image whose inline build cache may be reused: REF or type=registry,ref=REF; repeatable', collect, [])
+    .option('--cache-to <spec>', 'type=inline: record the build cache in the image, for --cache-from elsewhere')
     .option('--build-context <name=value>', 'additional named context: NAME=DIR or NAME=docker-image://REF (for FROM, COPY --from, RUN --mount from=); repeatable', collect, [])
     .option('--ssh <spec>', 'ssh agent socket for RUN --mount=type=ssh: default|ID[=SOCKET] ($SSH_AUTH_SOCK when no socket is given); repeatable', collect, [])
     .option('--secret <spec>', 'secret for RUN --mount=type=secret: id=ID,src=PATH; repeatable', collect, [])
@@ -169,13 +183,25 @@ export function register(program: Command, ctx: CliContext): void {
       // A tar on stdout must be the only thing there: progress then goes to stderr.
       const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : process.stdout);
       const sde = process.env.SOURCE_DATE_EPOCH;
+      // BuildKit's two spellings of an inline cache: --cache-to type=inline, or this build arg.
+      const buildArgs = parseKeyValues(o.buildArg, 'build arg', true);
+      let inlineCache = false;
+      if (buildArgs.BUILDKIT_INLINE_CACHE !== undefined) {
+        inlineCache = ['1', 'true'].includes(buildArgs.BUILDKIT_INLINE_CACHE);
+        delete buildArgs.BUILDKIT_INLINE_CACHE;
+      }
+      if (o.cacheTo !== undefined) {
+        const type = /(?:^|,)type=([^,]*)/.exec(o.cacheTo)?.[1] ?? o.cacheTo;
+        if (type !== 'inline') throw new CliError(`--cache-to ${o.cacheTo}: only type=inline is supported (the cache travels in the image: push it, then build --cache-from it)`);
+        inlineCache = true;
+      }
       try {
         const result = await build(ctx.engine(), {
           contextDir,
           dockerfilePath,
           dockerfileText,
           tags: o.tag,
-          buildArgs: parseKeyValues(o.buildArg, 'build arg', true),
+          buildArgs,
           target: o.target,
           noCache: o.cache === false,
           pull: !!o.pull,
@@ -184,6 +210,8 @@ export function register(program: Command, ctx: CliContext): void {
           secrets: parseSecrets(o.secret),
           ssh: parseSsh(o.ssh),
           contexts: parseBuildContexts(o.buildContext),
+          inlineCache,
+          cacheFrom: parseCacheFrom(o.cacheFrom),
           explainCache: !!o.explainCache,
           sourceDateEpoch: sde !== undefined && sde !== '' ? Number(sde) : undefined,
           progress,
