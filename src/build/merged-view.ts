@@ -10,6 +10,7 @@ import { join, posix } from 'node:path';
 import { readFile } from 'node:fs/promises';
 import { isOpaqueDir } from '../layers/pack.js';
 import { resolveUserFrom } from '../runtime/user.js';
+import { resolveScoped } from '../runtime/paths.js';
 
 export type MergedType = 'dir' | 'file' | 'symlink' | 'other';
 
@@ -30,7 +31,6 @@ export interface UpperEntry {
 
 const typeOf = (st: Stats): MergedType => (st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : 'other');
 
-const MAX_SYMLINKS = 255;
 
 export class MergedView {
   private readonly lowerCache = new Map<string, LowerEntry | null>();
@@ -85,32 +85,10 @@ export class MergedView {
    * runtime/paths.ts resolveInRoot does on a mounted root: the layer-relative result ('' = root).
    */
   resolve(path: string, opts: { followLast?: boolean } = {}): string {
-    const followLast = opts.followLast ?? true;
-    let pending = path.split('/').filter((s) => s !== '' && s !== '.');
-    const done: string[] = [];
-    let links = 0;
-    while (pending.length) {
-      const seg = pending.shift()!;
-      if (seg === '..') {
-        done.pop();
-        continue;
-      }
-      const rel = [...done, seg].join('/');
-      const isLast = pending.length === 0;
-      if ((!isLast || followLast) && this.typeAt(rel) === 'symlink') {
-        if (++links > MAX_SYMLINKS) {
-          const err = new Error(`too many levels of symbolic links: ${path}`) as NodeJS.ErrnoException;
-          err.code = 'ELOOP';
-          throw err;
-        }
-        const target = this.readlink(rel);
-        if (target.startsWith('/')) done.length = 0;
-        pending = [...target.split('/').filter((s) => s !== '' && s !== '.'), ...pending];
-        continue;
-      }
-      done.push(seg);
-    }
-    return done.join('/');
+    return resolveScoped(path, (segments) => {
+      const rel = segments.join('/');
+      return this.typeAt(rel) === 'symlink' ? this.readlink(rel) : undefined;
+    }, opts).join('/');
   }
 
   /** Host path of the file the merged view shows at `path` (symlinks followed), or null. */

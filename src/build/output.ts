@@ -7,18 +7,15 @@ import type { Writable } from 'node:stream';
 import type { Engine } from '../engine.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { withReadonlyRootfs } from './rootfs-view.js';
+import { parseFields } from '../util/fields.js';
 
 export type BuildOutput = { type: 'local'; dest: string } | { type: 'tar'; dest: string /* '-' = stdout */ };
 
 /** Docker's spellings: `DIR`, `-` (a tar on stdout), `type=local,dest=DIR`, `type=tar,dest=FILE|-`. */
 export function parseOutput(spec: string): BuildOutput {
   if (!spec.includes('=')) return spec === '-' ? { type: 'tar', dest: '-' } : { type: 'local', dest: spec };
-  const fields: Record<string, string> = {};
-  for (const part of spec.split(',')) {
-    const i = part.indexOf('=');
-    if (i <= 0) throw new Error(`invalid output ${JSON.stringify(spec)}: expected key=value, got ${JSON.stringify(part)}`);
-    fields[part.slice(0, i).trim()] = part.slice(i + 1).trim();
-  }
+  const { fields, bare } = parseFields(spec);
+  if (bare.length) throw new Error(`invalid output ${JSON.stringify(spec)}: expected key=value, got ${JSON.stringify(bare[0])}`);
   const type = fields.type ?? 'local';
   if (type !== 'local' && type !== 'tar') {
     throw new Error(`output type ${JSON.stringify(type)} is not supported: use type=local,dest=DIR or type=tar,dest=FILE (images are stored and tagged with -t)`);

@@ -30,6 +30,7 @@ import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kilnEntry } from '../self.js';
+import { major, minor } from '../sys/fs.js';
 import type { Engine } from '../engine.js';
 import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
@@ -342,8 +343,8 @@ export function parseDeviceSpec(spec: string): DeviceMapping {
     hostPath: host,
     path: cleanContainerPath(container),
     type: st.isCharacterDevice() ? 'c' : 'b',
-    major: Math.floor(st.rdev / 256) & 0xfff,
-    minor: (st.rdev & 0xff) | ((st.rdev >> 12) & 0xfff00),
+    major: major(st.rdev),
+    minor: minor(st.rdev),
     fileMode: st.mode & 0o7777,
     access,
   };
@@ -384,14 +385,12 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
   }
   if (ports.length && networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
   const devices = (opts.devices ?? []).map(parseDeviceSpec);
+  const net = networkName(networkMode);
+  const userNetwork = net && net !== 'kiln' ? new Networks(engine.root).get(networkMode) : undefined;
+  if (net && net !== 'kiln' && !userNetwork) throw new Error(`network ${networkMode} not found`);
   if (opts.ip !== undefined) {
-    const net = networkName(networkMode);
-    if (!net || net === 'kiln') throw new Error('user specified IP address is supported on user defined networks only');
-    const info = new Networks(engine.root).get(net);
-    if (info) checkStaticIp(opts.ip, info); // before anything starts: the address must fit the network
-  }
-  if (networkName(networkMode) && networkName(networkMode) !== 'kiln') {
-    if (!new Networks(engine.root).get(networkMode)) throw new Error(`network ${networkMode} not found`);
+    if (!userNetwork) throw new Error('user specified IP address is supported on user defined networks only');
+    checkStaticIp(opts.ip, userNetwork); // before anything starts: the address must fit the network
   }
   const mounts = [...(opts.mounts ?? []), ...(opts.volumesFrom ?? []).flatMap((spec) => mountsFrom(engine, spec))];
   const taken = new Set(mounts.map((m) => m.destination));

@@ -9,12 +9,17 @@ function portKey(p: { containerPort: number; protocol: string }): string {
   return `${p.containerPort}/${p.protocol}`;
 }
 
+/** The host ports a container's published ports are bound to: only while it runs (or is paused). */
+export function boundPorts(c: Container): PortMapping[] {
+  const live = c.state.status === 'running' || c.state.status === 'paused';
+  return live && c.state.network ? c.state.network.ports : [];
+}
+
 /** NetworkSettings.Ports: every exposed or published port, bound ones with their host side. */
 function portsMap(c: Container): Record<string, { HostIp: string; HostPort: string }[] | null> {
   const out: Record<string, { HostIp: string; HostPort: string }[] | null> = {};
   for (const e of c.config.exposedPorts) out[e.includes('/') ? e : `${e}/tcp`] = null;
-  const live = c.state.status === 'running' || c.state.status === 'paused';
-  const bound: PortMapping[] = live && c.state.network ? c.state.network.ports : [];
+  const bound = boundPorts(c);
   for (const p of c.config.ports) out[portKey(p)] ??= null;
   for (const p of bound) {
     const k = portKey(p);
@@ -181,9 +186,8 @@ export function inspectContainer(engine: Engine, c: Container): Record<string, u
 
 /** "0.0.0.0:8080->80/tcp, 443/tcp" */
 export function portsText(c: Container): string {
-  const live = c.state.status === 'running' || c.state.status === 'paused';
   const parts: string[] = [];
-  const bound = live && c.state.network ? c.state.network.ports : [];
+  const bound = boundPorts(c);
   for (const p of bound) parts.push(`${p.hostIP ?? '0.0.0.0'}:${p.hostPort}->${p.containerPort}/${p.protocol}`);
   for (const e of c.config.exposedPorts) {
     const k = e.includes('/') ? e : `${e}/tcp`;

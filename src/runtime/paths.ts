@@ -7,11 +7,11 @@ import { join } from 'node:path';
 const MAX_SYMLINKS = 255;
 
 /**
- * Host path for `path` inside `root`, with all symlinks resolved within `root`. The last component
- * need not exist (its parent's symlinks are still resolved). With `followLast: false` a final
- * symlink is left as is (for lstat, cp of a link itself, rm).
+ * The scoped walk of resolveInRoot, on any view of a root filesystem: `readlink(segments)` gives
+ * the target when the path made of `segments` is a symlink (undefined otherwise). Returns the
+ * resolved segments; ".." never climbs above the root, absolute targets restart at it.
  */
-export function resolveInRoot(root: string, path: string, opts: { followLast?: boolean } = {}): string {
+export function resolveScoped(path: string, readlink: (segments: string[]) => string | undefined, opts: { followLast?: boolean } = {}): string[] {
   const followLast = opts.followLast ?? true;
   let pending = path.split('/').filter((s) => s !== '' && s !== '.');
   const done: string[] = [];
@@ -22,17 +22,8 @@ export function resolveInRoot(root: string, path: string, opts: { followLast?: b
       done.pop();
       continue;
     }
-    const candidate = join(root, ...done, seg);
     const isLast = pending.length === 0;
-    let target: string | undefined;
-    if (!isLast || followLast) {
-      try {
-        if (lstatSync(candidate).isSymbolicLink()) target = readlinkSync(candidate);
-      } catch (e) {
-        const code = (e as NodeJS.ErrnoException).code;
-        if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
-      }
-    }
+    const target = !isLast || followLast ? readlink([...done, seg]) : undefined;
     if (target === undefined) {
       done.push(seg);
       continue;
@@ -42,11 +33,29 @@ export function resolveInRoot(root: string, path: string, opts: { followLast?: b
       err.code = 'ELOOP';
       throw err;
     }
-    const rest = target.split('/').filter((s) => s !== '' && s !== '.');
     if (target.startsWith('/')) done.length = 0;
-    pending = [...rest, ...pending];
+    pending = [...target.split('/').filter((s) => s !== '' && s !== '.'), ...pending];
   }
-  return join(root, ...done);
+  return done;
+}
+
+/**
+ * Host path for `path` inside `root`, with all symlinks resolved within `root`. The last component
+ * need not exist (its parent's symlinks are still resolved). With `followLast: false` a final
+ * symlink is left as is (for lstat, cp of a link itself, rm).
+ */
+export function resolveInRoot(root: string, path: string, opts: { followLast?: boolean } = {}): string {
+  const readlink = (segments: string[]): string | undefined => {
+    const candidate = join(root, ...segments);
+    try {
+      return lstatSync(candidate).isSymbolicLink() ? readlinkSync(candidate) : undefined;
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') throw e;
+      return undefined;
+    }
+  };
+  return join(root, ...resolveScoped(path, readlink, opts));
 }
 
 /** Normalize a container path: absolute, no "." or "..", no trailing slash. */

@@ -192,31 +192,37 @@ export function prune(t: GcTarget, opts: PruneOptions = {}): PruneReport {
   return report;
 }
 
-export interface CachePruneOptions {
-  /** Remove every entry. */
-  all?: boolean;
-  /** Keep at most this many bytes of cache (least recently used go first). */
-  keepBytes?: number;
-  /** Remove entries not used for this long. */
-  olderThanMs?: number;
-}
-
-/** Deletes build cache entries (LRU); run prune() afterwards to reclaim their layers and blobs. */
-export function pruneBuildCache(db: Db, opts: CachePruneOptions = {}): string[] {
-  const removed: string[] = [];
-  db.tx(() => {
-    const entries = db.listCache(); // least recently used first
-    let total = entries.reduce((s, e) => s + e.size, 0);
-    const now = Date.now();
+/**
+ * Deletes build cache entries: all of them, or, with `keepBytes`, all but the most recently used
+ * that fit (each weighs its own top layer). The step images that only those entries held go with
+ * them; a tag, a container or a kept entry keeps one. Run prune() afterwards to reclaim layers
+ * and blobs. Returns the deleted keys.
+ */
+export function pruneBuildCache(t: Pick<GcTarget, 'db' | 'content' | 'layers'>, opts: { keepBytes?: number } = {}): string[] {
+  const keep = opts.keepBytes ?? 0;
+  const entries = t.db.listCache(); // least recently used first
+  const weight = (imageId: Digest): number => {
+    try {
+      return t.layers.sizeOf(t.content.readJson<ImageConfig>(imageId).rootfs.diff_ids.slice(-1));
+    } catch {
+      return 0; // config or layer already gone: the entry is useless anyway
+    }
+  };
+  const doomed = new Set<string>();
+  let kept = 0;
+  for (const e of [...entries].reverse()) {
+    const size = keep > 0 ? weight(e.imageId) : 0;
+    if (keep > 0 && kept + size <= keep) kept += size;
+    else doomed.add(e.key);
+  }
+  t.db.tx(() => {
+    for (const k of doomed) t.db.deleteCache(k);
+    const held = new Set<string>([...t.db.listCache().map((e) => e.imageId), ...t.db.listContainers().map((c) => c.imageId)]);
     for (const e of entries) {
-      const tooOld = opts.olderThanMs !== undefined && now - Date.parse(e.lastUsed) > opts.olderThanMs;
-      const tooBig = opts.keepBytes !== undefined && total > opts.keepBytes;
-      if (opts.all || tooOld || tooBig) {
-        db.deleteCache(e.key);
-        total -= e.size;
-        removed.push(e.key);
-      }
+      if (!doomed.has(e.key) || held.has(e.imageId) || t.db.listTags(e.imageId).length) continue;
+      held.add(e.imageId);
+      t.db.deleteImage(e.imageId);
     }
   });
-  return removed;
+  return [...doomed];
 }

@@ -3,6 +3,7 @@ import { readFileSync, writeFileSync, existsSync, statSync, rmSync } from 'node:
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
+import { parseFields } from '../../util/fields.js';
 import { build, type NamedContext } from '../../build/executor.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
@@ -30,10 +31,7 @@ export function parseKeyValues(list: string[], what: string, fromEnv = false): R
 export function parseSecrets(list: string[]): Record<string, { src?: string; env?: string }> {
   const out: Record<string, { src?: string; env?: string }> = {};
   for (const spec of list) {
-    const fields = Object.fromEntries(spec.split(',').map((f) => {
-      const i = f.indexOf('=');
-      return i < 0 ? [f, ''] : [f.slice(0, i), f.slice(i + 1)];
-    }));
+    const { fields } = parseFields(spec);
     const id = fields.id;
     if (!id) throw new CliError(`invalid secret ${JSON.stringify(spec)}: id= is required`);
     const src = fields.src ?? fields.source;
@@ -89,7 +87,7 @@ export function parseBuildContexts(list: string[]): Record<string, NamedContext>
 export function parseCacheFrom(list: string[]): string[] {
   return list.map((spec) => {
     if (!spec.includes('=')) return spec;
-    const fields = Object.fromEntries(spec.split(',').map((f) => [f.slice(0, f.indexOf('=')), f.slice(f.indexOf('=') + 1)]));
+    const { fields } = parseFields(spec);
     if ((fields.type ?? 'registry') !== 'registry' || !fields.ref) {
       throw new CliError(`--cache-from ${spec}: only an image is supported (REF or type=registry,ref=REF)`);
     }
@@ -191,7 +189,7 @@ export function register(program: Command, ctx: CliContext): void {
         delete buildArgs.BUILDKIT_INLINE_CACHE;
       }
       if (o.cacheTo !== undefined) {
-        const type = /(?:^|,)type=([^,]*)/.exec(o.cacheTo)?.[1] ?? o.cacheTo;
+        const type = parseFields(o.cacheTo).fields.type ?? o.cacheTo;
         if (type !== 'inline') throw new CliError(`--cache-to ${o.cacheTo}: only type=inline is supported (the cache travels in the image: push it, then build --cache-from it)`);
         inlineCache = true;
       }

@@ -7,8 +7,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
 import { CliError } from '../context.js';
-import type { Digest, ImageConfig } from '../../image/types.js';
-import { containersUsing } from './images.js';
+import { pruneBuildCache as pruneCacheEntries } from '../../store/gc.js';
 import { removeBuildSandbox } from '../../build/build-network.js';
 import { getContainer } from '../../runtime/containers.js';
 import * as cfg from '../../build/image-config.js';
@@ -31,43 +30,18 @@ function commandValue(v: string, shellForm: boolean): string[] {
 }
 
 /**
- * Drops build cache entries (all, or all but the most recently used up to `keep` bytes), then
- * collects what only they kept alive; `all` also removes cache mounts and the build sandbox.
+ * `builder prune` (and `system prune`): the cache entries (all, or all but the most recently used
+ * up to `keep` bytes) with their step images, then what only they kept alive; `all` also removes
+ * the cache mounts and the build sandbox.
  */
 export async function pruneBuildCache(engine: Engine, o: { all?: boolean; keep?: number } = {}): Promise<{ entries: number; reclaimed: number }> {
-  const keep = o.keep ?? 0;
-  // Most recently used first: those are the ones a cap keeps.
-  const entries = engine.db.listCache().reverse();
-  let kept = 0;
-  const doomed: string[] = [];
-  for (const e of entries) {
-    let size = 0;
-    try {
-      const cfg = engine.content.readJson<ImageConfig>(e.imageId);
-      size = engine.layers.sizeOf(cfg.rootfs.diff_ids.slice(-1));
-    } catch {
-      /* config or layer already gone: the entry is useless anyway */
-    }
-    if (keep > 0 && kept + size <= keep) kept += size;
-    else doomed.push(e.key);
-  }
-  // The entries' step images were never shown as images: they go with them, unless something
-  // else (a tag, a container, a kept entry) still holds one. prune() then frees their layers.
-  engine.db.tx(() => {
-    const stepImages = new Set(entries.filter((e) => doomed.includes(e.key)).map((e) => e.imageId as Digest));
-    for (const k of doomed) engine.db.deleteCache(k);
-    const kept = new Set(engine.db.listCache().map((e) => e.imageId));
-    for (const id of stepImages) {
-      if (kept.has(id) || engine.db.listTags(id).length || containersUsing(engine, id).length) continue;
-      engine.db.deleteImage(id);
-    }
-  });
+  const removed = pruneCacheEntries(engine, { keepBytes: o.keep });
   const report = engine.prune();
   if (o.all) {
     rmSync(join(engine.root, 'cache-mounts'), { recursive: true, force: true });
     await removeBuildSandbox(engine);
   }
-  return { entries: doomed.length, reclaimed: report.reclaimedBytes };
+  return { entries: removed.length, reclaimed: report.reclaimedBytes };
 }
 
 export function register(program: Command, ctx: CliContext): void {

@@ -7,14 +7,49 @@ import type { Engine } from '../../engine.js';
 import { NotFoundError } from '../../store/errors.js';
 import { createContainer, type Container, type CreateOptions } from '../../runtime/containers.js';
 import { parseBytes, parseMountSpec, parseTmpfsSpec, parseVolumeSpec } from '../../runtime/volumes.js';
-import type { UlimitOption } from '../../runtime/spec.js';
+import type { SpecResources, UlimitOption } from '../../runtime/spec.js';
 import type { HealthConfig } from '../../image/types.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 
+/** The cgroup limit flags, shared with `kiln update`. */
+export function addResourceFlags(cmd: Command): Command {
+  return cmd
+    .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
+    .option('--memory-swap <bytes>', 'swap limit equal to memory plus swap: -1 for unlimited swap')
+    .option('--memory-reservation <bytes>', 'memory soft limit')
+    .option('--cpus <n>', 'number of CPUs')
+    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
+    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--pids-limit <n>', 'tune container pids limit (-1 for unlimited)');
+}
+
+export interface ResourceFlags {
+  memory?: string;
+  memorySwap?: string;
+  memoryReservation?: string;
+  cpus?: string;
+  cpuShares?: string;
+  cpusetCpus?: string;
+  pidsLimit?: string;
+}
+
+/** The limits given with addResourceFlags' flags (undefined where a flag was not given). */
+export function parseResources(f: ResourceFlags): SpecResources {
+  return {
+    memory: bytes(f.memory, '--memory'),
+    memorySwap: bytes(f.memorySwap, '--memory-swap'),
+    memoryReservation: bytes(f.memoryReservation, '--memory-reservation'),
+    cpus: numeric(f.cpus, '--cpus'),
+    cpuShares: numeric(f.cpuShares, '--cpu-shares'),
+    ...(f.cpusetCpus ? { cpusetCpus: f.cpusetCpus } : {}),
+    pidsLimit: numeric(f.pidsLimit, '--pids-limit'),
+  };
+}
+
 /** The flags of `docker create` / `docker run` (run adds --rm's partner -d and friends itself). */
 export function addContainerFlags(cmd: Command): Command {
-  return cmd
+  const c = cmd
     .helpOption('--help', 'display help for command')
     .option('--name <name>', 'assign a name to the container')
     .option('--rm', 'automatically remove the container when it exits')
@@ -36,14 +71,8 @@ export function addContainerFlags(cmd: Command): Command {
     .option('-h, --hostname <name>', 'container host name')
     .option('--add-host <host:ip>', 'add a custom host-to-IP mapping; repeatable', collect, [])
     .option('--dns <ip>', 'set custom DNS servers; repeatable', collect, [])
-    .option('--dns-search <domain>', 'set custom DNS search domains; repeatable', collect, [])
-    .option('-m, --memory <bytes>', 'memory limit (e.g. 64m)')
-    .option('--memory-swap <bytes>', 'swap limit equal to memory plus swap: -1 for unlimited swap')
-    .option('--memory-reservation <bytes>', 'memory soft limit')
-    .option('--cpus <n>', 'number of CPUs')
-    .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
-    .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
-    .option('--pids-limit <n>', 'tune container pids limit (-1 for unlimited)')
+    .option('--dns-search <domain>', 'set custom DNS search domains; repeatable', collect, []);
+  return addResourceFlags(c)
     .option('--shm-size <bytes>', 'size of /dev/shm (default 64m)')
     .option('--ulimit <name=soft[:hard]>', 'ulimit options; repeatable', collect, [])
     .option('--cap-add <cap>', 'add Linux capabilities; repeatable', collect, [])
@@ -80,7 +109,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--ip <address>', 'IPv4 address on a user-defined network (e.g. 10.5.0.10)');
 }
 
-export interface ContainerFlags {
+export interface ContainerFlags extends ResourceFlags {
   name?: string;
   env: string[];
   envFile: string[];
@@ -101,13 +130,6 @@ export interface ContainerFlags {
   addHost: string[];
   dns: string[];
   dnsSearch: string[];
-  memory?: string;
-  memorySwap?: string;
-  memoryReservation?: string;
-  cpus?: string;
-  cpuShares?: string;
-  cpusetCpus?: string;
-  pidsLimit?: string;
   shmSize?: string;
   ulimit: string[];
   capAdd: string[];
@@ -170,7 +192,7 @@ export function readEnvFile(file: string): string[] {
   return out;
 }
 
-function int(v: string | undefined, what: string): number | undefined {
+function numeric(v: string | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
   const n = Number(v);
   if (!Number.isFinite(n)) throw new CliError(`invalid argument "${v}" for "${what}" flag`, 125);
@@ -231,10 +253,10 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
         ...(f.healthInterval ? { Interval: durationNs(f.healthInterval) } : {}),
         ...(f.healthTimeout ? { Timeout: durationNs(f.healthTimeout) } : {}),
         ...(f.healthStartPeriod ? { StartPeriod: durationNs(f.healthStartPeriod) } : {}),
-        ...(f.healthRetries ? { Retries: int(f.healthRetries, '--health-retries') } : {}),
+        ...(f.healthRetries ? { Retries: numeric(f.healthRetries, '--health-retries') } : {}),
       };
     }
-    const stopTimeout = int(f.stopTimeout, '--stop-timeout');
+    const stopTimeout = numeric(f.stopTimeout, '--stop-timeout');
     return {
       image,
       ...(f.name !== undefined ? { name: f.name } : {}),
@@ -254,15 +276,7 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
       addHost: f.addHost,
       dns: f.dns,
       dnsSearch: f.dnsSearch,
-      resources: {
-        memory: bytes(f.memory, '--memory'),
-        memorySwap: bytes(f.memorySwap, '--memory-swap'),
-        memoryReservation: bytes(f.memoryReservation, '--memory-reservation'),
-        cpus: f.cpus === undefined ? undefined : Number(f.cpus),
-        cpuShares: int(f.cpuShares, '--cpu-shares'),
-        ...(f.cpusetCpus ? { cpusetCpus: f.cpusetCpus } : {}),
-        pidsLimit: int(f.pidsLimit, '--pids-limit'),
-      },
+      resources: parseResources(f),
       ...(f.shmSize ? { shmSize: bytes(f.shmSize, '--shm-size') } : {}),
       ulimits: f.ulimit.map(parseUlimit),
       capAdd: f.capAdd,

@@ -106,14 +106,13 @@ export const commandModules: Record<string, Loader[]> = {
  * `kiln image pull` = `kiln pull`): the same module, registered under the group as well.
  */
 export const groupCommands: Record<string, Record<string, Loader[]>> = {
-  container: {
-    attach: [m.attach], commit: [m.commit], cp: [m.cp], create: [m.create], diff: [m.diff], exec: [m.exec],
-    export: [m.exportCmd], kill: [m.kill], logs: [m.logs], pause: [m.pause], unpause: [m.pause], port: [m.port],
-    rename: [m.rename], restart: [m.restart], rm: [m.rm], run: [m.run], start: [m.start], stats: [m.stats],
-    stop: [m.stop], top: [m.top], update: [m.update], wait: [m.wait],
-  },
-  image: { build: [m.build], import: [m.import], pull: [m.pull], push: [m.push] },
+  container: pick(['attach', 'commit', 'cp', 'create', 'diff', 'exec', 'export', 'kill', 'logs', 'pause', 'unpause', 'port', 'rename', 'restart', 'rm', 'run', 'start', 'stats', 'stop', 'top', 'update', 'wait']),
+  image: pick(['build', 'import', 'pull', 'push']),
 };
+
+function pick(words: string[]): Record<string, Loader[]> {
+  return Object.fromEntries(words.map((w) => [w, commandModules[w]!]));
+}
 
 /** Every command module once (for --help, or a word that is no command). */
 export const allCommandModules: Loader[] = Object.values(m);

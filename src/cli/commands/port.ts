@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { getContainer } from '../../runtime/containers.js';
+import { boundPorts } from '../../runtime/inspect.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -12,8 +13,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[private-port]', 'PRIVATE_PORT[/PROTO]')
     .action(async (name: string, privatePort?: string) => {
       const c = await getContainer(ctx.engine(), name);
-      const live = c.state.status === 'running' || c.state.status === 'paused';
-      const bound = live && c.state.network ? c.state.network.ports : [];
+      const bound = boundPorts(c);
       let want: { port: number; proto: string } | undefined;
       if (privatePort !== undefined) {
         const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(privatePort);

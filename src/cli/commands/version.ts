@@ -15,9 +15,10 @@ export interface VersionInfo {
 }
 
 function versionInfo(): VersionInfo {
+  const version = kilnVersion();
   return {
-    Version: kilnVersion(),
-    ApiVersion: kilnVersion(),
+    Version: version,
+    ApiVersion: version,
     NodeVersion: process.version,
     Os: 'linux',
     Arch: goArch(),
