@@ -207,6 +207,12 @@ describe('kiln build: Dockerfile features', () => {
     const r = k.run(['build', ctx]);
     assert.notEqual(r.code, 0);
     assert.match(r.stderr, /Dockerfile:2: .*digest mismatch/);
+    // A server that is not there: the error says why, not just "fetch failed".
+    writeFileSync(join(ctx, 'Dockerfile'), `FROM busybox\nADD http://127.0.0.1:${port}/files/payload.txt /dl/\nADD http://127.0.0.1:9/nothing /dl/\n`);
+    const down = k.run(['build', ctx]);
+    assert.notEqual(down.code, 0);
+    assert.match(down.stderr, /Dockerfile:3: ADD http:\/\/127\.0\.0\.1:9\/nothing \/dl\/: failed to load http:\/\/127\.0\.0\.1:9\/nothing: \S+/);
+    assert.doesNotMatch(down.stderr, /fetch failed/);
   });
 
   it('.dockerignore with exceptions; --label and --build-arg reach the image', () => {

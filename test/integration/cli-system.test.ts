@@ -56,6 +56,8 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.equal(info.Driver, 'overlay');
     assert.equal(info.DockerRootDir, k.root);
     assert.equal(k.ok(['system', 'info', '--format', '{{.ContainersRunning}}/{{.OSType}}']).stdout, '0/linux\n');
+    // Docker keeps an image's creation time in whole seconds.
+    assert.match(k.ok(['images', '--format', '{{.CreatedAt}}', 'busybox']).stdout, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \+0000 UTC\n$/);
 
     k.ok(['start', 'renamed']);
     k.ok(['pause', 'renamed']);
