@@ -22,7 +22,7 @@ export const time = (fn) => { spawnSync('sync'); const t = process.hrtime.bigint
 export const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
 
 /** kiln from this checkout's build, on its own state directory. */
-export const kilnCli = (root) => (args) => sh(process.execPath, [join(project, 'bin/kiln.cjs'), '--root', root, ...args]);
+export const kilnCli = (root) => (args) => sh(join(project, 'bin/kiln.cjs'), ['--root', root, ...args]);
 
 /** Builds the local busybox image in kiln and saves it for the peers to load. */
 export function busyboxArchive(kiln, work) {

@@ -140,18 +140,18 @@ function makeContexts() {
 
 // ---- tools -----------------------------------------------------------------------------------
 const kilnMain = join(project, 'bin/kiln.cjs');
-const kiln = (root, args, o) => sh(process.execPath, [kilnMain, '--root', root, ...args], o);
+const kiln = (root, args, o) => sh(kilnMain, ['--root', root, ...args], o);
 
 function kilnTool(ctxs, v = { name: 'kiln', main: kilnMain, env: {} }) {
   const main = v.main ?? kilnMain;
   const env = { ...process.env, ...v.env };
-  const k = (root, args) => sh(process.execPath, [main, '--root', root, ...args], { env });
+  const k = (root, args) => sh(main, ['--root', root, ...args], { env });
   const root = join(work, `${v.name}-root`);
   const pushRoot = join(work, `${v.name}-push-root`);
   const tag = refBig.replace(':latest', `:${v.name}`);
   return {
     name: v.name,
-    resetPull: () => { spawnSync(process.execPath, [main, '--root', root, 'rmi', '-f', ref20], { stdio: 'ignore', env }); },
+    resetPull: () => { spawnSync(main, ['--root', root, 'rmi', '-f', ref20], { stdio: 'ignore', env }); },
     pull: () => k(root, ['pull', '-q', ref20]),
     preparePush: () => {
       rmSync(pushRoot, { recursive: true, force: true });

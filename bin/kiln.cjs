@@ -1,9 +1,11 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS KILN_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
 // The `kiln` command (package.json's bin; setup links /usr/local/bin/kiln here): runs the bundled CLI (dist/kiln.cjs, made by `npm run build` from tsc's
 // output) with V8's code cache for it (dist/kiln.cjs.cache). Loading ~100 separate ES modules and
 // compiling them again on every command was most of a small command's time; one CommonJS file
 // compiled from a cache is not. A missing or stale cache only costs speed: when V8 has none or
 // rejects it, it is written again (atomically) as this process exits.
+// The shebang moves NODE_EXTRA_CA_CERTS aside: Node would parse that file at every start (~40 ms),
+// kiln's HTTPS client loads it when it first connects (src/util/extra-ca.ts).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');

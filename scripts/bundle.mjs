@@ -1,6 +1,6 @@
 // `npm run build`, after tsc: bundles the CLI (dist/src/cli/main.js and everything it imports,
 // commander and tar-stream included) into one CommonJS file, dist/kiln.cjs, for bin/kiln.cjs;
-// then runs it once so bin/kiln.cjs writes V8's code cache for it. The native addons (better-sqlite3,
+// then runs it once so bin/kiln.cjs writes V8's code cache for it. The native addons (better-sqlite3's,
 // koffi) stay in node_modules. import.meta.url becomes the bundle's own URL (only koffi's
 // createRequire uses it there); src/self.ts knows where kiln's files are from __kilnEntry.
 import { build } from 'esbuild';
@@ -8,6 +8,35 @@ import { renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// Node's built-in modules that its own start-up has not already loaded cost ~1–4 ms each to load
+// (child_process pulls in net, stream, dgram…). Each import of one becomes an object that loads it
+// on first use: `images` never pays for http, tls or worker_threads. Named imports compile to
+// property reads (`(0, import_x.spawn)(…)`), so laziness needs no change in kiln's sources.
+const LAZY_BUILTINS = ['child_process', 'os', 'timers/promises', 'fs/promises', 'zlib', 'worker_threads', 'readline', 'net', 'tls', 'https', 'http', 'crypto', 'stream/promises', 'dns', 'dgram', 'tty', 'v8', 'perf_hooks', 'util'];
+const lazyBuiltins = {
+  name: 'lazy-builtins',
+  setup(b) {
+    const filter = new RegExp(`^(node:)?(${LAZY_BUILTINS.map((m) => m.replace('/', '\\/')).join('|')})$`);
+    b.onResolve({ filter }, (args) =>
+      args.namespace === 'lazy-builtin' ? { path: args.path, external: true } : { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' });
+    b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({
+      loader: 'js',
+      // The kiln.lazy mark tells esbuild's import interop (__toESM, patched below) to use the
+      // object as it is rather than copy every export, which would load the module at once.
+      contents: `let m; const load = () => (m ??= require(${JSON.stringify(`node:${args.path}`)}));
+module.exports = new Proxy({}, {
+  get: (_, k) => (k === ${LAZY} ? true : k === 'default' ? load() : load()[k]),
+  has: (_, k) => k in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, k) => { const d = Reflect.getOwnPropertyDescriptor(load(), k); return d && { ...d, configurable: true }; },
+});`,
+    }));
+  },
+};
+
+const LAZY = "Symbol.for('kiln.lazy-builtin')";
+const TO_ESM = /var __toESM ?= ?\(mod, ?isNodeMode, ?target\) ?=> ?\(/;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'kiln.cjs');
@@ -17,15 +46,23 @@ const result = await build({
   platform: 'node',
   format: 'cjs',
   target: 'node20',
-  external: ['better-sqlite3', 'koffi'],
+  // better-sqlite3's JavaScript is bundled (store/db.ts hands it its addon by path); koffi is
+  // loaded only when a syscall is needed.
+  external: ['koffi'],
   define: { 'import.meta.url': '__kilnUrl' },
   banner: { js: "globalThis.__kilnEntry ??= __filename;\nvar __kilnUrl = require('node:url').pathToFileURL(__filename).href;" },
   write: false,
   logLevel: 'warning',
+  plugins: [lazyBuiltins],
+  // Less to read and hash on every start; identifiers kept, so stack traces (--debug) still read.
+  minifyWhitespace: true,
+  minifySyntax: true,
 });
 // bin/kiln.cjs wraps the source in a function: a #! line would no longer be the first. Renamed
 // into place, so a kiln running meanwhile (a conmon exit command, say) never reads half a file.
-writeFileSync(`${out}.tmp`, result.outputFiles[0].text.replace(/^#!.*\n/, ''));
+const text = result.outputFiles[0].text.replace(/^#!.*\n/, '');
+if (!TO_ESM.test(text)) throw new Error("esbuild's __toESM helper changed: update scripts/bundle.mjs's lazy-builtins patch");
+writeFileSync(`${out}.tmp`, text.replace(TO_ESM, (m) => `${m.slice(0, -1)}mod?.[${LAZY}]?mod:(`));
 rmSync(`${out}.cache`, { force: true });
 renameSync(`${out}.tmp`, out);
 const warm = spawnSync(process.execPath, [join(root, 'bin', 'kiln.cjs'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -26,4 +26,4 @@ export function kilnHome(): string {
 }
 
 /** workerData key that marks the registry's layer-extraction workers (see cli/main). */
-export const EXTRACT_WORKER_FLAG = 'kilnExtractWorker';
+export const EXTRACT_WORKER_FLAG = '--kiln-extract-worker';

@@ -241,8 +241,9 @@ async function extractArchive(merged: string, archive: string, destPath: string,
 
 async function addUrl(merged: string, url: string, destPath: string, destIsDir: boolean, checksum: string | undefined, owner: Ownership | undefined, opts: CopyOptions): Promise<void> {
   const res = await fetchUrl(url);
-  if (!res.ok) throw new Error(`failed to load ${url}: invalid response status ${res.status}`);
-  const body = Buffer.from(await res.arrayBuffer());
+  const chunks: Buffer[] = [];
+  for await (const chunk of res.body as AsyncIterable<Buffer>) chunks.push(chunk);
+  const body = Buffer.concat(chunks);
   if (checksum) {
     const [algo, want] = checksum.includes(':') ? checksum.split(':', 2) : ['sha256', checksum];
     const got = createHash(algo!).update(body).digest('hex');
@@ -255,7 +256,7 @@ async function addUrl(merged: string, url: string, destPath: string, destIsDir: 
   await fsp.writeFile(abs, body);
   await fsp.lchown(abs, owner?.uid ?? 0, owner?.gid ?? 0);
   await fsp.chmod(abs, opts.chmod ? opts.chmod(0o600, false) : 0o600);
-  const lm = res.headers.get('last-modified');
+  const lm = res.lastModified;
   if (lm) await fsp.utimes(abs, new Date(lm), new Date(lm));
 }
 

@@ -4,7 +4,6 @@
 import { Command } from 'commander';
 import { CliContext } from './context.js';
 import { allCommandModules, commandModules, groupCommands } from './commands/index.js';
-import { isMainThread, workerData } from 'node:worker_threads';
 import { EXTRACT_WORKER_FLAG } from '../self.js';
 
 // `kiln images | head`: a closed reader ends the output quietly, as in any shell pipeline.
@@ -64,7 +63,7 @@ async function main(): Promise<void> {
   }
 }
 
-// From the bundle, the registry's extraction workers start this same entry: hand them over.
-const worker = !isMainThread && (workerData as Record<string, unknown> | null)?.[EXTRACT_WORKER_FLAG];
-if (worker) void import('../registry/extract-pool.js');
+// From the bundle, the registry's extraction workers start this same entry: hand them over. (Told
+// by argv, which the pool sets, so a command never loads worker_threads just to ask.)
+if (process.argv[2] === EXTRACT_WORKER_FLAG) void import('../registry/extract-pool.js');
 else void main();

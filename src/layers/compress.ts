@@ -122,7 +122,7 @@ export function createCompressor(c: Compression, level?: number, opts: Compresso
   if (c === 'gzip') {
     const lvl = level ?? 6; // zlib's Z_DEFAULT_COMPRESSION is level 6 too
     const engine = gzipEngine(opts);
-    if (engine === 'blocks' && typeof zlibCrc32 === 'function') return new BlockGzip(lvl);
+    if (engine === 'blocks' && typeof zlibCrc32() === 'function') return new BlockGzip(lvl);
     const pigz = engine === 'pigz' ? pigzBinary() : null;
     if (pigz) return filterProcess(pigz, [`-${lvl}`, '-n', '-c']);
     return createGzip({ level: lvl, chunkSize: ZLIB_CHUNK });
@@ -132,7 +132,7 @@ export function createCompressor(c: Compression, level?: number, opts: Compresso
 }
 
 // zlib.crc32 arrived in Node 20.15 / 22.2; without it 'blocks' falls back to one zlib stream.
-const zlibCrc32 = (zlib as unknown as { crc32?: (data: Buffer, value?: number) => number }).crc32;
+const zlibCrc32 = () => (zlib as unknown as { crc32?: (data: Buffer, value?: number) => number }).crc32;
 
 const deflateRawAsync = (buf: Buffer, o: ZlibOptions) =>
   new Promise<Buffer>((resolve, reject) => zlib.deflateRaw(buf, o, (err, out) => (err ? reject(err) : resolve(out))));
@@ -217,7 +217,7 @@ export class BlockGzip extends Transform {
   }
 
   private submit(block: Buffer): void {
-    this.crc = zlibCrc32!(block, this.crc);
+    this.crc = zlibCrc32()!(block, this.crc);
     this.total += block.length;
     this.blocks++;
     let job: Promise<Buffer>;

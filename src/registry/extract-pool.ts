@@ -44,7 +44,7 @@ class PoolWorker {
 
   constructor() {
     // From the bundle, the worker runs kiln's entry, which hands over to this module (cli/main).
-    this.w = new Worker(isBundled() ? kilnEntry() : new URL(import.meta.url), { workerData: { [EXTRACT_WORKER_FLAG]: true } });
+    this.w = new Worker(isBundled() ? kilnEntry() : new URL(import.meta.url), { workerData: { [EXTRACT_WORKER_FLAG]: true }, argv: [EXTRACT_WORKER_FLAG] });
     this.w.unref(); // referenced only while it has jobs (see add), so an idle pool never holds the process
     this.w.on('message', (m: FromWorker) => {
       const job = this.jobs.get(m.id);

@@ -1,11 +1,13 @@
 // The one place kiln speaks HTTP to registries: node:http/https with keep-alive agents, bodies as
 // Buffers or stream factories (a factory so a request can be replayed after an auth challenge),
 // manual redirects (blob GETs are often redirected to storage; credentials are not forwarded to
-// another host), and connection failures turned into RegistryUnreachableError.
+// another host), and connection failures turned into RegistryUnreachableError. ADD and import of
+// a URL use it too, so every HTTPS connection trusts the same authorities.
 import http from 'node:http';
 import https from 'node:https';
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { trustedCertificates } from '../util/extra-ca.js';
 import { RegistryUnreachableError } from './errors.js';
 
 export interface HttpRequest {
@@ -31,9 +33,14 @@ export interface HttpResponse {
   url: URL;
 }
 
-const httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
-const httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16 });
-const insecureHttpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false });
+// Made on first use: a command that never connects loads neither http nor tls, and the secure
+// agent's CA list may need a file read (util/extra-ca.ts).
+const agents: { http?: http.Agent; https?: https.Agent; insecure?: https.Agent } = {};
+function agentFor(url: URL, insecureTls: boolean | undefined): http.Agent {
+  if (url.protocol !== 'https:') return (agents.http ??= new http.Agent({ keepAlive: true, maxSockets: 16 }));
+  if (insecureTls) return (agents.insecure ??= new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: false }));
+  return (agents.https ??= new https.Agent({ keepAlive: true, maxSockets: 16, ca: trustedCertificates() }));
+}
 
 export const USER_AGENT = `kiln/0.1.0 node/${process.versions.node}`;
 
@@ -69,7 +76,7 @@ function sendOnce(req: HttpRequest): Promise<HttpResponse> {
   const { url } = req;
   const isHttps = url.protocol === 'https:';
   const mod = isHttps ? https : http;
-  const agent = isHttps ? (req.insecureTls ? insecureHttpsAgent : httpsAgent) : httpAgent;
+  const agent = agentFor(url, req.insecureTls);
   const headers: Record<string, string> = { 'user-agent': USER_AGENT, ...req.headers };
   let bodyStream: Readable | undefined;
   if (Buffer.isBuffer(req.body)) headers['content-length'] = String(req.body.length);

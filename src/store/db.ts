@@ -3,7 +3,9 @@
 // store at once; every multi-row change goes through tx(), which takes the write lock up front
 // (BEGIN IMMEDIATE) so two writers queue instead of failing with SQLITE_BUSY half way.
 import Database from 'better-sqlite3';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { kilnHome } from '../self.js';
 import { isDigest } from '../image/digest.js';
 import { normalize, parseReference, formatReference, repositoryName } from '../image/reference.js';
 import type { Digest } from '../image/types.js';
@@ -245,13 +247,24 @@ export interface DbOptions {
   readonly?: boolean;
 }
 
+// better-sqlite3's addon by its path: its default lookup (the `bindings` package) tries a dozen
+// candidate paths first, on every command.
+let addonPath: string | null | undefined;
+function sqliteAddon(): string | null {
+  if (addonPath === undefined) {
+    const p = join(kilnHome(), 'node_modules', 'better-sqlite3', 'build', 'Release', 'better_sqlite3.node');
+    addonPath = existsSync(p) ? p : null;
+  }
+  return addonPath;
+}
+
 export class Db {
   readonly sqlite: Database.Database;
   readonly path: string;
 
   constructor(stateDir: string, opts: DbOptions = {}) {
     this.path = join(stateDir, 'kiln.db');
-    this.sqlite = new Database(this.path, { timeout: opts.busyTimeoutMs ?? 30_000, readonly: opts.readonly ?? false });
+    this.sqlite = new Database(this.path, { nativeBinding: sqliteAddon() ?? undefined, timeout: opts.busyTimeoutMs ?? 30_000, readonly: opts.readonly ?? false });
     if (!opts.readonly) {
       this.sqlite.pragma('journal_mode = WAL');
       this.sqlite.pragma('synchronous = NORMAL'); // durable at checkpoints; never corrupt (WAL)

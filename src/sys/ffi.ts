@@ -30,11 +30,14 @@ export function lastErrno(): number {
   return koffi().errno();
 }
 
-const ERRNO_NAMES = new Map<number, string>();
-for (const [name, num] of Object.entries(constants.errno)) if (!ERRNO_NAMES.has(num)) ERRNO_NAMES.set(num, name);
+let errnoNames: Map<number, string> | undefined;
 
 export function errnoName(errno: number): string {
-  return ERRNO_NAMES.get(errno) ?? `E${errno}`;
+  if (!errnoNames) {
+    errnoNames = new Map();
+    for (const [name, num] of Object.entries(constants.errno)) if (!errnoNames.has(num)) errnoNames.set(num, name);
+  }
+  return errnoNames.get(errno) ?? `E${errno}`;
 }
 
 /** A failed system call: `code` is the errno name (ENOENT, EINVAL…), as in Node's fs errors. */

@@ -25,7 +25,7 @@ export class Kiln {
   }
 
   run(args: string[], opts: { cwd?: string; input?: string; env?: NodeJS.ProcessEnv; timeout?: number } = {}): RunResult {
-    const r = spawnSync(process.execPath, [kilnBin, '--root', this.root, ...args], {
+    const r = spawnSync(kilnBin, ['--root', this.root, ...args], {
       cwd: opts.cwd,
       input: opts.input,
       env: { ...process.env, ...opts.env },
@@ -44,7 +44,7 @@ export class Kiln {
   }
 
   spawn(args: string[]) {
-    return spawn(process.execPath, [kilnBin, '--root', this.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    return spawn(kilnBin, ['--root', this.root, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   /** Builds the local busybox base image (FROM scratch + ADD rootfs.tar) and tags it `busybox`. */

@@ -30,7 +30,7 @@ describe('kiln attach (conmon attach socket)', { skip }, () => {
 
   test('new output of a running container streams, stdout and stderr apart', async () => {
     const id = k.ok(['run', '-d', 'busybox', 'sh', '-c', 'i=0; while true; do i=$((i+1)); echo out$i; echo err$i >&2; sleep 0.1; done']).stdout.trim();
-    const child = spawn(process.execPath, [kilnBin, '--root', k.root, 'attach', '--no-stdin', '--sig-proxy=false', id], {
+    const child = spawn(kilnBin, ['--root', k.root, 'attach', '--no-stdin', '--sig-proxy=false', id], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let out = '';

@@ -45,7 +45,7 @@ describe('build --output (CLI)', { skip }, () => {
       spawnSync('tar', ['-tf', typeof input === 'string' ? input : '-'], { input: typeof input === 'string' ? undefined : input, encoding: 'utf8' })
         .stdout.split('\n').filter(Boolean).sort();
     assert.deepEqual(list(tarFile), ['./', './a.txt']);
-    const r = spawnSync(process.execPath, [kilnBin, '--root', k.root, 'build', '--progress', 'plain', '-o', '-', ctx], { maxBuffer: 1 << 26 });
+    const r = spawnSync(kilnBin, ['--root', k.root, 'build', '--progress', 'plain', '-o', '-', ctx], { maxBuffer: 1 << 26 });
     assert.equal(r.status, 0, r.stderr.toString());
     assert.deepEqual(list(r.stdout), ['./', './a.txt']);
     assert.match(r.stderr.toString(), /Step 1\/4 : FROM busybox AS b/);

@@ -238,7 +238,7 @@ describe('kiln build', () => {
     dirs.push(ctx);
     const tgz = spawnSync('tar', ['-czf', '-', '-C', ctx, '.']).stdout;
     // Binary stdin: spawn directly (the helper passes text).
-    const built = spawnSync(process.execPath, [kilnBin, '--root', k.root, 'build', '-q', '-t', 'fromtar', '-'], { input: tgz, encoding: 'utf8' });
+    const built = spawnSync(kilnBin, ['--root', k.root, 'build', '-q', '-t', 'fromtar', '-'], { input: tgz, encoding: 'utf8' });
     assert.equal(built.status, 0, built.stderr);
     assert.equal(inImage(k, 'fromtar', 'cat /p.txt'), 'from the tar\n');
   });

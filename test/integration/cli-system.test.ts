@@ -137,7 +137,7 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.equal(k.ok(['image', 'inspect', '-f', '{{len .RootFS.Layers}} {{json .Config.Cmd}}', 'imported:v1']).stdout, '1 ["cat","/hello"]\n');
 
     const gz = spawnSync('gzip', ['-c', tarFile]).stdout;
-    const r = spawnSync(process.execPath, [kilnBin, '--root', k.root, 'image', 'import', '-m', 'piped', '-', 'imported:gz'], { input: gz, encoding: 'utf8' });
+    const r = spawnSync(kilnBin, ['--root', k.root, 'image', 'import', '-m', 'piped', '-', 'imported:gz'], { input: gz, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     assert.match(k.ok(['history', '--format', '{{.Comment}}', 'imported:gz']).stdout, /^piped$/m);
     assert.equal(k.ok(['run', '--rm', '--network', 'none', 'imported:gz', 'cat', '/hello']).stdout, 'imported\n');

@@ -26,7 +26,7 @@ after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 const sha = (b: Buffer | string): Digest => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 function kiln(root: string, args: string[], opts: { input?: Buffer | string } = {}) {
-  const r = spawnSync(process.execPath, [kilnBin, '--root', root, ...args], { input: opts.input ?? '', encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+  const r = spawnSync(kilnBin, ['--root', root, ...args], { input: opts.input ?? '', encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 function ok(root: string, args: string[], opts: { input?: Buffer | string } = {}): string {

@@ -30,7 +30,7 @@ process.env.DOCKER_CONFIG = emptyDockerConfig;
 delete process.env.KILN_AUTH_FILE;
 
 function kiln(root: string, args: string[], opts: { input?: string; env?: Record<string, string> } = {}) {
-  const r = spawnSync(process.execPath, [kilnBin, '--root', root, ...args], {
+  const r = spawnSync(kilnBin, ['--root', root, ...args], {
     input: opts.input ?? '',
     env: { ...process.env, DOCKER_CONFIG: emptyDockerConfig, ...opts.env },
     encoding: 'utf8',

@@ -21,7 +21,7 @@ let root = '';
 let cleanupDir = () => {};
 
 function kiln(args: string[], opts: { input?: string; timeout?: number } = {}) {
-  const r = spawnSync(process.execPath, [main, '--root', root, ...args], {
+  const r = spawnSync(main, ['--root', root, ...args], {
     encoding: 'utf8',
     input: opts.input,
     timeout: opts.timeout ?? 60_000,
@@ -101,7 +101,7 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
   });
 
   test('run --rm in the foreground: listed while it runs, signals forwarded, exit codes, nothing left behind', async () => {
-    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--rm', '--name', 'rmfg', 'busybox', 'sh', '-c',
+    const fg = spawn(main, ['--root', root, 'run', '--rm', '--name', 'rmfg', 'busybox', 'sh', '-c',
       'trap "echo got-term; exit 7" TERM; echo ready; while true; do sleep 0.1; done'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     fg.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -120,7 +120,7 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.ok(!readFileSync('/proc/self/mountinfo', 'utf8').includes(id), 'rootfs unmounted');
     assert.ok(!existsSync(join(ipamDir, ip)), 'IP released');
     // rm -f (or stop) from elsewhere: the foreground kiln ends with 137 and removes it; rm succeeds
-    const fg2 = spawn(process.execPath, [main, '--root', root, 'run', '--rm', '--name', 'rmfg2', 'busybox', 'sh', '-c', 'echo ready; sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const fg2 = spawn(main, ['--root', root, 'run', '--rm', '--name', 'rmfg2', 'busybox', 'sh', '-c', 'echo ready; sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] });
     let out2 = '';
     fg2.stdout.on('data', (b: Buffer) => (out2 += b.toString()));
     const exited2 = new Promise<number | null>((resolve) => fg2.on('close', (code) => resolve(code)));
@@ -222,7 +222,7 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(inspect('orphan', '{{.State.ExitCode}}'), '255');
     assert.match(inspect('orphan', '{{.State.Error}}'), /exit status was lost/);
     // kiln itself killed while a foreground container runs: the container goes on, then ends
-    const fg = spawn(process.execPath, [main, '--root', root, 'run', '--name', 'fg', 'busybox', 'sh', '-c', 'sleep 3; exit 6'], { stdio: 'ignore' });
+    const fg = spawn(main, ['--root', root, 'run', '--name', 'fg', 'busybox', 'sh', '-c', 'sleep 3; exit 6'], { stdio: 'ignore' });
     await until(() => kiln(['ps', '--format', '{{.Names}}']).out.includes('fg'));
     fg.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));

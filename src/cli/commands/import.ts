@@ -2,7 +2,7 @@
 // a root filesystem tarball (plain, gzip or zstd; e.g. from `kiln export`) as a one-layer image.
 // The tar is applied like any foreign layer: entries escaping the root are refused.
 import { createReadStream, existsSync } from 'node:fs';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { commitContainerLayer } from '../../build/commit.js';
@@ -15,9 +15,11 @@ const collect = (v: string, prev: string[]) => [...prev, v];
 async function openSource(src: string): Promise<Readable> {
   if (src === '-') return process.stdin;
   if (/^https?:\/\//.test(src)) {
-    const res = await fetchUrl(src);
-    if (!res.ok || !res.body) throw new CliError(`import ${src}: ${res.status} ${res.statusText}`);
-    return Readable.fromWeb(res.body as import('node:stream/web').ReadableStream<Uint8Array>);
+    try {
+      return (await fetchUrl(src)).body;
+    } catch (e) {
+      throw new CliError(`import: ${(e as Error).message}`);
+    }
   }
   if (!existsSync(src)) throw new CliError(`open ${src}: no such file or directory`);
   return createReadStream(src);
