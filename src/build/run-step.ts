@@ -1,7 +1,7 @@
 // RUN: one process in a fresh container (own PID, mount, UTS, IPC namespaces; a network namespace
 // unless --network host) on a snapshot of the parent's layers, through the OCI runtime. Whatever
 // it wrote becomes the step's layer; the runtime's mount-point stubs do not.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import type { Engine } from '../engine.js';
@@ -105,7 +105,7 @@ export async function runInRootfs(engine: Engine, p: ProcessInRootfs): Promise<n
 }
 
 export async function runStep(engine: Engine, input: RunStepInput): Promise<RunStepResult> {
-  const containerId = randomBytes(32).toString('hex');
+  const containerId = randomHex();
   input.onContainer?.(containerId);
   const forget = recordStepContainer(engine, containerId, input.imageId, input.argv, input.env, input.cwd);
   const { value: exitCode, layer } = await withSnapshot(

@@ -2,7 +2,7 @@
 // started) whose image config is edited step by step (builder.json beside it), whose filesystem is
 // changed by `run` and `copy` through the same code the Dockerfile build uses, and which `commit`
 // turns into an image like `kiln commit` does.
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { readFileSync, writeFileSync, renameSync, statSync, readdirSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Engine } from '../engine.js';
@@ -55,7 +55,7 @@ export async function workingRun(engine: Engine, c: Container, argv: string[], o
   try {
     return await withRootfs(engine, c.id, (merged) =>
       runInRootfs(engine, {
-        containerId: randomBytes(32).toString('hex'),
+        containerId: randomHex(),
         rootfs: merged,
         upper: containerPaths(engine, c.id).upper,
         scratch,

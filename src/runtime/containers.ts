@@ -66,7 +66,8 @@ import { generateSpec, limitResources, normalizeCapability, type DeviceMapping, 
 import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveGroups, resolveUser } from './user.js';
-import { diskUsage, randomHex, Volumes, type MountRecord } from './volumes.js';
+import { diskUsage, Volumes, type MountRecord } from './volumes.js';
+import { randomHex } from '../util/random.js';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 

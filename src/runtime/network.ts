@@ -18,6 +18,7 @@ import { LOCK_EX, flock } from '../sys/fs.js';
 import { createNamedNetns, deleteNamedNetns } from '../sys/netns.js';
 import { withFileLock } from './lock.js';
 import { ensureBridgeRules, removeBridgeRules } from './netfilter.js';
+import { randomHex } from '../util/random.js';
 
 export const CNI_PATH = '/usr/lib/cni';
 export const CNI_VERSION = '1.0.0';
@@ -490,7 +491,7 @@ export class Networks {
   private write(name: string, index: number, opts: { internal?: boolean; labels?: Record<string, string> }, pool?: { subnet: string; gateway: string }): Conflist {
     const { bridge } = subnetOf(index);
     const { subnet, gateway } = pool ?? subnetOf(index);
-    const id = [...crypto.getRandomValues(new Uint8Array(32))].map((b) => b.toString(16).padStart(2, '0')).join('');
+    const id = randomHex();
     const list: Conflist = {
       cniVersion: CNI_VERSION,
       name,

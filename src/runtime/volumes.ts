@@ -8,6 +8,7 @@ import type { Engine } from '../engine.js';
 import type { VolumeRecord } from '../store/db.js';
 import { NotFoundError } from '../store/errors.js';
 import { cleanContainerPath } from './paths.js';
+import { randomHex } from '../util/random.js';
 
 export interface MountRecord {
   type: 'bind' | 'volume' | 'tmpfs';
@@ -121,10 +122,6 @@ export function parseTmpfsSpec(spec: string): MountRecord {
     else if (o === 'ro') m.readonly = true;
   }
   return m;
-}
-
-export function randomHex(bytes = 32): string {
-  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 export interface VolumeInspect {

@@ -2,7 +2,7 @@
 // sweep removes exactly what crashed processes left behind and never another live command's work.
 // Removal is mount-aware: a crashed build may leave an overlay or bind mount inside its staging
 // dir, and a recursive delete must never walk into a mount (it could be a user's bind-mounted dir).
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../util/random.js';
 import { lstatSync, mkdirSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { MNT_DETACH, umount2 } from '../sys/mount.js';
@@ -30,7 +30,7 @@ const TOKEN_RE = /\.(\d+)_(\d+)\./;
 /** A fresh, unique staging name: `<prefix>.<owner>.<random>`. */
 export function stagingName(prefix: string): string {
   const clean = prefix.replace(/[^A-Za-z0-9_-]/g, '') || 'tmp';
-  return `${clean}.${ownerToken()}.${randomBytes(6).toString('hex')}`;
+  return `${clean}.${ownerToken()}.${randomHex(6)}`;
 }
 
 /** True when the process that made this staging name is still running. */

@@ -1,7 +1,10 @@
 // libc through koffi, loaded once and only when a syscall is first needed (so `kiln --help` and
 // the pure modules never pay for it). Errors carry the errno name (`code`), like Node's own.
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { join } from 'node:path';
 import { constants } from 'node:os';
+import { kilnHome } from '../self.js';
 
 type Koffi = typeof import('koffi');
 type KoffiFunction = (...args: unknown[]) => unknown;
@@ -11,7 +14,17 @@ let libc: ReturnType<Koffi['load']> | undefined;
 const fns = new Map<string, KoffiFunction>();
 
 export function koffi(): Koffi {
-  if (!koffiMod) koffiMod = createRequire(import.meta.url)('koffi') as Koffi;
+  if (!koffiMod) {
+    // The addon is koffi's whole API; its JavaScript loader spends ~5 ms finding it and wrapping
+    // deprecated calls, on every command that mounts or locks. So the addon is opened by path,
+    // and koffi's loader is used only where the package is laid out differently.
+    const addon = join(kilnHome(), 'node_modules', '@koromix', `koffi-${process.platform}-${process.arch}`, `${process.platform}_${process.arch}`, 'koffi.node');
+    if (existsSync(addon)) {
+      const m = { exports: {} };
+      process.dlopen(m, addon);
+      koffiMod = m.exports as Koffi;
+    } else koffiMod = createRequire(import.meta.url)('koffi') as Koffi;
+  }
   return koffiMod;
 }
 

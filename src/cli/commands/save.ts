@@ -2,7 +2,7 @@
 // Writes to FILE (atomically: a temp file renamed into place) or to stdout when it is not a terminal.
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../util/random.js';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { saveImages, type ArchiveFormat } from '../../archive/index.js';
@@ -29,7 +29,7 @@ export function defineSave(cmd: Command, ctx: CliContext): Command {
         await saveImages(engine, images, process.stdout, format);
         return;
       }
-      const tmp = join(dirname(o.output), `.${basename(o.output)}.${randomBytes(4).toString('hex')}.tmp`);
+      const tmp = join(dirname(o.output), `.${basename(o.output)}.${randomHex(4)}.tmp`);
       try {
         await saveImages(engine, images, createWriteStream(tmp, { mode: 0o644 }), format);
         renameSync(tmp, o.output);
