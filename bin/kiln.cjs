@@ -1,9 +1,13 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS KILN_EXTRA_CA_CERTS=${NODE_EXTRA_CA_CERTS} node
-// The `kiln` command (package.json's bin; setup links /usr/local/bin/kiln here): runs the bundled CLI (dist/kiln.cjs, made by `npm run build` from tsc's
-// output) with V8's code cache for it (dist/kiln.cjs.cache). Loading ~100 separate ES modules and
-// compiling them again on every command was most of a small command's time; one CommonJS file
-// compiled from a cache is not. A missing or stale cache only costs speed: when V8 has none or
-// rejects it, it is written again (atomically) as this process exits.
+// The `kiln` command (package.json's bin; setup links /usr/local/bin/kiln here): runs the bundled
+// CLI (dist/kiln.cjs, made by `npm run build` from tsc's output) from V8's code cache. Loading ~100
+// separate ES modules and compiling them again on every command was most of a small command's time;
+// one CommonJS file compiled from a cache is not.
+// There is one cache per command word (dist/kiln.cjs.run.<stamp>.cache, ….build.…): V8 keeps the
+// functions a run compiled, so each command's cache holds its own path through the code. The stamp
+// (the bundle's size and mtime) keeps a cache from being used with another bundle, which V8 checks
+// only by length. A missing or rejected cache only costs speed: it is written (atomically) as this
+// process exits; `npm run build` deletes the old ones.
 // The shebang moves NODE_EXTRA_CA_CERTS aside: Node would parse that file at every start (~40 ms),
 // kiln's HTTPS client loads it when it first connects (src/util/extra-ca.ts).
 'use strict';
@@ -13,14 +17,31 @@ const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
 
 const bundle = path.join(__dirname, '..', 'dist', 'kiln.cjs');
-const cacheFile = `${bundle}.cache`;
+/** The first word that is not a global option (only --root takes a value). */
+function commandWord(args) {
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--root') i++;
+    else if (args[i] === '--kiln-extract-worker') return 'extract-worker';
+    else if (!args[i].startsWith('-')) return /^[a-z][a-z0-9-]{0,31}$/.test(args[i]) ? args[i] : 'other';
+  }
+  return 'other';
+}
 let source;
+let stamp;
 try {
-  source = fs.readFileSync(bundle, 'utf8');
+  const fd = fs.openSync(bundle, 'r');
+  try {
+    const st = fs.fstatSync(fd);
+    stamp = `${st.size.toString(36)}-${Math.trunc(st.mtimeMs).toString(36)}`;
+    source = fs.readFileSync(fd, 'latin1'); // the bundle is ASCII (esbuild's charset)
+  } finally {
+    fs.closeSync(fd);
+  }
 } catch {
   process.stderr.write(`kiln: ${bundle} is missing: run \`npm run build\` first\n`);
   process.exit(1);
 }
+const cacheFile = `${bundle}.${commandWord(process.argv.slice(2))}.${stamp}.cache`;
 let cachedData;
 try {
   cachedData = fs.readFileSync(cacheFile);

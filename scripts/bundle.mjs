@@ -1,10 +1,11 @@
 // `npm run build`, after tsc: bundles the CLI (dist/src/cli/main.js and everything it imports,
-// commander and tar-stream included) into one CommonJS file, dist/kiln.cjs, for bin/kiln.cjs;
-// then runs it once so bin/kiln.cjs writes V8's code cache for it. The native addons (better-sqlite3's,
-// koffi) stay in node_modules. import.meta.url becomes the bundle's own URL (only koffi's
-// createRequire uses it there); src/self.ts knows where kiln's files are from __kilnEntry.
+// commander, tar-stream and better-sqlite3's JavaScript included) into one CommonJS file,
+// dist/kiln.cjs, for bin/kiln.cjs; deletes the code caches of the previous bundle; then runs
+// `kiln --help` once as a check. The native addons (better-sqlite3's, koffi's) stay in
+// node_modules and are opened by path. import.meta.url becomes the bundle's own URL; src/self.ts
+// knows where kiln's files are from __kilnEntry.
 import { build } from 'esbuild';
-import { renameSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -57,13 +58,15 @@ const result = await build({
   // Less to read and hash on every start; identifiers kept, so stack traces (--debug) still read.
   minifyWhitespace: true,
   minifySyntax: true,
+  charset: 'ascii', // bin/kiln.cjs reads it as latin1, which needs no decoding
 });
 // bin/kiln.cjs wraps the source in a function: a #! line would no longer be the first. Renamed
 // into place, so a kiln running meanwhile (a conmon exit command, say) never reads half a file.
 const text = result.outputFiles[0].text.replace(/^#!.*\n/, '');
 if (!TO_ESM.test(text)) throw new Error("esbuild's __toESM helper changed: update scripts/bundle.mjs's lazy-builtins patch");
 writeFileSync(`${out}.tmp`, text.replace(TO_ESM, (m) => `${m.slice(0, -1)}mod?.[${LAZY}]?mod:(`));
-rmSync(`${out}.cache`, { force: true });
 renameSync(`${out}.tmp`, out);
+// Code caches of earlier bundles (bin/kiln.cjs names them after the bundle's size and mtime).
+for (const f of readdirSync(dirname(out))) if (/^kiln\.cjs\.(.*\.)?cache$/.test(f)) rmSync(join(dirname(out), f), { force: true });
 const warm = spawnSync(process.execPath, [join(root, 'bin', 'kiln.cjs'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (warm.status !== 0) throw new Error(`bin/kiln.cjs --help failed (${warm.status}) after bundling`);
