@@ -23,7 +23,8 @@ export async function fetchUrl(url: string): Promise<Download> {
     res = await send({ method: 'GET', url: parsed, maxRedirects: 10 });
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
-    throw new Error(`failed to load ${url}: ${cause?.code ?? cause?.message ?? (e as Error).message}`);
+    const why = cause?.message ?? (e as Error).message;
+    throw new Error(`failed to load ${url}: ${cause?.code && !why.includes(cause.code) ? `${why} (${cause.code})` : why}`);
   }
   if (res.status < 200 || res.status > 299) {
     res.body.resume();
