@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 // (child_process pulls in net, stream, dgram…). Each import of one becomes an object that loads it
 // on first use: `images` never pays for http, tls or worker_threads. Named imports compile to
 // property reads (`(0, import_x.spawn)(…)`), so laziness needs no change in kiln's sources.
-const LAZY_BUILTINS = ['child_process', 'os', 'timers/promises', 'fs/promises', 'zlib', 'worker_threads', 'readline', 'net', 'tls', 'https', 'http', 'crypto', 'stream/promises', 'dns', 'dgram', 'tty', 'v8', 'perf_hooks', 'util'];
+const LAZY_BUILTINS = ['stream', 'string_decoder', 'child_process', 'os', 'timers/promises', 'fs/promises', 'zlib', 'worker_threads', 'readline', 'net', 'tls', 'https', 'http', 'crypto', 'stream/promises', 'dns', 'dgram', 'tty', 'v8', 'perf_hooks', 'util'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
   setup(b) {
