@@ -39,7 +39,7 @@ import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { beginAttach, checkStaticIp, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PortMapping } from './network.js';
+import { beginAttach, checkStaticIp, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
 import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -374,7 +374,19 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
   const restartPolicy = parseRestartPolicy(opts.restart);
   if (opts.autoRemove && restartPolicy.name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
   for (const c of [...(opts.capAdd ?? []), ...(opts.capDrop ?? [])]) normalizeCapability(c);
-  const networkMode = opts.network ?? 'bridge';
+  // --network container:X joins X's network namespace; X is recorded by its full ID, as Docker does.
+  const joined = opts.network?.startsWith('container:') ? get(engine, opts.network.slice('container:'.length)) : undefined;
+  const networkMode = joined ? `container:${joined.id}` : opts.network ?? 'bridge';
+  if (joined) {
+    for (const [given, what] of [
+      [opts.hostname, 'hostname'],
+      [opts.dns?.length, 'dns'],
+      [opts.addHost?.length, 'add-host'],
+      [opts.ip, 'ip'],
+      [opts.networkAliases?.length, 'network-alias'],
+    ] as const)
+      if (given) throw new Error(`conflicting options: ${what} and the network mode`);
+  }
   const exposedPorts = [...new Set([...Object.keys(ic.ExposedPorts ?? {}), ...(opts.expose ?? []).flatMap(exposeKeys)])];
   const ports = (opts.publish ?? []).flatMap((p) => parsePortSpec(p));
   if (opts.publishAll) {
@@ -384,7 +396,7 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
       if (!ports.some((p) => p.containerPort === Number(port) && p.protocol === protocol)) ports.push({ hostPort: 0, containerPort: Number(port), protocol });
     }
   }
-  if (ports.length && networkMode === 'none') throw new Error('conflicting options: port publishing and the container type network mode');
+  if (ports.length && (networkMode === 'none' || joined)) throw new Error('conflicting options: port publishing and the container type network mode');
   const devices = (opts.devices ?? []).map(parseDeviceSpec);
   const net = networkName(networkMode);
   const userNetwork = net && net !== 'kiln' ? new Networks(engine.root).get(networkMode) : undefined;
@@ -416,7 +428,7 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     env,
     workingDir: opts.workdir ? cleanContainerPath(opts.workdir, ic.WorkingDir || '/') : ic.WorkingDir || '/',
     user: opts.user ?? ic.User ?? '',
-    hostname: opts.hostname ?? (networkMode === 'host' || opts.utsMode === 'host' ? osHostname() : id.slice(0, 12)),
+    hostname: joined?.config.hostname ?? opts.hostname ?? (networkMode === 'host' || opts.utsMode === 'host' ? osHostname() : id.slice(0, 12)),
     tty: !!opts.tty,
     openStdin: !!opts.interactive,
     labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
@@ -655,10 +667,34 @@ interface Prepared {
  * processes) are started first; they run while the rootfs is mounted and the config is built, and
  * the caller may start the runtime before they finish (runForeground's StartGate).
  */
+/**
+ * --network container:X: the namespace of X's running process, and X's hosts, resolv.conf and
+ * hostname files (so both see the same names). Nothing to set up or tear down of our own.
+ */
+function joinNetwork(engine: Engine, mode: string, opts: ContainerRuntimeOptions): PendingAttachment | undefined {
+  if (!mode.startsWith('container:')) return undefined;
+  const targetId = mode.slice('container:'.length);
+  let target: Container;
+  try {
+    target = deriveContainer(engine, get(engine, targetId), opts).container;
+  } catch (e) {
+    if (e instanceof NotFoundError) throw new Error(`joining network of container ${targetId}: the container no longer exists`);
+    throw e;
+  }
+  if (target.state.status !== 'running' || !target.state.pid) throw new Error(`cannot join network of a non running container: ${target.id}`);
+  if (target.config.networkMode.startsWith('container:')) return joinNetwork(engine, target.config.networkMode, opts);
+  const tp = containerPaths(engine, target.id);
+  const spec = {
+    network: target.config.networkMode === 'host' ? { mode: 'host' as const } : { mode: 'ns' as const, netnsPath: `/proc/${target.state.pid}/ns/net` },
+    etcFiles: { hosts: tp.hosts, resolvConf: tp.resolvConf, hostname: tp.hostname },
+  };
+  return { spec, cni: false, done: Promise.resolve({ spec }) };
+}
+
 async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<Prepared> {
   const p = containerPaths(engine, c.id);
   const cfg = c.config;
-  const attaching = beginAttach({
+  const attaching = joinNetwork(engine, cfg.networkMode, opts) ?? beginAttach({
     stateRoot: engine.root,
     containerId: c.id,
     name: c.name,

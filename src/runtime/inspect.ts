@@ -166,8 +166,9 @@ export function inspectContainer(engine: Engine, c: Container): Record<string, u
       IPAddress: (live && net?.ip) || '',
       IPPrefixLen: (live && net?.prefixLen) || 0,
       MacAddress: (live && net?.mac) || '',
-      Networks:
-        cfg.networkMode === 'none' || cfg.networkMode === 'host'
+      Networks: cfg.networkMode.startsWith('container:')
+        ? {}
+        : cfg.networkMode === 'none' || cfg.networkMode === 'host'
           ? { [cfg.networkMode]: { NetworkID: '', EndpointID: '', Gateway: '', IPAddress: '', IPPrefixLen: 0, MacAddress: '', Aliases: null } }
           : {
               [networkName]: {

@@ -775,7 +775,7 @@ export interface AttachOptions {
 
 /** Resolve Docker's spelling: "bridge" and "default" mean kiln's default network. */
 export function networkName(mode: NetworkMode): string | undefined {
-  if (mode === 'none' || mode === 'host') return undefined;
+  if (mode === 'none' || mode === 'host' || mode.startsWith('container:')) return undefined;
   return mode === 'bridge' || mode === 'default' ? DEFAULT_NETWORK : mode;
 }
 

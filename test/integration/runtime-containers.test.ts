@@ -254,6 +254,31 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     ok(['network', 'rm', 'ktnet']);
   });
 
+  test('--network container:X shares X\'s network namespace, hostname and /etc files; refusals', async () => {
+    const before = kiln(['ps', '-aq']).out;
+    ok(['run', '-d', '--name', 'netowner', '--hostname', 'owner-host', 'busybox', 'httpd', '-f', '-p', '8080', '-h', '/var/www']);
+    const ownerIp = inspect('netowner', '{{.NetworkSettings.IPAddress}}');
+    // The server listens in netowner's namespace: reachable on the joiner's own loopback.
+    const joined = kiln(['run', '--rm', '--network', 'container:netowner', 'busybox', 'sh', '-c',
+      'wget -q -O- http://127.0.0.1:8080/; hostname; ip -o -4 addr show eth0 | grep -o "inet [0-9.]*"']);
+    assert.equal(joined.code, 0, joined.err);
+    assert.equal(joined.out, `hello from kiln\nowner-host\ninet ${ownerIp}\n`);
+    const id = inspect('netowner', '{{.Id}}');
+    const c = ok(['create', '--network', 'container:netowner', 'busybox', 'true']).trim();
+    assert.equal(inspect(c, '{{.HostConfig.NetworkMode}}'), `container:${id}`);
+    assert.equal(inspect(c, '{{json .NetworkSettings.Networks}}'), '{}');
+    ok(['rm', c]);
+    assert.match(kiln(['run', '--rm', '--network', 'container:netowner', '-p', '9999:80', 'busybox', 'true']).err, /conflicting options: port publishing and the container type network mode/);
+    assert.match(kiln(['run', '--rm', '--network', 'container:netowner', '--hostname', 'x', 'busybox', 'true']).err, /conflicting options: hostname and the network mode/);
+    assert.match(kiln(['run', '--rm', '--network', 'container:nosuch', 'busybox', 'true']).err, /nosuch/);
+    ok(['stop', '-t', '1', 'netowner']);
+    const stopped = kiln(['run', '--rm', '--network', 'container:netowner', 'busybox', 'true']);
+    assert.notEqual(stopped.code, 0);
+    assert.match(stopped.err, new RegExp(`cannot join network of a non running container: ${id}`));
+    ok(['rm', 'netowner']);
+    assert.equal(kiln(['ps', '-aq']).out, before, 'the refused runs left no containers');
+  });
+
   test('volumes: a named volume survives rm; anonymous ones go with rm -v; the writable layer goes with rm', () => {
     ok(['run', '--name', 'writer', '-v', 'kt-data:/data', 'busybox', 'sh', '-c', 'echo persisted > /data/f; echo layer > /in-layer']);
     const id = inspect('writer', '{{.Id}}');

@@ -65,7 +65,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--tmpfs <spec>', 'mount a tmpfs directory: DIR[:opts]; repeatable', collect, [])
     .option('--read-only', "mount the container's root filesystem as read only")
     .option('-p, --publish <spec>', "publish a container's port to the host: [IP:]HOST:CTR[/proto]; repeatable", collect, [])
-    .option('--network <net>', 'connect to a network: bridge, none, host or a network name', 'bridge')
+    .option('--network <net>', 'connect to a network: bridge, none, host, container:NAME|ID or a network name', 'bridge')
     .option('--net <net>', 'alias of --network')
     .option('--network-alias <alias>', 'add a network-scoped alias; repeatable', collect, [])
     .option('-h, --hostname <name>', 'container host name')

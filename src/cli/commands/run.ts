@@ -37,6 +37,8 @@ export function register(program: Command, ctx: CliContext): void {
       const r = await runForeground(engine, c.id, { stdin });
       process.exitCode = r.exitCode;
     } catch (e) {
+      // A start that failed (say, a network to join that is not running) leaves no --rm container.
+      if (f.rm) await removeContainer(engine, c.id, { force: true, volumes: true }).catch(() => {});
       throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 125);
     } finally {
       if (stdin && stdin !== 'inherit') process.stdin.destroy();
