@@ -8,20 +8,22 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 
-let cached: string[] | undefined | null = null;
-
-/** The CA list for HTTPS agents: Node's roots plus the moved-aside extra file, or undefined for Node's default. */
-export function trustedCertificates(): string[] | undefined {
-  if (cached !== null) return cached;
-  const file = process.env.KILN_EXTRA_CA_CERTS;
-  cached = undefined;
-  if (file && !process.env.NODE_EXTRA_CA_CERTS) {
-    try {
-      cached = [...rootCertificates, readFileSync(file, 'utf8')];
-    } catch (e) {
-      // Node's own behaviour for an unreadable NODE_EXTRA_CA_CERTS: warn and go on.
-      process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
-    }
+/** The CA list for an HTTPS agent: Node's roots plus the moved-aside file, or undefined for Node's default. */
+export function extraCertificates(env: NodeJS.ProcessEnv = process.env): string[] | undefined {
+  const file = env.KILN_EXTRA_CA_CERTS;
+  if (!file || env.NODE_EXTRA_CA_CERTS) return undefined;
+  try {
+    return [...rootCertificates, readFileSync(file, 'utf8')];
+  } catch (e) {
+    // Node's own behaviour for an unreadable NODE_EXTRA_CA_CERTS: warn and go on.
+    process.emitWarning(`Ignoring extra certs from \`${file}\`, load failed: ${(e as Error).message}`);
+    return undefined;
   }
-  return cached;
+}
+
+let cached: { ca: string[] | undefined } | undefined;
+
+/** extraCertificates() of this process, read once. */
+export function trustedCertificates(): string[] | undefined {
+  return (cached ??= { ca: extraCertificates() }).ca;
 }
