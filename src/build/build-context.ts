@@ -1,13 +1,14 @@
 // The build context of one build: the directory, its .dockerignore (or <Dockerfile>.dockerignore
 // beside the Dockerfile), the files it lets through (walked once, lazily), and the selection of
-// COPY/ADD sources with their content hashes for the cache key.
+// COPY/ADD sources with their content hashes for the cache key, and what RUN --mount=type=bind
+// sees of it.
 import { createHash } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Engine } from '../engine.js';
 import { createIgnoreMatcher, type IgnoreMatcher } from '../dockerfile/dockerignore.js';
 import { resolveIgnoreFile } from '../dockerfile/ignore-file.js';
 import { selectSources } from '../dockerfile/context-select.js';
-import { mkdirSync, type Stats } from 'node:fs';
+import { chmodSync, copyFileSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, type Stats } from 'node:fs';
 import { ContentHashCache, walkContext, type ContextEntry, type EntryType } from './context.js';
 import type { SourceHash } from './cache-key.js';
 import { mapLimit } from '../util/concurrency.js';
@@ -43,8 +44,10 @@ export class BuildContext {
   readonly root: string;
 
   private readonly layersDir: string;
+  private filtered?: Promise<string>;
+  private filteredDir?: string;
 
-  constructor(engine: Engine, root: string, private readonly dockerfilePath: string) {
+  constructor(private readonly engine: Engine, root: string, private readonly dockerfilePath: string) {
     this.root = root;
     this.layersDir = engine.layers.layersDir;
     const dir = join(engine.root, 'build', 'context-hashes');
@@ -129,11 +132,49 @@ export class BuildContext {
     },
   };
 
+  /**
+   * The context as RUN --mount=type=bind sees it: what .dockerignore lets through, as BuildKit
+   * sends it. Without ignore rules, the directory itself; with them, a tree made once per build
+   * of hard links to the context's files (copies across filesystems), symlinks and directories.
+   * Mounts of it are read-only or under an overlay, so the context's files are never written.
+   */
+  async mountView(): Promise<string> {
+    this.filtered ??= this.ignore().then(async (ig) => {
+      if (!ig) return this.root;
+      const dir = (this.filteredDir = this.engine.tmpDir('context-view-'));
+      chmodSync(dir, statSync(this.root).mode & 0o7777);
+      for (const e of await this.list()) {
+        const src = join(this.root, e.path);
+        const dst = join(dir, e.path);
+        if (e.type === 'dir') {
+          mkdirSync(dst, { recursive: true });
+          chmodSync(dst, e.mode & 0o7777);
+          continue;
+        }
+        // An ignored directory with a re-included file (`!dir/keep`) is made for the file.
+        mkdirSync(dirname(dst), { recursive: true });
+        if (e.type === 'symlink') symlinkSync(e.linkTarget!, dst);
+        else {
+          try {
+            linkSync(src, dst);
+          } catch (err) {
+            if (!['EXDEV', 'EPERM', 'EMLINK'].includes((err as NodeJS.ErrnoException).code ?? '')) throw err;
+            copyFileSync(src, dst);
+            chmodSync(dst, e.mode & 0o7777);
+          }
+        }
+      }
+      return dir;
+    });
+    return this.filtered;
+  }
+
   private rel(abs: string): string {
     return abs.slice(this.root.length + 1);
   }
 
   async close(): Promise<void> {
+    if (this.filteredDir) rmSync(this.filteredDir, { recursive: true, force: true });
     await this.hashCache.save();
   }
 }

@@ -48,8 +48,7 @@ export async function resolveRunMounts(engine: Engine, mounts: RunMount[], env: 
       const dir = join(scratch, String(n++));
       switch (m.type) {
         case 'bind': {
-          let root = env.context.root;
-          if (m.from !== undefined) root = await viewOf(engine, m.from, env, dir, cleanups);
+          const root = m.from !== undefined ? await viewOf(engine, m.from, env, dir, cleanups) : await env.context.mountView();
           const src = resolveInRoot(root, m.source || '/');
           if (!existsSync(src)) throw new Error(`failed to mount ${m.target}: ${m.source}: not found`);
           if (!m.readOnly) {

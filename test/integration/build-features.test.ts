@@ -86,6 +86,30 @@ describe('kiln build: Dockerfile features', () => {
     assert.match(r.stderr, /Dockerfile:2: .*secret tok: not found/);
   });
 
+  it('RUN --mount=type=bind of the context shows what .dockerignore lets through; rw writes stay out of the context', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox',
+        'RUN --mount=type=bind,target=/ctx cd /ctx && find . | sort > /seen',
+        'RUN --mount=type=bind,target=/ctx,rw sh -c "echo x > /ctx/new && rm /ctx/a.txt && ls /ctx > /rw-seen"',
+        'RUN --mount=type=bind,source=logs,target=/logs ls /logs > /logs-seen',
+      ].join('\n') + '\n',
+      '.dockerignore': 'secret.txt\nlogs/\n!logs/keep.log\n',
+      'a.txt': 'a\n',
+      'secret.txt': 'do not send\n',
+      'logs/keep.log': 'kept\n',
+      'logs/drop.log': 'dropped\n',
+      'sub/b.txt': 'b\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-t', 'bindview', ctx]);
+    assert.equal(sh('bindview', 'cat /seen'), '.\n./.dockerignore\n./Dockerfile\n./a.txt\n./logs\n./logs/keep.log\n./sub\n./sub/b.txt\n');
+    assert.equal(sh('bindview', 'cat /rw-seen'), 'Dockerfile\nlogs\nnew\nsub\n');
+    assert.equal(sh('bindview', 'cat /logs-seen'), 'keep.log\n');
+    assert.equal(readFileSync(join(ctx, 'a.txt'), 'utf8'), 'a\n', 'the context file is untouched');
+    assert.throws(() => readFileSync(join(ctx, 'new')), /ENOENT/);
+  });
+
   it('RUN --mount=type=ssh: the agent given with --ssh, relayed at SSH_AUTH_SOCK with the mount\'s owner and mode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-ssh-'));
     dirs.push(dir);
