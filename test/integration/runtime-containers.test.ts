@@ -244,9 +244,18 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     ok(['rm', '-f', 'web']);
     assert.ok(!execFileSync('iptables-save', { encoding: 'utf8' }).includes(`${ip}/`), 'no rules left for the removed container');
 
-    ok(['network', 'create', 'ktnet']);
+    ok(['network', 'create', '--label', 'team=kiln', 'ktnet']);
     assert.match(ok(['network', 'ls']), /ktnet\s+bridge/);
+    const names = (...f: string[]) => ok(['network', 'ls', '--format', '{{.Name}}', ...f.flatMap((x) => ['-f', x])]);
+    assert.equal(names('type=custom'), 'ktnet\n');
+    assert.equal(names('type=builtin'), 'host\nkiln\nnone\n');
+    assert.equal(names('name=ktn', 'name=nomatch'), 'ktnet\n', 'values of one key: any');
+    assert.equal(names('name=ktn', 'driver=null'), '', 'different keys: all');
+    assert.equal(names('label=team=kiln'), 'ktnet\n');
+    assert.equal(names('dangling=true'), 'ktnet\n');
+    assert.match(kiln(['network', 'ls', '-f', 'colour=red']).err, /invalid filter 'colour'/);
     ok(['run', '-d', '--name', 'alpha', '--network', 'ktnet', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']);
+    assert.equal(names('dangling=true'), '', 'a network a container uses is not dangling');
     const r = kiln(['run', '--rm', '--network', 'ktnet', 'busybox', 'wget', '-q', '-O-', 'http://alpha/']);
     assert.equal(r.out, 'hello from kiln\n', r.err);
     assert.match(kiln(['network', 'rm', 'ktnet']).err, /active endpoints/);

@@ -51,6 +51,49 @@ export async function pruneNetworks(engine: Engine): Promise<string[]> {
   return removed;
 }
 
+interface ListedNetwork {
+  id: string;
+  name: string;
+  driver: string;
+  internal: boolean;
+  labels: Record<string, string>;
+  created: string;
+  builtin: boolean;
+}
+
+/**
+ * `network ls --filter`, with Docker's rules: values of one key match if any does, keys must all
+ * match. name is a substring, id a prefix; dangling asks whether a container uses the network.
+ */
+async function networkFilter(specs: string[], usedBy: () => Promise<(n: ListedNetwork) => boolean>): Promise<(n: ListedNetwork) => boolean> {
+  const byKey = new Map<string, string[]>();
+  for (const f of specs) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new CliError(`bad format of filter (expected name=value): ${f}`);
+    const k = f.slice(0, i).toLowerCase();
+    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
+  }
+  const used = byKey.has('dangling') ? await usedBy() : undefined;
+  const tests: ((n: ListedNetwork) => boolean)[] = [];
+  for (const [k, vals] of byKey) {
+    const one = (test: (n: ListedNetwork, v: string) => boolean) => tests.push((n) => vals.some((v) => test(n, v)));
+    if (k === 'name') one((n, v) => n.name.includes(v));
+    else if (k === 'id') one((n, v) => n.id.startsWith(v));
+    else if (k === 'driver') one((n, v) => n.driver === v);
+    else if (k === 'scope') one((_, v) => v === 'local');
+    else if (k === 'label') one((n, v) => (v.includes('=') ? n.labels[v.slice(0, v.indexOf('='))] === v.slice(v.indexOf('=') + 1) : v in n.labels));
+    else if (k === 'type') {
+      for (const v of vals) if (v !== 'custom' && v !== 'builtin') throw new CliError(`invalid filter: 'type'='${v}'`);
+      one((n, v) => (v === 'builtin') === n.builtin);
+    } else if (k === 'dangling') {
+      for (const v of vals) if (!['true', 'false', '1', '0'].includes(v)) throw new CliError(`invalid filter 'dangling=${v}'`);
+      // As in Docker, the predefined networks are never dangling.
+      one((n, v) => (n.builtin ? false : !used!(n)) === (v === 'true' || v === '1'));
+    } else throw new CliError(`invalid filter '${k}'`);
+  }
+  return (n) => tests.every((t) => t(n));
+}
+
 export function register(program: Command, ctx: CliContext): void {
   const network = program.command('network').description('Manage networks');
   const nets = () => new Networks(ctx.engine().root);
@@ -80,15 +123,24 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'only display network IDs')
     .option('--no-trunc', 'do not truncate the output')
     .option('--format <fmt>', "'table', 'json' or a Go template")
-    .action((o: { quiet?: boolean; trunc: boolean; format?: string }) => {
+    .option('-f, --filter <k=v>', 'filter: name, id, driver, label, scope, type=custom|builtin, dangling=true|false; repeatable', collect, [])
+    .action(async (o: { quiet?: boolean; trunc: boolean; format?: string; filter: string[] }) => {
       const short = (id: string) => (o.trunc === false ? id : id.slice(0, 12));
-      const rows = [
-        ...nets()
-          .list()
-          .map((n) => ({ ID: short(n.id), Name: n.name, Driver: n.driver, Scope: 'local', Internal: String(n.internal), Labels: '', CreatedAt: n.created })),
-        { ID: short('host'.padEnd(12, '0')), Name: 'host', Driver: 'host', Scope: 'local', Internal: 'false', Labels: '', CreatedAt: '' },
-        { ID: short('none'.padEnd(12, '0')), Name: 'none', Driver: 'null', Scope: 'local', Internal: 'false', Labels: '', CreatedAt: '' },
-      ].sort((a, b) => a.Name.localeCompare(b.Name));
+      const n = nets();
+      const all: ListedNetwork[] = [
+        ...n.list().map((x) => ({ id: x.id, name: x.name, driver: x.driver, internal: x.internal, labels: x.labels, created: x.created, builtin: x.name === 'kiln' })),
+        { id: 'host'.padEnd(64, '0'), name: 'host', driver: 'host', internal: false, labels: {}, created: '', builtin: true },
+        { id: 'none'.padEnd(64, '0'), name: 'none', driver: 'null', internal: false, labels: {}, created: '', builtin: true },
+      ];
+      const usedBy = async () => {
+        const modes = new Set((await listContainers(ctx.engine())).map((c) => c.config.networkMode));
+        return (x: ListedNetwork) => modes.has(x.name) || (x.name === 'kiln' && (modes.has('bridge') || modes.has('default'))) || (x.driver === 'bridge' && n.endpoints(x.name).length > 0);
+      };
+      const keep = await networkFilter(o.filter, usedBy);
+      const rows = all
+        .filter(keep)
+        .map((x) => ({ ID: short(x.id), Name: x.name, Driver: x.driver, Scope: 'local', Internal: String(x.internal), Labels: Object.entries(x.labels).map(([k, v]) => `${k}=${v}`).join(','), CreatedAt: x.created }))
+        .sort((a, b) => a.Name.localeCompare(b.Name));
       try {
         process.stdout.write(
           formatList(rows, {
