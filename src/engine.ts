@@ -4,7 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Digest, ImageConfig } from './image/types.js';
-import { normalize } from './image/reference.js';
+import { familiarString, normalize, parseReference } from './image/reference.js';
+import { recordEvent } from './store/event-log.js';
 import { LayerStore } from './layers/layer-store.js';
 import { ContentStore } from './store/content-store.js';
 import { Db, type ImageRecord } from './store/db.js';
@@ -56,11 +57,15 @@ export class Engine {
   /** Points `ref` (normalized: busybox → docker.io/library/busybox:latest) at image `id`. */
   tagImage(ref: string, id: Digest): string {
     const rec = this.db.setTag(ref, id);
+    recordEvent(this.root, 'image', 'tag', id, { name: familiarString(parseReference(rec.ref)) });
     return rec.ref;
   }
 
   untagImage(ref: string): boolean {
-    return this.db.deleteTag(ref);
+    const id = this.db.getTag(ref)?.imageId;
+    const gone = this.db.deleteTag(ref);
+    if (gone && id) recordEvent(this.root, 'image', 'untag', id, { name: familiarString(parseReference(ref)) });
+    return gone;
   }
 
   /**

@@ -6,7 +6,8 @@ import { createReadStream, existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from '../engine.js';
 import { chainIds, sha256 } from '../image/digest.js';
-import { formatReference, parseReference, repositoryName } from '../image/reference.js';
+import { familiarString, formatReference, parseReference, repositoryName } from '../image/reference.js';
+import { recordEvent } from '../store/event-log.js';
 import type { Digest, ImageConfig } from '../image/types.js';
 import { MediaType } from '../image/types.js';
 import { stagingName } from '../store/staging.js';
@@ -208,5 +209,6 @@ async function storeImage(
       if (img.manifest) engine.db.addRepoDigest(repositoryName(parseReference(n)), img.manifest.digest, img.id);
     }
   });
+  recordEvent(engine.root, 'image', 'load', img.id, { name: img.names[0] ? familiarString(parseReference(img.names[0])) : img.id });
   return { id: img.id, names: [...img.names], moved };
 }

@@ -9,7 +9,8 @@ import { setMaxListeners } from 'node:events';
 import path from 'node:path';
 import fs from 'node:fs';
 import { chainIds, shortId } from '../image/digest.js';
-import { familiarString, formatReference, parseReference, repositoryName, type Reference } from '../image/reference.js';
+import { familiarName, familiarString, formatReference, parseReference, repositoryName, type Reference } from '../image/reference.js';
+import { recordEvent } from '../store/event-log.js';
 import type { Descriptor, Digest, ImageConfig, Manifest } from '../image/types.js';
 import { RegistryClient } from './client.js';
 import { BlobSources } from './blob-sources.js';
@@ -280,6 +281,7 @@ async function doPull(
   progress.event({ status: `Digest: ${top.digest}` });
   const shown = familiarString(ref);
   progress.event({ status: downloaded ? `Status: Downloaded newer image for ${shown}` : `Status: Image is up to date for ${shown}` });
+  recordEvent(store.root, 'image', 'pull', shown, { name: familiarName(ref) });
   return { id, digest: top.digest, manifestDigest: image.digest, ref: normalized, downloaded };
 }
 

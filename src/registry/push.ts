@@ -7,7 +7,8 @@
 import fs from 'node:fs';
 import type { Readable } from 'node:stream';
 import { chainIds, shortId } from '../image/digest.js';
-import { formatReference, parseReference } from '../image/reference.js';
+import { familiarName, familiarString, formatReference, parseReference } from '../image/reference.js';
+import { recordEvent } from '../store/event-log.js';
 import { MediaType, type Descriptor, type Digest, type Manifest } from '../image/types.js';
 import { BlobSources } from './blob-sources.js';
 import { pushBlob, StreamedUpload } from './blob-upload.js';
@@ -176,7 +177,9 @@ export async function pushFrom(store: RegistryStore, source: string, opts: PushO
     sources.add(registry, repo, [image.id, ...layerDescs.map((d) => d.digest)]);
     if (opts.digestFile) fs.writeFileSync(opts.digestFile, digest);
     progress.event({ status: `${tag}: digest: ${digest} size: ${bytes.length}` });
-    return { digest, size: bytes.length, ref: formatReference({ ...dest, tag }), mediaType: manifestType };
+    const pushed = formatReference({ ...dest, tag });
+    recordEvent(store.root, 'image', 'push', familiarString(parseReference(pushed)), { name: familiarName(parseReference(pushed)) });
+    return { digest, size: bytes.length, ref: pushed, mediaType: manifestType };
   } finally {
     progress.close?.();
   }

@@ -68,6 +68,7 @@ import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveGroups, resolveUser } from './user.js';
 import { diskUsage, Volumes, type MountRecord } from './volumes.js';
 import { randomHex } from '../util/random.js';
+import { recordEvent } from '../store/event-log.js';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -216,6 +217,11 @@ export interface ContainerRuntimeOptions extends RuntimeOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT = 10;
+
+/** A container event for `kiln events`, with Docker's attributes: labels, image, name, and `extra`. */
+function event(engine: Engine, c: Container, action: string, extra: Record<string, string> = {}): void {
+  recordEvent(engine.root, 'container', action, c.id, { ...c.config.labels, image: c.config.image, name: c.name, ...extra });
+}
 const LOST_EXIT = 'the container monitor exited before the container did: its exit status was lost';
 
 // -------------------------------------------------------------------------------------------
@@ -466,7 +472,7 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
   const p = containerPaths(engine, id);
   for (const d of [p.upper, p.work, p.merged, p.bundle, p.persist]) mkdirSync(d, { recursive: true });
   try {
-    return engine.db.putContainer<ContainerStateRecord, ContainerConfigRecord>({
+    const created = engine.db.putContainer<ContainerStateRecord, ContainerConfigRecord>({
       id,
       name,
       imageId,
@@ -482,6 +488,8 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
       },
       config,
     });
+    event(engine, created, 'create');
+    return created;
   } catch (e) {
     rmSync(p.dir, { recursive: true, force: true });
     throw e;
@@ -865,6 +873,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         health: initialHealth(c),
       });
       spawnHealthMonitor(engine, started);
+      event(engine, started, 'start');
       return started;
     } catch (e) {
       const msg = (e as Error).message;
@@ -915,6 +924,7 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       health: initialHealth(cur),
     });
   });
+  event(engine, running!, 'start');
   // With CNI, runc starts now and sets the container up while the plugins finish; the gate holds
   // the process itself until the network is ready (or fails the start if it cannot be).
   const gate = prepared!.cni ? new StartGate(p.bundle) : undefined;
@@ -965,8 +975,11 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
     log?.close();
   }
   await networkSettled;
-  if (c.config.autoRemove) await removeAfterForeground(engine, c.id, opts);
-  else {
+  if (c.config.autoRemove) {
+    if (result.oomKilled) event(engine, c, 'oom');
+    event(engine, c, 'die', { exitCode: String(result.exitCode) });
+    await removeAfterForeground(engine, c.id, opts);
+  } else {
     recordExit(p, result.exitCode, result.oomKilled);
     await finalize(engine, c.id, opts);
   }
@@ -989,7 +1002,10 @@ async function removeAfterForeground(engine: Engine, id: string, opts: Container
     engine.db.deleteContainer(id);
     return c;
   }));
-  if (removed) discardFiles(engine, removed, true);
+  if (removed) {
+    discardFiles(engine, removed, true);
+    event(engine, removed, 'destroy');
+  }
   await detaching;
 }
 
@@ -1162,6 +1178,8 @@ export async function finalize(
   if (!after) return undefined;
   const c = after.c;
   if (!after.changed) return c;
+  if (c.state.oomKilled) event(engine, c, 'oom');
+  event(engine, c, 'die', { exitCode: String(c.state.exitCode) });
   if (c.config.autoRemove) {
     await removeContainer(engine, id, { force: true, volumes: true }, opts);
     return undefined;
@@ -1234,6 +1252,7 @@ export async function killContainer(engine: Engine, idOrName: string, signal: st
   const n = signalNumber(signal);
   if (n === 9 || n === 15) setState(engine, c.id, { stoppedByUser: true });
   await runcKill(c.id, String(n), { ...opts, all: n === 9 });
+  event(engine, c, 'kill', { signal: String(n) });
 }
 
 /** `docker stop`: the stop signal, then KILL after the timeout (seconds); waits for the end. */
@@ -1248,12 +1267,16 @@ export async function stopContainer(
   const timeout = opts.timeout ?? c.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
   if (c.state.status === 'paused') await runcResume(c.id, opts).catch(() => {});
   const sig = signalNumber(opts.signal ?? c.config.stopSignal);
+  event(engine, c, 'kill', { signal: String(sig) });
   await runcKill(c.id, String(sig), opts).catch(() => {});
   if (!(await waitForExit(c.id, Math.max(0, timeout) * 1000, opts))) {
+    event(engine, c, 'kill', { signal: '9' });
     await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
     await waitForExit(c.id, 10_000, opts);
   }
-  return waitFinalized(engine, c.id, opts);
+  const after = await waitFinalized(engine, c.id, opts);
+  event(engine, c, 'stop');
+  return after;
 }
 
 /** After the process ended: once its monitor has recorded the exit code, tear down ourselves; undefined once removed (--rm). */
@@ -1279,7 +1302,9 @@ export async function waitContainer(engine: Engine, idOrName: string, opts: Cont
 
 export async function restartContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { timeout?: number } = {}): Promise<Container> {
   await stopContainer(engine, idOrName, opts);
-  return startContainer(engine, idOrName, opts);
+  const c = await startContainer(engine, idOrName, opts);
+  event(engine, c, 'restart');
+  return c;
 }
 
 /**
@@ -1311,19 +1336,23 @@ export async function updateContainer(
       rmSync(file, { force: true });
     }
   }
-  return engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(c.id, (cur) => ({ config: { ...cur.config, resources, restartPolicy } }));
+  const updated = engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(c.id, (cur) => ({ config: { ...cur.config, resources, restartPolicy } }));
+  event(engine, updated, 'update');
+  return updated;
 }
 
 export async function pauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'running') throw new Error(`container ${c.id} is not running`);
   await runcPause(c.id, opts);
+  event(engine, c, 'pause');
 }
 
 export async function unpauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'paused') throw new Error(`container ${c.id} is not paused`);
   await runcResume(c.id, opts);
+  event(engine, c, 'unpause');
 }
 
 // -------------------------------------------------------------------------------------------
@@ -1370,6 +1399,7 @@ export async function removeContainer(
     removed = gone;
   }
   discardFiles(engine, removed, !!rmOpts.volumes);
+  event(engine, removed, 'destroy');
 }
 
 /** A removed container's directory, conmon socket link and (with `volumes`) anonymous volumes. */
@@ -1444,6 +1474,10 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     ...e.cmd,
   ];
   const inherit = e.tty && e.stdin === 'inherit';
+  const execId = randomHex();
+  const execAttrs = { execID: execId, ...(e.tty ? { tty: 'true' } : {}) };
+  event(engine, c, `exec_create: ${e.cmd.join(' ')}`, execAttrs);
+  event(engine, c, `exec_start: ${e.cmd.join(' ')}`, execAttrs);
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(opts.runtime ?? 'runc', args, {
       stdio: inherit ? 'inherit' : [e.stdin === 'inherit' ? 'inherit' : e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
@@ -1459,12 +1493,13 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   });
   const failure = runtimeFailure(logFile);
   rmSync(logFile, { force: true });
+  let result = code;
   if (failure && code !== 0) {
-    const mapped = startFailureCode(failure);
-    if (mapped !== 128) return mapped;
-    throw new RuntimeError(`OCI runtime exec failed: ${failure}`, 126);
+    result = startFailureCode(failure);
+    if (result === 128) throw new RuntimeError(`OCI runtime exec failed: ${failure}`, 126);
   }
-  return code;
+  if (!e.detach) event(engine, c, 'exec_die', { ...execAttrs, exitCode: String(result) });
+  return result;
 }
 
 /** `docker top`: `runc ps` (host `ps` filtered to the container's cgroup). */

@@ -19,6 +19,7 @@ import { createNamedNetns, deleteNamedNetns } from '../sys/netns.js';
 import { withFileLock } from './lock.js';
 import { ensureBridgeRules, removeBridgeRules } from './netfilter.js';
 import { randomHex } from '../util/random.js';
+import { recordEvent } from '../store/event-log.js';
 
 export const CNI_PATH = '/usr/lib/cni';
 export const CNI_VERSION = '1.0.0';
@@ -435,7 +436,7 @@ export class Networks {
   readonly ipamDir: string;
   readonly cniPath: string;
 
-  constructor(stateRoot: string, opts: { ipamDir?: string; cniPath?: string } = {}) {
+  constructor(private readonly stateRoot: string, opts: { ipamDir?: string; cniPath?: string } = {}) {
     this.dir = join(stateRoot, 'networks');
     this.ipamDir = opts.ipamDir ?? DEFAULT_IPAM_DIR;
     this.cniPath = opts.cniPath ?? CNI_PATH;
@@ -557,7 +558,9 @@ export class Networks {
       for (let i = 1; i < 255; i++) {
         const { subnet } = subnetOf(i);
         if (taken.has(subnet) || hostNets.some((h) => overlaps(h, subnet))) continue;
-        return this.info(this.write(name, i, opts));
+        const made = this.info(this.write(name, i, opts));
+        recordEvent(this.stateRoot, 'network', 'create', made.id, { name, type: made.driver });
+        return made;
       }
       throw new Error('no free subnet left in 10.213.0.0/16');
     });
@@ -575,6 +578,7 @@ export class Networks {
     rmSync(join(this.ipamDir, info.name), { recursive: true, force: true });
     await removeBridgeRules({ bridge: info.bridge, subnet: info.subnet, internal: info.internal });
     await run('ip', ['link', 'delete', info.bridge, 'type', 'bridge']);
+    recordEvent(this.stateRoot, 'network', 'destroy', info.id, { name: info.name, type: info.driver });
   }
 
   endpoints(network: string): Endpoint[] {
@@ -680,6 +684,7 @@ export class Networks {
       renameSync(join(dir, `${opts.containerId}.json.tmp`), join(dir, `${opts.containerId}.json`));
       this.refreshHosts(info.name);
     });
+    recordEvent(this.stateRoot, 'network', 'connect', info.id, { container: opts.containerId, name: info.name, type: info.driver });
     return ep;
   }
 
@@ -709,6 +714,7 @@ export class Networks {
       rmSync(join(this.endpointsDir(info.name), `${containerId}.json`), { force: true });
       this.refreshHosts(info.name);
     });
+    recordEvent(this.stateRoot, 'network', 'disconnect', info.id, { container: containerId, name: info.name, type: info.driver });
   }
 
   /** Rewrite, in place, the hosts file of every endpoint of `network` with its current peers. */

@@ -9,6 +9,7 @@ import type { VolumeRecord } from '../store/db.js';
 import { NotFoundError } from '../store/errors.js';
 import { cleanContainerPath } from './paths.js';
 import { randomHex } from '../util/random.js';
+import { recordEvent } from '../store/event-log.js';
 
 export interface MountRecord {
   type: 'bind' | 'volume' | 'tmpfs';
@@ -154,7 +155,9 @@ export class Volumes {
     mkdirSync(this.path(n), { recursive: true, mode: 0o755 });
     if (existing) return existing;
     const labels = { ...(opts.labels ?? {}), ...(opts.anonymous ? { 'com.docker.volume.anonymous': '' } : {}) };
-    return this.engine.db.putVolume({ name: n, labels });
+    const made = this.engine.db.putVolume({ name: n, labels });
+    recordEvent(this.engine.root, 'volume', 'create', n, { driver: 'local' });
+    return made;
   }
 
   list(): VolumeRecord[] {
@@ -193,6 +196,7 @@ export class Volumes {
     if (users.length) throw new Error(`remove ${name}: volume is in use - [${users.join(', ')}]`);
     rmSync(join(this.engine.root, 'volumes', name), { recursive: true, force: true });
     this.engine.db.deleteVolume(name);
+    recordEvent(this.engine.root, 'volume', 'destroy', name, { driver: 'local' });
   }
 
   /** Unused volumes: anonymous ones only, or all with `all` (Docker 23+). */

@@ -1,5 +1,6 @@
 // `kiln commit`: a container's changes as a new image, Docker's flags (-c/--change, -m, -a,
 // -p/--pause). Prints the new image ID like `docker commit`.
+import { recordEvent } from '../../store/event-log.js';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { commitContainerLayer, configFromContainer } from '../../build/commit.js';
@@ -33,6 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
           createdBy: [...c.config.entrypoint, ...c.config.cmd].join(' '),
           tags: repo ? [repo] : [],
         });
+        recordEvent(engine.root, 'container', 'commit', c.id, { ...c.config.labels, comment: o.message ?? '', imageID: id, imageRef: repo ?? '', name: c.name });
         process.stdout.write(`${id}\n`);
       } finally {
         if (running && o.pause) await unpauseContainer(engine, c.id);

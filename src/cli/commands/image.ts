@@ -60,7 +60,7 @@ export function pruneImages(engine: Engine, o: PruneImagesOptions = {}): { recor
     const l = cfg?.config?.Labels ?? {};
     if (!labels.every((x) => (x.value === undefined ? x.key in l : l[x.key] === x.value) !== x.neg)) continue;
     for (const t of tags) {
-      engine.db.deleteTag(t.ref);
+      engine.untagImage(t.ref);
       records.push({ Untagged: familiarString(parseReference(t.ref)) });
     }
     const r = deleteImage(engine, rec.id as Digest);

@@ -3,6 +3,7 @@
 // The tar is applied like any foreign layer: entries escaping the root are refused.
 import { createReadStream, existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
+import { recordEvent } from '../../store/event-log.js';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { commitContainerLayer } from '../../build/commit.js';
@@ -50,6 +51,7 @@ export function register(program: Command, ctx: CliContext): void {
       } catch (e) {
         throw new CliError(`import ${src}: ${(e as Error).message}`);
       }
+      recordEvent(ctx.engine().root, 'image', 'import', id, { name: repo ?? id });
       process.stdout.write(`${id}\n`);
     });
 }

@@ -39,6 +39,7 @@ const m: Record<string, Loader> = {
   cp: () => import('./cp.js'),
   diff: () => import('./diff.js'),
   exportCmd: () => import('./export.js'),
+  events: () => import('./events.js'),
   container: () => import('./container.js'),
   network: () => import('./network.js'),
   volume: () => import('./volume.js'),
@@ -87,6 +88,7 @@ export const commandModules: Record<string, Loader[]> = {
   cp: [m.cp],
   diff: [m.diff],
   export: [m.exportCmd],
+  events: [m.events],
   container: [m.container, m.inspect_container],
   network: [m.network],
   volume: [m.volume],
@@ -108,6 +110,7 @@ export const commandModules: Record<string, Loader[]> = {
 export const groupCommands: Record<string, Record<string, Loader[]>> = {
   container: pick(['attach', 'commit', 'cp', 'create', 'diff', 'exec', 'export', 'kill', 'logs', 'pause', 'unpause', 'port', 'rename', 'restart', 'rm', 'run', 'start', 'stats', 'stop', 'top', 'update', 'wait']),
   image: pick(['build', 'import', 'pull', 'push']),
+  system: pick(['events']),
 };
 
 function pick(words: string[]): Record<string, Loader[]> {

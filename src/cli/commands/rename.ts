@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { checkContainerName } from '../../runtime/names.js';
+import { recordEvent } from '../../store/event-log.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -17,5 +18,6 @@ export function register(program: Command, ctx: CliContext): void {
       const c = engine.db.getContainer(name);
       if (c.name === to) throw new CliError('Renaming a container with the same name as its current name');
       engine.db.updateContainer(c.id, { name: to });
+      recordEvent(engine.root, 'container', 'rename', c.id, { ...((c.config as { labels?: Record<string, string> }).labels ?? {}), name: to, oldName: `/${c.name}` });
     });
 }

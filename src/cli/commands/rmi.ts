@@ -15,6 +15,7 @@ import type { Digest } from '../../image/types.js';
 import { ConflictError } from '../../store/errors.js';
 import { otherSessions, reachable } from '../../store/gc.js';
 import { removeTree } from '../../store/staging.js';
+import { recordEvent } from '../../store/event-log.js';
 import { containerRunning, containersUsing, readConfig } from './images.js';
 
 export interface DeleteRecord {
@@ -63,7 +64,7 @@ export function removeImage(engine: Engine, arg: string, opts: RemoveImageOption
         `conflict: unable to remove repository reference ${JSON.stringify(arg)} (must force) - container ${shortId(users[0]!.id)} is using its referenced image ${shortId(id)}`,
       );
     }
-    engine.db.deleteTag(tagged!.ref);
+    engine.untagImage(tagged!.ref);
     records.push({ Untagged: familiar(tagged!.ref) });
     tags = tags.filter((t) => t !== tagged!.ref);
     if (tags.length > 0) return records;
@@ -71,7 +72,7 @@ export function removeImage(engine: Engine, arg: string, opts: RemoveImageOption
   } else if (tags.length === 1) {
     if (running) throw conflict(id, true, `image is being used by running container ${shortId(running.id)}`);
     if (!force && users.length) throw conflict(id, false, `image is being used by stopped container ${shortId(users[0]!.id)}`);
-    engine.db.deleteTag(tags[0]!);
+    engine.untagImage(tags[0]!);
     records.push({ Untagged: familiar(tags[0]!) });
     tags = [];
   }
@@ -85,7 +86,7 @@ export function removeImage(engine: Engine, arg: string, opts: RemoveImageOption
     throw problem;
   }
   for (const t of tags) {
-    engine.db.deleteTag(t);
+    engine.untagImage(t);
     records.push({ Untagged: familiar(t) });
   }
   records.push(...deleteImage(engine, id).records);
@@ -102,6 +103,7 @@ export function removeImage(engine: Engine, arg: string, opts: RemoveImageOption
  * and its files are left to a later prune.
  */
 export function deleteImage(engine: Engine, id: Digest): { records: DeleteRecord[]; reclaimed: number } {
+  recordEvent(engine.root, 'image', 'delete', id, { name: id });
   const config = readConfig(engine, id);
   const records: DeleteRecord[] = [{ Deleted: id }];
   let reclaimed = 0;
