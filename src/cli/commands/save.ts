@@ -1,5 +1,6 @@
 // `kiln save [-o FILE] [--format docker-archive|oci-archive] IMAGE...` (also `kiln image save`).
 // Writes to FILE (atomically: a temp file renamed into place) or to stdout when it is not a terminal.
+import { recordEvent } from '../../store/event-log.js';
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { randomHex } from '../../util/random.js';
@@ -24,15 +25,28 @@ export function defineSave(cmd: Command, ctx: CliContext): Command {
       const format = FORMATS[o.format];
       if (!format) throw new CliError(`unsupported archive format ${JSON.stringify(o.format)}: use docker-archive or oci-archive`);
       const engine = ctx.engine();
+      const saved = () => {
+        for (const i of images) {
+          let id: string = i;
+          try {
+            id = engine.db.resolveImageId(i); // a bare repository (all its tags) may have no :latest
+          } catch {
+            /* named as given */
+          }
+          recordEvent(engine.root, 'image', 'save', id, { name: i });
+        }
+      };
       if (!o.output) {
         if (process.stdout.isTTY) throw new CliError('cowardly refusing to save to a terminal. Use the -o flag or redirect');
         await saveImages(engine, images, process.stdout, format);
+        saved();
         return;
       }
       const tmp = join(dirname(o.output), `.${basename(o.output)}.${randomHex(4)}.tmp`);
       try {
         await saveImages(engine, images, createWriteStream(tmp, { mode: 0o644 }), format);
         renameSync(tmp, o.output);
+        saved();
       } catch (e) {
         rmSync(tmp, { force: true });
         throw e;
