@@ -117,11 +117,16 @@ export interface ContainerConfigRecord {
   restartPolicy: RestartPolicy;
   autoRemove: boolean;
   sysctls: Record<string, string>;
-  /** host namespaces asked for with --pid/--ipc/--uts host (absent: the container's own) */
-  hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
+  /** host namespaces asked for with --pid/--ipc/--uts/--cgroupns host (absent: the container's own) */
+  hostNamespaces?: ('pid' | 'ipc' | 'uts' | 'cgroup')[];
   devices?: DeviceMapping[];
   groupAdd?: string[];
   ip?: string;
+  dnsOptions?: string[];
+  domainname?: string;
+  oomScoreAdj?: number;
+  /** --annotation: OCI annotations for the runtime */
+  annotations?: Record<string, string>;
 }
 
 export interface NetworkState {
@@ -201,6 +206,12 @@ export interface CreateOptions {
   pidMode?: 'host';
   ipcMode?: 'host';
   utsMode?: 'host';
+  cgroupnsMode?: 'host';
+  /** --dns-option: the resolv.conf `options` */
+  dnsOptions?: string[];
+  domainname?: string;
+  oomScoreAdj?: number;
+  annotations?: Record<string, string>;
   /** --device HOST[:CONTAINER][:rwm] */
   devices?: string[];
   /** --group-add: supplementary groups (names from the image's /etc/group, or GIDs) */
@@ -462,9 +473,20 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     restartPolicy,
     autoRemove: !!opts.autoRemove,
     sysctls: opts.sysctls ?? {},
-    ...(opts.pidMode || opts.ipcMode || opts.utsMode
-      ? { hostNamespaces: [...(opts.pidMode ? ['pid' as const] : []), ...(opts.ipcMode ? ['ipc' as const] : []), ...(opts.utsMode ? ['uts' as const] : [])] }
+    ...(opts.pidMode || opts.ipcMode || opts.utsMode || opts.cgroupnsMode
+      ? {
+          hostNamespaces: [
+            ...(opts.pidMode ? ['pid' as const] : []),
+            ...(opts.ipcMode ? ['ipc' as const] : []),
+            ...(opts.utsMode ? ['uts' as const] : []),
+            ...(opts.cgroupnsMode ? ['cgroup' as const] : []),
+          ],
+        }
       : {}),
+    ...(opts.dnsOptions?.length ? { dnsOptions: [...opts.dnsOptions] } : {}),
+    ...(opts.domainname ? { domainname: opts.domainname } : {}),
+    ...(opts.oomScoreAdj !== undefined ? { oomScoreAdj: opts.oomScoreAdj } : {}),
+    ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: { ...opts.annotations } } : {}),
     ...(devices.length ? { devices } : {}),
     ...(opts.groupAdd?.length ? { groupAdd: [...opts.groupAdd] } : {}),
     ...(opts.ip ? { ip: opts.ip } : {}),
@@ -714,6 +736,7 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     extraHosts: cfg.extraHosts,
     dns: cfg.dns,
     dnsSearch: cfg.dnsSearch,
+    dnsOptions: cfg.dnsOptions,
     ipamDir: opts.ipamDir,
     ...(cfg.ip ? { ip: cfg.ip } : {}),
   });
@@ -780,7 +803,9 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       hostNamespaces: cfg.hostNamespaces,
       devices: cfg.devices,
       ...(cfg.init ? { initPath: findInitBinary() } : {}),
-      annotations: { 'io.kiln.container.name': c.name },
+      ...(cfg.domainname ? { domainname: cfg.domainname } : {}),
+      ...(cfg.oomScoreAdj !== undefined ? { oomScoreAdj: cfg.oomScoreAdj } : {}),
+      annotations: { ...cfg.annotations, 'io.kiln.container.name': c.name },
     });
     return { spec, cni: attaching.cni, network };
   } catch (e) {

@@ -280,13 +280,14 @@ export function renderHosts(opts: { hostname: string; ip?: string; extra?: Hosts
  * container cannot reach) removed, and Docker's fallback (8.8.8.8, 8.8.4.4) when none is left.
  * With the host's network the host file is kept as is.
  */
-export function renderResolvConf(hostText: string, opts: { hostNetwork?: boolean; dns?: string[]; dnsSearch?: string[] } = {}): string {
-  if (opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length) return hostText;
+export function renderResolvConf(hostText: string, opts: { hostNetwork?: boolean; dns?: string[]; dnsSearch?: string[]; dnsOptions?: string[] } = {}): string {
+  if (opts.hostNetwork && !opts.dns?.length && !opts.dnsSearch?.length && !opts.dnsOptions?.length) return hostText;
   const lines = hostText.split('\n');
   const keep = lines.filter((l) => {
     const m = /^\s*nameserver\s+(\S+)/.exec(l);
     if (m) return !opts.dns?.length && !/^127\.|^::1$/.test(m[1]!);
     if (opts.dnsSearch?.length && /^\s*(search|domain)\s/.test(l)) return false;
+    if (opts.dnsOptions?.length && /^\s*options\s/.test(l)) return false;
     return l.trim() !== '';
   });
   const servers = opts.dns?.length ? opts.dns : keep.some((l) => /^\s*nameserver\s/.test(l)) ? [] : ['8.8.8.8', '8.8.4.4'];
@@ -294,6 +295,7 @@ export function renderResolvConf(hostText: string, opts: { hostNetwork?: boolean
     ...(opts.dnsSearch?.length ? [`search ${opts.dnsSearch.join(' ')}`] : []),
     ...keep,
     ...servers.map((s) => `nameserver ${s}`),
+    ...(opts.dnsOptions?.length ? [`options ${opts.dnsOptions.join(' ')}`] : []),
   ];
   return out.join('\n') + '\n';
 }
@@ -774,6 +776,8 @@ export interface AttachOptions {
   extraHosts?: HostsEntry[];
   dns?: string[];
   dnsSearch?: string[];
+  /** --dns-option: replaces the host's `options` */
+  dnsOptions?: string[];
   ipamDir?: string;
   /** --ip: a fixed IPv4 address on a user-defined network */
   ip?: string;
@@ -812,7 +816,7 @@ export function beginAttach(opts: AttachOptions): PendingAttachment {
   };
   const host = opts.mode === 'host';
   writeFileSync(etcFiles.hostname, opts.hostname + '\n');
-  writeFileSync(etcFiles.resolvConf, renderResolvConf(hostResolvConf(), { hostNetwork: host, dns: opts.dns, dnsSearch: opts.dnsSearch }));
+  writeFileSync(etcFiles.resolvConf, renderResolvConf(hostResolvConf(), { hostNetwork: host, dns: opts.dns, dnsSearch: opts.dnsSearch, dnsOptions: opts.dnsOptions }));
   if (host) {
     let hosts = '';
     try {

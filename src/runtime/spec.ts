@@ -54,6 +54,14 @@ export interface SpecResources {
   cpus?: number;
   cpuShares?: number;
   cpusetCpus?: string;
+  /** --cpu-period / --cpu-quota: the CFS period and quota in µs (the raw form of --cpus) */
+  cpuPeriod?: number;
+  cpuQuota?: number;
+  cpusetMems?: string;
+  /** --memory-swappiness 0–100; -1 (or unset) leaves the host's */
+  memorySwappiness?: number;
+  /** --oom-kill-disable */
+  oomKillDisable?: boolean;
   /** --pids-limit; 0 or negative = unlimited */
   pidsLimit?: number;
 }
@@ -95,8 +103,12 @@ export interface ContainerSpecOptions {
   annotations?: Record<string, string>;
   /** host path of an init binary (tini/catatonit) mounted at /sbin/docker-init and run as PID 1 */
   initPath?: string;
-  /** namespaces shared with the host (--pid/--ipc/--uts host) */
-  hostNamespaces?: ('pid' | 'ipc' | 'uts')[];
+  /** namespaces shared with the host (--pid/--ipc/--uts host, --cgroupns host) */
+  hostNamespaces?: ('pid' | 'ipc' | 'uts' | 'cgroup')[];
+  /** --domainname */
+  domainname?: string;
+  /** --oom-score-adj, -1000…1000 */
+  oomScoreAdj?: number;
   /** host devices made available (--device) */
   devices?: DeviceMapping[];
 }
@@ -229,6 +241,25 @@ function resources(opts: ContainerSpecOptions): OciResources {
   }
   if (r.cpuShares !== undefined && r.cpuShares > 0) out.cpu = { ...out.cpu, shares: r.cpuShares };
   if (r.cpusetCpus) out.cpu = { ...out.cpu, cpus: r.cpusetCpus };
+  // Docker's checks and messages for the raw CFS values.
+  if (r.cpus && r.cpuPeriod) throw new Error('Conflicting options: Nano CPUs and CPU Period cannot both be set');
+  if (r.cpus && r.cpuQuota) throw new Error('Conflicting options: Nano CPUs and CPU Quota cannot both be set');
+  if (r.cpuPeriod !== undefined && r.cpuPeriod !== 0) {
+    if (r.cpuPeriod < 1000 || r.cpuPeriod > 1000000) throw new Error('CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)');
+    out.cpu = { ...out.cpu, period: r.cpuPeriod };
+  }
+  if (r.cpuQuota !== undefined && r.cpuQuota !== 0) {
+    if (r.cpuQuota > 0 && r.cpuQuota < 1000) throw new Error('CPU cfs quota can not be less than 1ms (i.e. 1000)');
+    out.cpu = { ...out.cpu, quota: r.cpuQuota };
+  }
+  if (r.cpusetMems) out.cpu = { ...out.cpu, mems: r.cpusetMems };
+  if (r.memorySwappiness !== undefined && r.memorySwappiness !== -1) {
+    if (!Number.isInteger(r.memorySwappiness) || r.memorySwappiness < 0 || r.memorySwappiness > 100) {
+      throw new Error(`Invalid value: ${r.memorySwappiness}, valid memory swappiness range is 0-100`);
+    }
+    out.memory = { ...out.memory, swappiness: r.memorySwappiness };
+  }
+  if (r.oomKillDisable) out.memory = { ...out.memory, disableOOMKiller: true };
   if (r.pidsLimit !== undefined && r.pidsLimit !== 0) out.pids = { limit: r.pidsLimit > 0 ? r.pidsLimit : -1 };
   return out;
 }
@@ -320,7 +351,7 @@ function mounts(opts: ContainerSpecOptions): OciMount[] {
 
 function namespaces(opts: ContainerSpecOptions): OciNamespace[] {
   const shared = new Set(opts.hostNamespaces ?? []);
-  const ns: OciNamespace[] = (['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const).filter((t) => !shared.has(t as 'pid')).map((type) => ({ type }));
+  const ns: OciNamespace[] = (['pid', 'ipc', 'uts', 'mount', 'cgroup'] as const).filter((t) => !shared.has(t as 'pid' | 'cgroup')).map((type) => ({ type }));
   const net = opts.network ?? { mode: 'none' };
   if (net.mode === 'none') ns.push({ type: 'network' });
   else if (net.mode === 'ns') {
@@ -360,6 +391,7 @@ export function generateSpec(opts: ContainerSpecOptions): OciSpec {
       capabilities,
       rlimits: rlimits(opts),
       noNewPrivileges: !!opts.noNewPrivileges,
+      ...(opts.oomScoreAdj !== undefined ? { oomScoreAdj: opts.oomScoreAdj } : {}),
     },
     root: { path: opts.rootfs, readonly: !!opts.readonlyRootfs },
     // With the host's UTS namespace the host name is the host's own.
@@ -378,6 +410,11 @@ export function generateSpec(opts: ContainerSpecOptions): OciSpec {
     },
   };
   if (spec.hostname === undefined) delete spec.hostname;
+  if (opts.domainname && !opts.hostNamespaces?.includes('uts')) {
+    spec.domainname = opts.domainname;
+    // runc 1.1 ignores `domainname`; the UTS-namespaced sysctl sets it with any runtime.
+    spec.linux!.sysctl = { 'kernel.domainname': opts.domainname, ...spec.linux!.sysctl };
+  }
   if (opts.annotations && Object.keys(opts.annotations).length) spec.annotations = { ...opts.annotations };
   return spec;
 }

@@ -367,6 +367,36 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(kiln(['container', 'inspect', 'flaky']).code, 1);
   });
 
+  test('run flags: --cpu-period/--cpu-quota, --cpuset-mems, --memory-swappiness, --oom-kill-disable, --oom-score-adj, --dns-option, --domainname, --annotation, --cgroupns; refusals', () => {
+    const out = ok([
+      'run', '--name', 'rawlimits', '--network', 'none', '--cpu-period', '50000', '--cpu-quota', '20000', '--cpuset-mems', '0',
+      '-m', '64m', '--memory-swappiness', '10', '--oom-kill-disable', '--oom-score-adj', '300',
+      '--dns-option', 'ndots:2', '--dns-option', 'timeout:1', '--domainname', 'example.test', '--annotation', 'team=kiln', 'busybox', 'sh', '-c',
+      'cat /sys/fs/cgroup/cpu/cpu.cfs_period_us /sys/fs/cgroup/cpu/cpu.cfs_quota_us /sys/fs/cgroup/cpuset/cpuset.mems /sys/fs/cgroup/memory/memory.swappiness; ' +
+        'grep -c "oom_kill_disable 1" /sys/fs/cgroup/memory/memory.oom_control; cat /proc/self/oom_score_adj; grep ^options /etc/resolv.conf; cat /proc/sys/kernel/domainname',
+    ]);
+    assert.equal(out, '50000\n20000\n0\n10\n1\n300\noptions ndots:2 timeout:1\nexample.test\n');
+    assert.equal(
+      inspect('rawlimits', '{{.HostConfig.CpuPeriod}} {{.HostConfig.CpuQuota}} {{.HostConfig.CpusetMems}} {{.HostConfig.MemorySwappiness}} {{.HostConfig.OomKillDisable}} {{.HostConfig.OomScoreAdj}} {{.HostConfig.DnsOptions}} {{.Config.Domainname}} {{.HostConfig.Annotations.team}} {{.HostConfig.CgroupnsMode}}'),
+      '50000 20000 0 10 true 300 [ndots:2 timeout:1] example.test kiln private',
+    );
+    ok(['rm', 'rawlimits']);
+    // The host's cgroup namespace shows the host's cgroup paths; a private one shows "/".
+    assert.match(ok(['run', '--rm', '--network', 'none', '--cgroupns', 'host', 'busybox', 'cat', '/proc/self/cgroup']), /:\/kiln\/[0-9a-f]{64}$/m);
+    assert.match(ok(['run', '--rm', '--network', 'none', 'busybox', 'cat', '/proc/self/cgroup']), /:memory:\/$/m);
+    const refused = (args: string[], re: RegExp) => {
+      const r = kiln(['run', '--rm', ...args, 'busybox', 'true']);
+      assert.equal(r.code, 125, `${args.join(' ')}: ${r.err}`);
+      assert.match(r.err, re);
+    };
+    refused(['--cpus', '1', '--cpu-quota', '50000'], /Conflicting options: Nano CPUs and CPU Quota cannot both be set/);
+    refused(['--cpu-period', '500'], /CPU cfs period can not be less than 1ms/);
+    refused(['--memory-swappiness', '101'], /valid memory swappiness range is 0-100/);
+    refused(['--oom-score-adj', '2000'], /range for oom score adj is \[-1000, 1000\]/);
+    refused(['--userns', 'keep-id'], /invalid --userns mode/);
+    refused(['--storage-opt', 'size=1G'], /--storage-opt is not supported/);
+  });
+
   test('run flags: --pid/--ipc/--uts host, --device, --group-add, -P/--expose, --cidfile, --volumes-from, --label-file', async () => {
     // Host namespaces: the host's processes, host name and POSIX shared memory are visible.
     const hostPids = kiln(['run', '--rm', '--network', 'none', '--pid', 'host', 'busybox', 'sh', '-c', 'ls -d /proc/[0-9]* | wc -l']);

@@ -21,6 +21,10 @@ export function addResourceFlags(cmd: Command): Command {
     .option('--cpus <n>', 'number of CPUs')
     .option('-c, --cpu-shares <n>', 'CPU shares (relative weight)')
     .option('--cpuset-cpus <list>', 'CPUs in which to allow execution (0-3, 0,1)')
+    .option('--cpuset-mems <list>', 'memory nodes in which to allow execution (0-3, 0,1)')
+    .option('--cpu-period <us>', 'limit CPU CFS (Completely Fair Scheduler) period')
+    .option('--cpu-quota <us>', 'limit CPU CFS (Completely Fair Scheduler) quota')
+    .option('--blkio-weight <n>', 'block IO (relative weight), between 10 and 1000, or 0 to disable')
     .option('--pids-limit <n>', 'tune container pids limit (-1 for unlimited)');
 }
 
@@ -31,6 +35,10 @@ export interface ResourceFlags {
   cpus?: string;
   cpuShares?: string;
   cpusetCpus?: string;
+  cpusetMems?: string;
+  cpuPeriod?: string;
+  cpuQuota?: string;
+  blkioWeight?: string;
   pidsLimit?: string;
 }
 
@@ -43,8 +51,24 @@ export function parseResources(f: ResourceFlags): SpecResources {
     cpus: numeric(f.cpus, '--cpus'),
     cpuShares: numeric(f.cpuShares, '--cpu-shares'),
     ...(f.cpusetCpus ? { cpusetCpus: f.cpusetCpus } : {}),
+    ...(f.cpusetMems ? { cpusetMems: f.cpusetMems } : {}),
+    cpuPeriod: numeric(f.cpuPeriod, '--cpu-period'),
+    cpuQuota: numeric(f.cpuQuota, '--cpu-quota'),
     pidsLimit: numeric(f.pidsLimit, '--pids-limit'),
   };
+}
+
+/**
+ * --blkio-weight: this host's blkio controller has no weight file (no BFQ/CFQ), so, as Docker
+ * does on such a kernel, the weight is dropped with a warning rather than failing the start.
+ */
+export function warnBlkioWeight(v: string | undefined): void {
+  if (v === undefined || v === '0') return;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 10 || n > 1000) throw new CliError(`invalid argument "${v}" for "--blkio-weight" flag: range of blkio weight is from 10 to 1000`, 125);
+  if (!existsSync('/sys/fs/cgroup/blkio/blkio.weight') && !existsSync('/sys/fs/cgroup/blkio/blkio.bfq.weight')) {
+    process.stderr.write('WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded.\n');
+  } else throw new CliError('--blkio-weight is not supported by kiln yet', 125);
 }
 
 /** The flags of `docker create` / `docker run` (run adds --rm's partner -d and friends itself). */
@@ -71,7 +95,10 @@ export function addContainerFlags(cmd: Command): Command {
     .option('-h, --hostname <name>', 'container host name')
     .option('--add-host <host:ip>', 'add a custom host-to-IP mapping; repeatable', collect, [])
     .option('--dns <ip>', 'set custom DNS servers; repeatable', collect, [])
-    .option('--dns-search <domain>', 'set custom DNS search domains; repeatable', collect, []);
+    .option('--dns-search <domain>', 'set custom DNS search domains; repeatable', collect, [])
+    .option('--dns-option <opt>', 'set DNS options (resolv.conf `options`); repeatable', collect, [])
+    .option('--dns-opt <opt>', 'alias of --dns-option', collect, [])
+    .option('--domainname <name>', 'container NIS domain name');
   return addResourceFlags(c)
     .option('--shm-size <bytes>', 'size of /dev/shm (default 64m)')
     .option('--ulimit <name=soft[:hard]>', 'ulimit options; repeatable', collect, [])
@@ -106,6 +133,14 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--log-driver <driver>', 'logging driver: json-file, k8s-file or local (all: kiln\'s log file)')
     .option('--log-opt <k=v>', 'log driver options (accepted; kiln keeps one log file); repeatable', collect, [])
     .option('--runtime <name>', 'OCI runtime for the container (runc)')
+    .option('--memory-swappiness <n>', 'tune container memory swappiness (0 to 100)', '-1')
+    .option('--oom-kill-disable', 'disable OOM Killer')
+    .option('--oom-score-adj <n>', "tune host's OOM preferences (-1000 to 1000)")
+    .option('--annotation <k=v>', 'add an annotation to the container (passed through to the OCI runtime); repeatable', collect, [])
+    .option('--cgroupns <mode>', 'cgroup namespace to use: host or private')
+    .option('--userns <mode>', 'user namespace to use: host (kiln runs no user namespaces)')
+    .option('--storage-opt <opt>', 'storage driver options (not supported: overlay layers have no quota)', collect, [])
+    .option('-q, --quiet', 'suppress the pull output')
     .option('--ip <address>', 'IPv4 address on a user-defined network (e.g. 10.5.0.10)');
 }
 
@@ -164,6 +199,17 @@ export interface ContainerFlags extends ResourceFlags {
   logOpt: string[];
   runtime?: string;
   ip?: string;
+  dnsOption: string[];
+  dnsOpt: string[];
+  domainname?: string;
+  memorySwappiness: string;
+  oomKillDisable?: boolean;
+  oomScoreAdj?: string;
+  annotation: string[];
+  cgroupns?: string;
+  userns?: string;
+  storageOpt: string[];
+  quiet?: boolean;
 }
 
 /** `--label-file`: KEY=VALUE lines (a bare KEY is an empty label); # comments. */
@@ -257,6 +303,22 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
       };
     }
     const stopTimeout = numeric(f.stopTimeout, '--stop-timeout');
+    const oomScoreAdj = numeric(f.oomScoreAdj, '--oom-score-adj');
+    if (oomScoreAdj !== undefined && (!Number.isInteger(oomScoreAdj) || oomScoreAdj < -1000 || oomScoreAdj > 1000)) {
+      throw new CliError(`Invalid value ${f.oomScoreAdj}, range for oom score adj is [-1000, 1000]`, 125);
+    }
+    if (f.userns !== undefined && f.userns !== '' && f.userns !== 'host') throw new CliError(`invalid --userns mode ${JSON.stringify(f.userns)}: kiln runs containers in the host's user namespace (host)`, 125);
+    if (f.storageOpt.length) throw new CliError('--storage-opt is not supported: kiln\'s overlay layers have no size quota', 125);
+    if (f.cgroupns !== undefined && f.cgroupns !== 'host' && f.cgroupns !== 'private') throw new CliError(`invalid cgroup namespace mode: ${f.cgroupns}`, 125);
+    warnBlkioWeight(f.blkioWeight);
+    const resources = parseResources(f);
+    const swappiness = numeric(f.memorySwappiness, '--memory-swappiness');
+    if (swappiness !== undefined && swappiness !== -1) resources.memorySwappiness = swappiness;
+    if (f.oomKillDisable) {
+      resources.oomKillDisable = true;
+      if (!resources.memory) process.stderr.write("WARNING: Disabling the OOM killer on containers without setting a '-m/--memory' limit may be dangerous.\n");
+    }
+    const dnsOptions = [...f.dnsOption, ...f.dnsOpt];
     return {
       image,
       ...(f.name !== undefined ? { name: f.name } : {}),
@@ -276,7 +338,12 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
       addHost: f.addHost,
       dns: f.dns,
       dnsSearch: f.dnsSearch,
-      resources: parseResources(f),
+      ...(dnsOptions.length ? { dnsOptions } : {}),
+      ...(f.domainname ? { domainname: f.domainname } : {}),
+      ...(oomScoreAdj !== undefined ? { oomScoreAdj } : {}),
+      ...(f.annotation.length ? { annotations: keyValues(f.annotation) } : {}),
+      ...(f.cgroupns === 'host' ? { cgroupnsMode: 'host' as const } : {}),
+      resources,
       ...(f.shmSize ? { shmSize: bytes(f.shmSize, '--shm-size') } : {}),
       ulimits: f.ulimit.map(parseUlimit),
       capAdd: f.capAdd,
@@ -324,13 +391,13 @@ export async function createFromFlags(ctx: CliContext, image: string, cmd: strin
 async function createWithPull(ctx: CliContext, image: string, cmd: string[], f: ContainerFlags): Promise<Container> {
   const opts = createOptions(image, cmd, f);
   const engine = ctx.engine();
-  if (f.pull === 'always') await pull(engine, image);
+  if (f.pull === 'always') await pull(engine, image, !!f.quiet);
   try {
     return createContainer(engine, opts);
   } catch (e) {
     if (e instanceof NotFoundError && e.kind === 'image' && f.pull !== 'never') {
-      process.stderr.write(`Unable to find image '${image}' locally\n`);
-      await pull(engine, image);
+      if (!f.quiet) process.stderr.write(`Unable to find image '${image}' locally\n`);
+      await pull(engine, image, !!f.quiet);
       try {
         return createContainer(engine, opts);
       } catch (e2) {
@@ -341,11 +408,11 @@ async function createWithPull(ctx: CliContext, image: string, cmd: string[], f: 
   }
 }
 
-async function pull(engine: Engine, image: string): Promise<void> {
+async function pull(engine: Engine, image: string, quiet: boolean): Promise<void> {
   try {
     const { pullImage } = await import('../../registry/pull.js');
     const { progressFor } = await import('../../registry/progress.js');
-    await pullImage(engine, image, { progress: progressFor(process.stderr, 'auto') });
+    await pullImage(engine, image, quiet ? {} : { progress: progressFor(process.stderr, 'auto') });
   } catch (e) {
     throw new CliError((e as Error).message, 125);
   }
