@@ -21,6 +21,7 @@ import { resolveOrPull } from './base-image.js';
 import { cacheEntriesFor, lookupCache, recordCache } from './cache-store.js';
 import { makeWorkdir } from './upper-copy.js';
 import type { Location, Step } from './steps.js';
+import type { HostsEntry } from '../runtime/network.js';
 
 export interface BuildRequest {
   contextDir: string;
@@ -44,6 +45,10 @@ export interface BuildRequest {
   cacheFrom?: string[];
   explainCache: boolean;
   sourceDateEpoch?: number;
+  /** `--add-host`: /etc/hosts lines for RUN steps */
+  extraHosts?: HostsEntry[];
+  /** `--no-cache-filter`: stages whose steps run again whatever the cache holds */
+  noCacheStages?: string[];
   progress: ProgressSink;
 }
 
@@ -292,7 +297,7 @@ class Builder {
           else state.args.delete(a.name);
         }
         hist(`ARG ${s.args.map((a) => (state.args.has(a.name) ? `${a.name}=${state.args.get(a.name)}` : a.name)).join(' ')}`, true);
-        return this.finishMeta(state, ins, step, started);
+        return this.finishMeta(stage, state, ins, step, started);
       case 'ENV':
       case 'LABEL':
       case 'USER':
@@ -307,7 +312,7 @@ class Builder {
       case 'ONBUILD': {
         hist(cfg.applyMetadata(c, s, state.cmdSetInStage), true);
         if (s.kind === 'CMD') state.cmdSetInStage = true;
-        return this.finishMeta(state, ins, step, started);
+        return this.finishMeta(stage, state, ins, step, started);
       }
       case 'WORKDIR':
       case 'RUN':
@@ -333,13 +338,18 @@ class Builder {
     return { parent: prev.key, instruction: ins.keyText, args: {}, ...extra };
   }
 
-  private finishMeta(state: StageState, ins: PlannedInstruction, step: number, started: number): StageState {
+  /** --no-cache, or --no-cache-filter naming this stage (by name or index). */
+  private noCacheFor(stage: PlannedStage): boolean {
+    return this.req.noCache || !!this.req.noCacheStages?.some((s) => s === stage.name || s === String(stage.index));
+  }
+
+  private finishMeta(stage: PlannedStage, state: StageState, ins: PlannedInstruction, step: number, started: number): StageState {
     // Metadata steps are cheap to redo, but their result is keyed like any other step so that the
     // intermediate image IDs (and so the final image ID) are stable across rebuilds. The key is the
     // history line the step wrote: it carries the expanded values (ENV, ARG, LABEL …).
     const createdBy = state.config.history?.at(-1)?.created_by ?? ins.keyText;
     const inputs = this.inputs(state, ins, { instruction: createdBy });
-    const { key, hit } = this.consultCache(inputs, state, step);
+    const { key, hit } = this.consultCache(inputs, state, step, this.noCacheFor(stage));
     if (hit) return hit;
     const id = this.engine.content.putJson(state.config).digest;
     recordCache(this.engine, key, id, storedInputs(inputs));
@@ -348,14 +358,14 @@ class Builder {
   }
 
   /** The step's key, and the cached state when the cache has it; a miss is explained on request. */
-  private consultCache(inputs: CacheInputs, state: StageState, step: number): { key: string; hit?: StageState } {
+  private consultCache(inputs: CacheInputs, state: StageState, step: number, noCache: boolean): { key: string; hit?: StageState } {
     const key = cacheKey(inputs);
-    const cached = this.req.noCache ? null : lookupCache(this.engine, key);
+    const cached = noCache ? null : lookupCache(this.engine, key);
     if (cached) {
       this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
       return { key, hit: { ...state, config: cached.config, imageId: cached.id, key } };
     }
-    if (this.req.explainCache && !this.req.noCache) {
+    if (this.req.explainCache && !noCache) {
       this.req.progress.emit({ type: 'explain', step, reason: explainMiss(inputs, cacheEntriesFor(this.engine, inputs.parent), state.hit) });
     }
     return { key };
@@ -394,6 +404,8 @@ class Builder {
       inputs = this.inputs(state, ins, {
         instruction: `RUN ${JSON.stringify({ argv: run.argv, stdin: run.stdin, mounts: s.mounts, network: s.network, user: c.config?.User, env: c.config?.Env, workdir })}`,
         args: Object.fromEntries(state.args),
+        // --add-host changes what the step sees, as BuildKit keys it (absent: keys as before).
+        ...(this.req.extraHosts?.length ? { extra: `hosts:${JSON.stringify(this.req.extraHosts)}` } : {}),
       });
     } else {
       // COPY / ADD: the key covers the bytes of every selected source, never their mtimes.
@@ -425,12 +437,13 @@ class Builder {
       });
     }
 
-    const { key, hit } = this.consultCache(inputs, state, step);
+    const noCache = this.noCacheFor(stage);
+    const { key, hit } = this.consultCache(inputs, state, step, noCache);
     if (hit) {
       this.layerSteps.push({ key, diffIds: hit.config.rootfs.diff_ids, added: hit.config.rootfs.diff_ids.length > diffIds.length });
       return hit;
     }
-    const fromCacheImage = this.req.noCache ? undefined : this.importedStep(key, diffIds);
+    const fromCacheImage = noCache ? undefined : this.importedStep(key, diffIds);
     if (fromCacheImage !== undefined) {
       // --cache-from: the layer an earlier build made from the same inputs, already here.
       if (fromCacheImage) c.rootfs.diff_ids.push(fromCacheImage);
@@ -477,6 +490,7 @@ class Builder {
           cwd: workdir,
           user: c.config?.User,
           network: s.network && s.network !== 'default' ? s.network : this.req.network,
+          ...(this.req.extraHosts?.length ? { extraHosts: this.req.extraHosts } : {}),
           mounts: mounts.specs,
           stdin: run.stdin !== undefined ? Buffer.from(run.stdin) : undefined,
           sourceDateEpoch: sde,
@@ -503,7 +517,7 @@ class Builder {
       const r = await withSnapshot(this.engine, diffIds, (snap) => makeWorkdir(snap, dir, c.config?.User || undefined), { keepEmpty: false, sourceDateEpoch: sde });
       layer = r.layer;
     } else {
-      const reuse = this.req.noCache ? undefined : srcContext.copies;
+      const reuse = noCache ? undefined : srcContext.copies;
       const r = await withSnapshot(
         this.engine,
         diffIds,

@@ -9,7 +9,8 @@ import type { Digest } from '../image/types.js';
 import { generateSpec, type SpecMount } from '../runtime/spec.js';
 import { runOnce } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
-import { attachNetwork, detachNetwork, type NetworkAttachment } from '../runtime/network.js';
+import { attachNetwork, detachNetwork, type HostsEntry, type NetworkAttachment } from '../runtime/network.js';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { buildSandbox } from './build-network.js';
 import { recordStepContainer } from './step-container.js';
 import { recordStubs, removeMountStubs, withSnapshot, type CommitResult } from './snapshot.js';
@@ -44,6 +45,8 @@ export interface ProcessInRootfs {
   cwd: string;
   user?: string;
   network: BuildNetwork;
+  /** `build --add-host`: more /etc/hosts lines for the step */
+  extraHosts?: HostsEntry[];
   /** Mounts resolved to host paths (cache dirs, context binds, secrets, tmpfs). */
   mounts: SpecMount[];
   stdin?: Buffer | 'inherit';
@@ -62,10 +65,16 @@ export async function runInRootfs(engine: Engine, p: ProcessInRootfs): Promise<n
   if (p.network === 'default') {
     const sb = await buildSandbox(engine);
     const etcFiles = { hosts: join(sb.etcDir, 'hosts'), resolvConf: join(sb.etcDir, 'resolv.conf'), hostname: join(sb.etcDir, 'hostname') };
+    if (p.extraHosts?.length) {
+      // The sandbox's hosts file is shared by every build: this step gets its own copy plus the lines.
+      const own = join(p.scratch, 'hosts');
+      writeFileSync(own, readFileSync(etcFiles.hosts, 'utf8') + p.extraHosts.map((h) => `${h.ip}\t${h.names.join(' ')}\n`).join(''));
+      etcFiles.hosts = own;
+    }
     net = { network: { mode: 'ns', netnsPath: sb.netnsPath }, etcFiles };
   } else {
     const hostname = p.containerId.slice(0, 12);
-    const att = await attachNetwork({ stateRoot: engine.root, containerId: p.containerId, name: hostname, hostname, mode: p.network, etcDir: join(p.scratch, 'etc') });
+    const att = await attachNetwork({ stateRoot: engine.root, containerId: p.containerId, name: hostname, hostname, mode: p.network, etcDir: join(p.scratch, 'etc'), extraHosts: p.extraHosts });
     net = att.spec;
     if (att.network) detach = () => detachNetwork({ stateRoot: engine.root, containerId: p.containerId, network: att.network });
   }

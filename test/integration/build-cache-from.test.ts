@@ -4,7 +4,7 @@
 // exactly the steps after a changed file. Root, overlayfs, runc, docker-registry.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Kiln, makeContext } from '../helpers/kiln.js';
 import { missingRegistryTools, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -59,5 +59,22 @@ describe('build --cache-to type=inline / --cache-from (CLI, registry)', { skip }
     const bad = b.run(['build', '--cache-to', 'type=registry,ref=x', ctx]);
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /only type=inline is supported/);
+  });
+  test('build --push: every -t name is pushed after the build; --metadata-file names the config and the pushed manifest', () => {
+    const meta = join(ctx, '..', `meta-${process.pid}.json`);
+    const ref1 = `${reg.host}/ic/pushed:1`;
+    const ref2 = `${reg.host}/ic/pushed:latest`;
+    a.ok(['build', '-q', '--push', '--provenance=false', '--metadata-file', meta, '-t', ref1, '-t', ref2, ctx]);
+    const m = JSON.parse(readFileSync(meta, 'utf8')) as Record<string, string>;
+    const id = a.ok(['image', 'inspect', '--format', '{{.Id}}', ref1]).stdout.trim();
+    assert.equal(m['containerimage.config.digest'], id);
+    assert.equal(m['image.name'], `${ref1},${ref2}`);
+    assert.match(m['containerimage.digest']!, /^sha256:[0-9a-f]{64}$/);
+    // What the registry has is that image: a fresh store pulls it by the pushed digest.
+    b.ok(['pull', '-q', `${reg.host}/ic/pushed@${m['containerimage.digest']}`]);
+    assert.equal(b.ok(['image', 'inspect', '--format', '{{.Id}}', `${reg.host}/ic/pushed@${m['containerimage.digest']}`]).stdout.trim(), id);
+    b.ok(['pull', '-q', ref2]);
+    assert.match(a.run(['build', '--push', ctx]).stderr, /tag is needed when pushing to registry/);
+    assert.match(a.run(['build', '--provenance=true', ctx]).stderr, /kiln makes no attestations/);
   });
 });

@@ -110,6 +110,34 @@ describe('kiln build: Dockerfile features', () => {
     assert.throws(() => readFileSync(join(ctx, 'new')), /ENOENT/);
   });
 
+  it('--add-host reaches RUN steps and keys them; --no-cache-filter re-runs the named stage only', () => {
+    const ctx = context({
+      Dockerfile: [
+        'FROM busybox AS base',
+        'RUN cat /proc/sys/kernel/random/uuid > /base-stamp',
+        'FROM base AS app',
+        'RUN grep -h registry.internal /etc/hosts > /hosts-line; cat /proc/sys/kernel/random/uuid > /app-stamp',
+      ].join('\n') + '\n',
+    });
+    dirs.push(ctx);
+    k.ok(['build', '-q', '--add-host', 'registry.internal:10.1.2.3', '-t', 'hosts1', ctx]);
+    assert.equal(sh('hosts1', 'cat /hosts-line'), '10.1.2.3\tregistry.internal\n');
+    const stamps = (img: string) => sh(img, 'cat /base-stamp /app-stamp');
+    const first = stamps('hosts1');
+    // Same flags: all cached. Another host address: the RUN that saw /etc/hosts runs again.
+    k.ok(['build', '-q', '--add-host', 'registry.internal:10.1.2.3', '-t', 'hosts2', ctx]);
+    assert.equal(stamps('hosts2'), first);
+    k.ok(['build', '-q', '--add-host', 'registry.internal:10.9.9.9', '-t', 'hosts3', ctx]);
+    assert.equal(sh('hosts3', 'cat /hosts-line'), '10.9.9.9\tregistry.internal\n');
+    assert.notEqual(stamps('hosts3'), first);
+    // --no-cache-filter app: the base stage stays cached, the app stage runs again.
+    k.ok(['build', '-q', '--add-host', 'registry.internal:10.1.2.3', '--no-cache-filter', 'app', '-t', 'hosts4', ctx]);
+    const [base4, app4] = stamps('hosts4').split('\n');
+    const [base1, app1] = first.split('\n');
+    assert.equal(base4, base1);
+    assert.notEqual(app4, app1);
+  });
+
   it('RUN --mount=type=ssh: the agent given with --ssh, relayed at SSH_AUTH_SOCK with the mount\'s owner and mode', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-ssh-'));
     dirs.push(dir);

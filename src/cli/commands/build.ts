@@ -4,6 +4,7 @@ import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { parseFields } from '../../util/fields.js';
+import { normalize } from '../../image/reference.js';
 import { build, type NamedContext } from '../../build/executor.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
@@ -123,6 +124,17 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-o, --output <spec>', 'also write the result\'s filesystem: DIR, "-" (tar on stdout), type=local,dest=DIR or type=tar,dest=FILE')
     .option('--rm', 'remove intermediate containers after a successful build (always done)')
     .option('--force-rm', 'always remove intermediate containers (always done)')
+    .option('--add-host <host:ip>', 'add a custom host-to-IP mapping for RUN steps; repeatable', collect, [])
+    // commander files it under cacheFilter (a --no- flag that takes a value is no negation).
+    .option('--no-cache-filter <stage>', 'do not use the build cache for these stages (name or index); repeatable', collect, [])
+    .option('--push', 'push every -t name to its registry after the build')
+    .option('--load', 'load the result into the image store (always done)')
+    .option('--metadata-file <file>', 'write the build result metadata (JSON) to this file')
+    .option('--provenance <v>', 'provenance attestation: only false (kiln makes no attestations)')
+    .option('--sbom <v>', 'SBOM attestation: only false (kiln makes no attestations)')
+    .option('--disable-content-trust', 'skip image verification (kiln does no content trust)')
+    .option('--compress', 'compress the context (the context is not sent anywhere: ignored)')
+    .option('--isolation <tech>', 'container isolation technology: default')
     .action(async (context: string, o) => {
       let stdinDockerfile: string | undefined;
       let contextDir: string;
@@ -170,6 +182,20 @@ export function register(program: Command, ctx: CliContext): void {
         throw new CliError(`network mode ${JSON.stringify(o.network)} not supported by build: use default, none or host`);
       }
       if (o.platform && o.platform !== 'linux/amd64') throw new CliError(`platform ${o.platform} is not supported here (linux/amd64 only)`);
+      for (const [flag, v] of [['--provenance', o.provenance], ['--sbom', o.sbom]] as const) {
+        if (v !== undefined && !['false', '0'].includes(String(v))) throw new CliError(`${flag}=${v}: kiln makes no attestations (use ${flag}=false)`);
+      }
+      if (o.isolation !== undefined && o.isolation !== 'default') throw new CliError(`isolation ${JSON.stringify(o.isolation)} is not supported: Linux containers use "default"`);
+      if (o.push && !o.tag.length) throw new CliError('tag is needed when pushing to registry');
+      let extraHosts;
+      if (o.addHost.length) {
+        const { parseAddHost } = await import('../../runtime/containers.js');
+        try {
+          extraHosts = (o.addHost as string[]).map(parseAddHost);
+        } catch (e) {
+          throw new CliError((e as Error).message);
+        }
+      }
       let output: BuildOutput | undefined;
       try {
         output = o.output !== undefined ? parseOutput(o.output) : undefined;
@@ -180,6 +206,11 @@ export function register(program: Command, ctx: CliContext): void {
       if (!['auto', 'tty', 'plain', 'quiet'].includes(mode)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty, plain or quiet`);
       // A tar on stdout must be the only thing there: progress then goes to stderr.
       const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : process.stdout);
+      let progressOpen = true;
+      const closeProgress = () => {
+        if (progressOpen) progress.close();
+        progressOpen = false;
+      };
       const sde = process.env.SOURCE_DATE_EPOCH;
       // BuildKit's two spellings of an inline cache: --cache-to type=inline, or this build arg.
       const buildArgs = parseKeyValues(o.buildArg, 'build arg', true);
@@ -212,12 +243,29 @@ export function register(program: Command, ctx: CliContext): void {
           cacheFrom: parseCacheFrom(o.cacheFrom),
           explainCache: !!o.explainCache,
           sourceDateEpoch: sde !== undefined && sde !== '' ? Number(sde) : undefined,
+          ...(extraHosts ? { extraHosts } : {}),
+          ...(o.cacheFilter.length ? { noCacheStages: o.cacheFilter } : {}),
           progress,
         });
         if (o.iidfile) writeFileSync(o.iidfile, result.imageId);
         if (output) await exportImageFilesystem(ctx.engine(), result.imageId, output);
+        const metadata: Record<string, string> = { 'containerimage.config.digest': result.imageId };
+        if (o.tag.length) metadata['image.name'] = (o.tag as string[]).map((t) => normalize(t)).join(',');
+        if (o.push) {
+          closeProgress(); // the push has its own progress
+          const [{ pushImage }, { progressFor }] = await Promise.all([import('../../registry/push.js'), import('../../registry/progress.js')]);
+          for (const t of o.tag as string[]) {
+            try {
+              const pushed = await pushImage(ctx.engine(), t, { progress: mode === 'quiet' ? undefined : progressFor(process.stderr, 'auto') });
+              metadata['containerimage.digest'] ??= pushed.digest;
+            } catch (e) {
+              throw new CliError(`pushing ${t}: ${(e as Error).message}`);
+            }
+          }
+        }
+        if (o.metadataFile) writeFileSync(o.metadataFile, JSON.stringify(metadata, null, 2) + '\n');
       } finally {
-        progress.close();
+        closeProgress();
         cleanupContext();
       }
     });
