@@ -42,6 +42,19 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.match(k.run(['events', '--filter', 'colour=red', '--until', '0s']).stderr, /invalid filter 'colour'/);
   });
 
+  test('ps -s: the writable layer\'s size, and with the image (virtual)', () => {
+    k.ok(['run', '-d', '--name', 'sized', '--network', 'none', 'busybox', 'sh', '-c', 'head -c 2000000 /dev/zero > /blob; sleep 60']);
+    let size = '';
+    for (let i = 0; i < 50 && !/^2(\.\d+)?MB/.test(size); i++) {
+      size = k.ok(['ps', '--filter', 'name=sized', '--format', '{{.Size}}']).stdout.trim();
+    }
+    const m = /^(\d+(?:\.\d+)?)MB \(virtual (\d+(?:\.\d+)?)MB\)$/.exec(size);
+    assert.ok(m, size);
+    assert.ok(Number(m[2]) > Number(m[1]), size);
+    assert.match(k.ok(['ps', '-s', '--filter', 'name=sized']).stdout, /NAMES\s+SIZE\n.*sized\s+2(\.\d+)?MB \(virtual/);
+    k.ok(['rm', '-f', 'sized']);
+  });
+
   test('--version, -v and version --format print the package version', () => {
     assert.equal(k.ok(['--version']).stdout, `kiln version ${version}\n`);
     assert.equal(k.ok(['-v']).stdout, `kiln version ${version}\n`);

@@ -2,9 +2,11 @@
 // columns and JSON fields; every state is checked against the runtime (no spawn per container).
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
-import { formatList, humanDuration, templateErrorMessage } from '../format/index.js';
+import { formatList, humanDuration, humanSize, templateErrorMessage } from '../format/index.js';
 import type { Engine } from '../../engine.js';
-import { listContainers, ZERO_TIME, type Container } from '../../runtime/containers.js';
+import type { Digest } from '../../image/types.js';
+import { containerPaths, listContainers, ZERO_TIME, type Container } from '../../runtime/containers.js';
+import { diskUsage } from '../../runtime/volumes.js';
 import { portsText } from '../../runtime/inspect.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -112,6 +114,7 @@ export interface PsOptions {
   last?: string;
   latest?: boolean;
   noTrunc?: boolean;
+  size?: boolean;
   filter: string[];
   format?: string;
 }
@@ -125,14 +128,22 @@ export async function ps(engine: Engine, o: PsOptions): Promise<string> {
   }
   if (n >= 0) list = list.slice(0, n);
   const now = Date.now();
+  // As Docker's CLI: sizes are computed for -s, or when the template asks for them.
+  const withSize = !!o.size || /\.Size\b/.test(o.format ?? '');
+  const sized = (c: Container, row: Record<string, string>) => {
+    if (!withSize) return row;
+    const rw = diskUsage(containerPaths(engine, c.id).upper);
+    const image = engine.db.getImage(c.config.imageId as Digest)?.size ?? 0;
+    return { ...row, Size: `${humanSize(rw)} (virtual ${humanSize(rw + image)})` };
+  };
   try {
     return formatList(
-      list.map((c) => psRow(c, { noTrunc: o.noTrunc, now })),
+      list.map((c) => sized(c, psRow(c, { noTrunc: o.noTrunc, now }))),
       {
         format: o.format,
         quiet: o.quiet,
         quietFormat: '{{.ID}}',
-        defaultFormat: 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}',
+        defaultFormat: `table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}${o.size ? '\t{{.Size}}' : ''}`,
         headers: { ID: 'CONTAINER ID', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' },
       },
     );
@@ -150,6 +161,7 @@ export function addPsOptions(cmd: Command): Command {
     .option('-n, --last <n>', 'show n last created containers (includes all states)')
     .option('-l, --latest', 'show the latest created container (includes all states)')
     .option('--no-trunc', "don't truncate output")
+    .option('-s, --size', 'display total file sizes (writable layer, and virtual: with the image)')
     .option('-f, --filter <k=v>', 'filter output: status, name, id, label, ancestor, exited, network, volume, health, before, since; repeatable', collect, [])
     .option('--format <fmt>', "'table', 'table TEMPLATE', 'json' or a Go template");
 }
