@@ -1445,11 +1445,13 @@ function discardFiles(engine: Engine, c: Container, volumes: boolean): void {
   }
 }
 
-export async function pruneContainers(engine: Engine, opts: ContainerRuntimeOptions = {}): Promise<{ removed: string[]; reclaimed: number }> {
+/** Removes stopped containers (those `match` accepts, with prune's --filter). */
+export async function pruneContainers(engine: Engine, opts: ContainerRuntimeOptions = {}, match: (c: Container) => boolean = () => true): Promise<{ removed: string[]; reclaimed: number }> {
   const removed: string[] = [];
   let reclaimed = 0;
   for (const c of await listContainers(engine, opts)) {
     if (c.state.status !== 'exited' && c.state.status !== 'created' && c.state.status !== 'dead') continue;
+    if (!match(c)) continue;
     reclaimed += diskUsage(containerPaths(engine, c.id).upper);
     await removeContainer(engine, c.id, {}, opts);
     removed.push(c.id);

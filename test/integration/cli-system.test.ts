@@ -55,6 +55,21 @@ describe('system and management commands (CLI)', { skip }, () => {
     k.ok(['rm', '-f', 'sized']);
   });
 
+  test('container prune --filter label= / until=: only the stopped containers that match go', () => {
+    k.ok(['run', '--name', 'prune-a', '--network', 'none', '--label', 'tier=a', 'busybox', 'true']);
+    k.ok(['run', '--name', 'prune-b', '--network', 'none', '--label', 'tier=b', 'busybox', 'true']);
+    const a = k.ok(['inspect', '--format', '{{.Id}}', 'prune-a']).stdout.trim();
+    // Made seconds ago: not older than an hour.
+    assert.doesNotMatch(k.ok(['container', 'prune', '-f', '--filter', 'until=1h']).stdout, /prune/);
+    assert.equal(k.run(['inspect', 'prune-a']).code, 0);
+    const out = k.ok(['container', 'prune', '-f', '--filter', 'label=tier=a']).stdout;
+    assert.match(out, new RegExp(`Deleted Containers:\\n${a}\\n`));
+    assert.notEqual(k.run(['inspect', 'prune-a']).code, 0);
+    assert.equal(k.run(['inspect', 'prune-b']).code, 0);
+    assert.match(k.run(['container', 'prune', '-f', '--filter', 'colour=red']).stderr, /invalid filter 'colour'/);
+    k.ok(['rm', 'prune-b']);
+  });
+
   test('--version, -v and version --format print the package version', () => {
     assert.equal(k.ok(['--version']).stdout, `kiln version ${version}\n`);
     assert.equal(k.ok(['-v']).stdout, `kiln version ${version}\n`);

@@ -10,6 +10,7 @@ import { addInspectCommand } from './inspect-container.js';
 import { addPsOptions, ps, type PsOptions } from './ps.js';
 import { eachContainer } from './stop.js';
 import { confirm } from '../prompt.js';
+import { pruneFilter } from '../prune-filter.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const container = program.command('container').description('Manage containers');
@@ -23,9 +24,11 @@ export function register(program: Command, ctx: CliContext): void {
     .command('prune')
     .description('Remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
-    .action(async (o: { force?: boolean }) => {
+    .option('--filter <filter>', "provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>'); repeatable", (v: string, p: string[]) => [...p, v], [])
+    .action(async (o: { force?: boolean; filter: string[] }) => {
+      const keep = pruneFilter(o.filter);
       if (!o.force && !(await confirm('WARNING! This will remove all stopped containers.\nAre you sure you want to continue?'))) return;
-      const r = await pruneContainers(ctx.engine());
+      const r = await pruneContainers(ctx.engine(), {}, (c) => keep(c.created, c.config.labels));
       if (r.removed.length) process.stdout.write(`Deleted Containers:\n${r.removed.join('\n')}\n\n`);
       process.stdout.write(`Total reclaimed space: ${humanSize(r.reclaimed)}\n`);
     });

@@ -1,10 +1,10 @@
 // `kiln image COMMAND`: ls/list, rm/remove, prune, tag, history, save, load, inspect — the same
 // commands as the top-level ones, plus `image prune [-a] [-f] [--filter]` with Docker's output.
 import type { Command } from 'commander';
-import { CliError, type CliContext } from '../context.js';
+import type { CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
 import type { Digest } from '../../image/types.js';
-import { humanSize, toTime } from '../format/index.js';
+import { humanSize } from '../format/index.js';
 import { defineHistory } from './history.js';
 import { collect, containersUsing, defineImages, readConfig } from './images.js';
 import { defineImageInspect } from './inspect.js';
@@ -13,6 +13,7 @@ import { defineRmi, deleteImage, type DeleteRecord } from './rmi.js';
 import { defineSave } from './save.js';
 import { defineTag } from './tag.js';
 import { confirm } from '../prompt.js';
+import { pruneFilter } from '../prune-filter.js';
 import { familiarString, parseReference } from '../../image/reference.js';
 
 export interface PruneImagesOptions {
@@ -20,33 +21,12 @@ export interface PruneImagesOptions {
   filter?: string[];
 }
 
-/** Go duration (`24h`, `1h30m`, `90s`) or a timestamp → a cut-off time in ms. */
-function untilTime(v: string, now: number): number {
-  const dur = /^(?:(\d+(?:\.\d+)?)h)?(?:(\d+(?:\.\d+)?)m(?!s))?(?:(\d+(?:\.\d+)?)s)?$/.exec(v);
-  if (dur && v) return now - ((Number(dur[1] ?? 0) * 60 + Number(dur[2] ?? 0)) * 60 + Number(dur[3] ?? 0)) * 1000;
-  if (/^\d+(\.\d+)?$/.test(v)) return Number(v) * 1000;
-  const t = Date.parse(v);
-  if (!Number.isFinite(t)) throw new CliError(`invalid filter 'until=${v}'`);
-  return t;
-}
-
 /**
  * Docker's image prune: dangling images (no tag; not build-cache intermediates), or with `all`
  * every image no container uses. Returns the records and the bytes freed.
  */
 export function pruneImages(engine: Engine, o: PruneImagesOptions = {}): { records: DeleteRecord[]; reclaimed: number } {
-  const now = Date.now();
-  let until: number | undefined;
-  const labels: { key: string; value?: string; neg: boolean }[] = [];
-  for (const f of o.filter ?? []) {
-    const m = /^(until|label!?)=(.*)$/.exec(f);
-    if (!m) throw new CliError(`invalid filter '${f.split('=')[0]}'`);
-    if (m[1] === 'until') until = untilTime(m[2]!, now);
-    else {
-      const [key, value] = m[2]!.split(/=(.*)/s);
-      labels.push({ key: key!, value, neg: m[1] === 'label!' });
-    }
-  }
+  const keep = pruneFilter(o.filter ?? []);
   const cache = new Set(engine.db.listCache().map((c) => c.imageId));
   const records: DeleteRecord[] = [];
   let reclaimed = 0;
@@ -56,9 +36,7 @@ export function pruneImages(engine: Engine, o: PruneImagesOptions = {}): { recor
     if (tags.length === 0 && cache.has(rec.id)) continue; // build cache: `builder prune`
     if (containersUsing(engine, rec.id).length) continue;
     const cfg = readConfig(engine, rec.id);
-    if (until !== undefined && (toTime(cfg?.created) ?? toTime(rec.created) ?? 0) >= until) continue;
-    const l = cfg?.config?.Labels ?? {};
-    if (!labels.every((x) => (x.value === undefined ? x.key in l : l[x.key] === x.value) !== x.neg)) continue;
+    if (!keep(cfg?.created ?? rec.created, cfg?.config?.Labels ?? {})) continue;
     for (const t of tags) {
       engine.untagImage(t.ref);
       records.push({ Untagged: familiarString(parseReference(t.ref)) });

@@ -16,6 +16,7 @@ import { formatList, formatObject, humanSize } from '../format/index.js';
 import { confirm } from '../prompt.js';
 import { readConfig } from './images.js';
 import { pruneImages } from './image.js';
+import { pruneFilter } from '../prune-filter.js';
 import { pruneNetworks } from './network.js';
 import { pruneBuildCache } from './builder.js';
 
@@ -187,6 +188,7 @@ interface SystemPruneOptions {
   all?: boolean;
   force?: boolean;
   volumes?: boolean;
+  filter: string[];
 }
 
 async function systemPrune(engine: Engine, o: SystemPruneOptions): Promise<string> {
@@ -195,7 +197,8 @@ async function systemPrune(engine: Engine, o: SystemPruneOptions): Promise<strin
   const section = (title: string, lines: string[]) => {
     if (lines.length) out += `${title}:\n${lines.join('\n')}\n\n`;
   };
-  const ctrs = await pruneContainers(engine);
+  const keep = pruneFilter(o.filter);
+  const ctrs = await pruneContainers(engine, {}, (c) => keep(c.created, c.config.labels));
   section('Deleted Containers', ctrs.removed);
   reclaimed += ctrs.reclaimed;
   section('Deleted Networks', await pruneNetworks(engine));
@@ -208,7 +211,7 @@ async function systemPrune(engine: Engine, o: SystemPruneOptions): Promise<strin
   const cache = await pruneBuildCache(engine, { all: o.all });
   if (cache.entries) out += `Deleted build cache objects: ${cache.entries}\n\n`;
   reclaimed += cache.reclaimed;
-  const images = pruneImages(engine, { all: o.all });
+  const images = pruneImages(engine, { all: o.all, filter: o.filter });
   section(
     'Deleted Images',
     images.records.flatMap((r) => [...(r.Untagged ? [`untagged: ${r.Untagged}`] : []), ...(r.Deleted ? [`deleted: ${r.Deleted}`] : [])]),
@@ -254,6 +257,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-a, --all', 'remove all unused images and all build cache, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
     .option('--volumes', 'prune anonymous volumes')
+    .option('--filter <filter>', "provide filter values (e.g. 'until=<timestamp>', 'label=<key>=<value>'); repeatable", (v: string, p: string[]) => [...p, v], [])
     .action(async (o: SystemPruneOptions) => {
       if (!o.force && !(await confirm(prunePrompt(o)))) return;
       process.stdout.write(await systemPrune(ctx.engine(), o));
