@@ -1325,7 +1325,7 @@ export async function waitContainer(engine: Engine, idOrName: string, opts: Cont
   }
 }
 
-export async function restartContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { timeout?: number } = {}): Promise<Container> {
+export async function restartContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { timeout?: number; signal?: string } = {}): Promise<Container> {
   await stopContainer(engine, idOrName, opts);
   const c = await startContainer(engine, idOrName, opts);
   event(engine, c, 'restart');

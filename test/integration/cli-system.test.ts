@@ -70,6 +70,19 @@ describe('system and management commands (CLI)', { skip }, () => {
     k.ok(['rm', 'prune-b']);
   });
 
+  test('restart -s sends that signal to stop the container; volume create --name; refused driver options say why', async () => {
+    k.ok(['run', '-d', '--name', 'sigrestart', '--network', 'none', 'busybox', 'sh', '-c', "trap 'echo got > /sig; exit 0' USR1; while true; do sleep 0.1; done"]);
+    await new Promise((r) => setTimeout(r, 300)); // the trap is set
+    k.ok(['restart', '-s', 'USR1', '-t', '5', 'sigrestart']);
+    assert.equal(k.ok(['exec', 'sigrestart', 'cat', '/sig']).stdout, 'got\n');
+    assert.equal(k.ok(['inspect', '--format', '{{.State.Status}} {{.RestartCount}}', 'sigrestart']).stdout.trim().split(' ')[0], 'running');
+    k.ok(['rm', '-f', 'sigrestart']);
+    assert.equal(k.ok(['volume', 'create', '--name', 'named-by-flag']).stdout, 'named-by-flag\n');
+    k.ok(['volume', 'rm', 'named-by-flag']);
+    assert.match(k.run(['volume', 'create', '-o', 'type=tmpfs', 'v']).stderr, /volume options \(type=tmpfs\) are not supported/);
+    assert.match(k.run(['network', 'create', '--ipv6', 'n6']).stderr, /IPv6 networks are not supported/);
+  });
+
   test('--version, -v and version --format print the package version', () => {
     assert.equal(k.ok(['--version']).stdout, `kiln version ${version}\n`);
     assert.equal(k.ok(['-v']).stdout, `kiln version ${version}\n`);

@@ -21,6 +21,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<dest>', 'CONTAINER:DEST_PATH, a local path, or - (a tar on stdout)')
     .option('-a, --archive', 'archive mode (copy all uid/gid information)')
     .option('-L, --follow-link', 'always follow symbol link in SRC_PATH')
+    .option('-q, --quiet', 'suppress progress output (kiln cp prints none)')
     .action(async (src: string, dest: string, o: { archive?: boolean; followLink?: boolean }) => {
       const engine = ctx.engine();
       const [sc, sp] = splitCpArg(src);

@@ -25,6 +25,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-t, --timestamps', 'show timestamps')
     .option('--since <t>', 'show logs since timestamp or relative (e.g. 42m)')
     .option('--until <t>', 'show logs before a timestamp or relative (e.g. 42m)')
+    .option('--details', 'show extra details provided to logs (kiln\'s log file keeps none: no effect)')
     .action(async (name: string, o: { follow?: boolean; tail: string; timestamps?: boolean; since?: string; until?: string }) => {
       const engine = ctx.engine();
       const c = await getContainer(engine, name);

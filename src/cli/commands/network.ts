@@ -106,8 +106,13 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--label <k=v>', 'set metadata on a network; repeatable', collect, [])
     .option('--subnet <cidr>', 'subnet in CIDR format (default: a free /24 of 10.213.0.0/16)')
     .option('--gateway <ip>', 'IPv4 gateway for the subnet (default: its first address)')
-    .action((name: string, o: { driver: string; internal?: boolean; label: string[]; subnet?: string; gateway?: string }) => {
+    .option('--attachable', 'accepted for compatibility (in Docker it concerns swarm overlay networks)')
+    .option('--ipv6', 'enable IPv6 networking (not supported)')
+    .option('-o, --opt <k=v>', 'driver options: com.docker.network.bridge.name is not supported; repeatable', collect, [])
+    .action((name: string, o: { driver: string; internal?: boolean; label: string[]; subnet?: string; gateway?: string; ipv6?: boolean; opt: string[] }) => {
       if (o.gateway !== undefined && o.subnet === undefined) throw new CliError('no matching subnet for gateway: --gateway needs --subnet');
+      if (o.ipv6) throw new CliError('IPv6 networks are not supported by kiln');
+      if (o.opt.length) throw new CliError(`network driver options (${o.opt.join(', ')}) are not supported by kiln's bridge driver`);
       if (o.driver !== 'bridge') throw new CliError(`plugin "${o.driver}" not found`);
       const labels = Object.fromEntries(o.label.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
       try {

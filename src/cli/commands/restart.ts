@@ -1,4 +1,4 @@
-// `kiln restart [-t SECONDS] CONTAINER…`: stop (signal, then KILL after the timeout), start detached.
+// `kiln restart [-t SECONDS] [-s SIGNAL] CONTAINER…`: stop (signal, then KILL after the timeout), start detached.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { restartContainer } from '../../runtime/containers.js';
@@ -10,9 +10,10 @@ export function register(program: Command, ctx: CliContext): void {
     .description('Restart one or more containers')
     .argument('<containers...>')
     .option('-t, --time <seconds>', 'seconds to wait before killing the container')
-    .action(async (names: string[], o: { time?: string }) => {
+    .option('-s, --signal <signal>', 'signal to send to the container (default: its stop signal)')
+    .action(async (names: string[], o: { time?: string; signal?: string }) => {
       const engine = ctx.engine();
       const timeout = o.time === undefined ? undefined : Number(o.time);
-      await eachContainer(names, 'restart', (n) => restartContainer(engine, n, { timeout }));
+      await eachContainer(names, 'restart', (n) => restartContainer(engine, n, { timeout, ...(o.signal ? { signal: o.signal } : {}) }));
     });
 }

@@ -17,8 +17,13 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('[name]')
     .option('-d, --driver <driver>', 'volume driver name', 'local')
     .option('--label <k=v>', 'set metadata for a volume; repeatable', collect, [])
-    .action((name: string | undefined, o: { driver: string; label: string[] }) => {
+    .option('--name <name>', 'the volume name (as the argument)')
+    .option('-o, --opt <k=v>', 'driver options (the local driver\'s mount options are not supported); repeatable', collect, [])
+    .action((arg: string | undefined, o: { driver: string; label: string[]; name?: string; opt: string[] }) => {
+      if (arg !== undefined && o.name !== undefined && arg !== o.name) throw new CliError(`conflicting options: either specify --name or provide positional arg, not both`);
+      const name = arg ?? o.name;
       if (o.driver !== 'local') throw new CliError(`plugin "${o.driver}" not found`);
+      if (o.opt.length) throw new CliError(`volume options (${o.opt.join(', ')}) are not supported: kiln's local volumes are plain directories`);
       const labels = Object.fromEntries(o.label.map((kv) => [kv.split('=')[0]!, kv.slice(kv.indexOf('=') + 1)]));
       try {
         process.stdout.write(`${vols().create(name, { labels }).name}\n`);
