@@ -39,7 +39,7 @@ import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { beginAttach, checkStaticIp, detachNetwork, networkName, Networks, parsePortSpec, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
+import { beginAttach, checkStaticIp, detachNetwork, NETNS_DIR, netnsName, networkName, Networks, parsePortSpec, type Endpoint, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
 import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -127,6 +127,8 @@ export interface ContainerConfigRecord {
   oomScoreAdj?: number;
   /** --annotation: OCI annotations for the runtime */
   annotations?: Record<string, string>;
+  /** `network connect`: more networks, in the order they were connected (eth1, eth2…) */
+  connectedNetworks?: ConnectedNetwork[];
 }
 
 export interface NetworkState {
@@ -137,6 +139,17 @@ export interface NetworkState {
   mac?: string;
   ports: PortMapping[];
   networkId: string;
+  /** the interface in the container (eth0 unless added by `network connect`) */
+  ifname?: string;
+  /** the networks `network connect` added (eth1…), attached while the container runs */
+  connected?: NetworkState[];
+}
+
+/** A network added with `network connect`: kept in the config, attached at every start. */
+export interface ConnectedNetwork {
+  name: string;
+  aliases: string[];
+  ip?: string;
 }
 
 export interface ContainerStateRecord {
@@ -721,6 +734,54 @@ function joinNetwork(engine: Engine, mode: string, opts: ContainerRuntimeOptions
   return { spec, cni: false, done: Promise.resolve({ spec }) };
 }
 
+function endpointState(engine: Engine, ep: Endpoint): NetworkState {
+  return {
+    name: ep.network,
+    ip: ep.ip,
+    gateway: ep.gateway,
+    prefixLen: ep.prefixLen,
+    ...(ep.mac ? { mac: ep.mac } : {}),
+    ports: ep.ports,
+    networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
+    ...(ep.ifname !== 'eth0' ? { ifname: ep.ifname } : {}),
+  };
+}
+
+/** The `network connect` networks of a starting container, as eth1, eth2… in its namespace. */
+async function attachConnected(engine: Engine, c: Container, nets: ConnectedNetwork[], netns: string, opts: ContainerRuntimeOptions): Promise<NetworkState[]> {
+  const networks = new Networks(engine.root, { ipamDir: opts.ipamDir });
+  const out: NetworkState[] = [];
+  try {
+    for (const [i, n] of nets.entries()) {
+      const ep = await networks.connect({
+        network: n.name,
+        containerId: c.id,
+        name: c.name,
+        hostname: c.config.hostname,
+        aliases: n.aliases,
+        netns,
+        hostsFile: containerPaths(engine, c.id).hosts,
+        extraHosts: c.config.extraHosts,
+        ...(n.ip ? { ip: n.ip } : {}),
+        ifname: `eth${i + 1}`,
+      });
+      out.push(endpointState(engine, ep));
+    }
+  } catch (e) {
+    for (const n of out) await networks.disconnect(n.name, c.id).catch(() => {});
+    throw e;
+  }
+  return out;
+}
+
+/** Undoes a container's attachments: the connected networks, then its own (and its namespace). */
+function detachAll(engine: Engine, id: string, network: NetworkState | undefined, opts: ContainerRuntimeOptions): Promise<void> {
+  const networks = new Networks(engine.root, { ipamDir: opts.ipamDir });
+  return Promise.all((network?.connected ?? []).map((n) => networks.disconnect(n.name, id).catch(() => {}))).then(() =>
+    detachNetwork({ stateRoot: engine.root, containerId: id, network: network?.name, ipamDir: opts.ipamDir }),
+  );
+}
+
 async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<Prepared> {
   const p = containerPaths(engine, c.id);
   const cfg = c.config;
@@ -740,18 +801,17 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     ipamDir: opts.ipamDir,
     ...(cfg.ip ? { ip: cfg.ip } : {}),
   });
-  const network = attaching.done.then((att) => {
+  const network = attaching.done.then(async (att) => {
     const ep = att.endpoint;
     if (!ep) return undefined;
-    return {
-      name: ep.network,
-      ip: ep.ip,
-      gateway: ep.gateway,
-      prefixLen: ep.prefixLen,
-      ...(ep.mac ? { mac: ep.mac } : {}),
-      ports: ep.ports,
-      networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
-    };
+    const primary = endpointState(engine, ep);
+    if (cfg.connectedNetworks?.length) {
+      primary.connected = await attachConnected(engine, c, cfg.connectedNetworks, att.spec.network.netnsPath!, opts).catch(async (e: unknown) => {
+        await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: ep.network, ipamDir: opts.ipamDir }).catch(() => {});
+        throw e;
+      });
+    }
+    return primary;
   });
   network.catch(() => {}); // the caller awaits it; a failure meanwhile is not an unhandled rejection
   try {
@@ -810,7 +870,7 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     return { spec, cni: attaching.cni, network };
   } catch (e) {
     const attached = await network.catch(() => undefined);
-    await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: attached?.name, ipamDir: opts.ipamDir }).catch(() => {});
+    await detachAll(engine, c.id, attached, opts).catch(() => {});
     unmountRootfs(engine, c.id);
     throw e;
   }
@@ -904,7 +964,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
       const msg = (e as Error).message;
       await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
       removeCgroup(`/kiln/${c.id}`);
-      await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+      await detachAll(engine, c.id, network, opts).catch(() => {});
       unmountRootfs(engine, c.id);
       setState(engine, c.id, { status: 'exited', exitCode: startFailureCode(msg), error: msg, finishedAt: new Date().toISOString() });
       throw new RuntimeError(`OCI runtime create failed: ${msg}`, startFailureCode(msg));
@@ -1022,7 +1082,7 @@ async function removeAfterForeground(engine: Engine, id: string, opts: Container
   const removed = await unlessGone(withLock(engine, id, async () => {
     const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
     if (!c) return undefined; // rm -f from elsewhere took it meanwhile
-    detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+    detaching = detachAll(engine, id, c.state.network, opts).catch(() => {});
     unmountRootfs(engine, id);
     engine.db.deleteContainer(id);
     return c;
@@ -1181,7 +1241,7 @@ export async function finalize(
     removeCgroup(`/kiln/${id}`);
     let error = extra.error ?? '';
     // The CNI DEL (child processes) runs while the rootfs is unmounted.
-    const detaching = detachNetwork({ stateRoot: engine.root, containerId: id, network: c.state.network?.name, ipamDir: opts.ipamDir }).then(
+    const detaching = detachAll(engine, id, c.state.network, opts).then(
       () => '',
       (e: unknown) => (c.state.network ? `network teardown: ${(e as Error).message}` : ''),
     );
@@ -1415,7 +1475,7 @@ export async function removeContainer(
       if (rt && rt.status !== 'stopped') return undefined;
       await deleteContainer(id, { ...opts, force: true }).catch(() => {});
       removeCgroup(`/kiln/${id}`);
-      await detachNetwork({ stateRoot: engine.root, containerId: id, network: cur.state.network?.name, ipamDir: opts.ipamDir }).catch(() => {});
+      await detachAll(engine, id, cur.state.network, opts).catch(() => {});
       unmountRootfs(engine, id);
       engine.db.deleteContainer(id);
       return cur;
@@ -1443,6 +1503,87 @@ function discardFiles(engine: Engine, c: Container, volumes: boolean): void {
       }
     }
   }
+}
+
+// -------------------------------------------------------------------------------------------
+// network connect / disconnect
+
+/**
+ * `network connect NET CTR`: NET is kept in the container's config (attached at every start, as
+ * Docker does) and, if the container runs, attached now as its next interface (eth1, eth2…); its
+ * name resolves for the peers on NET, and theirs for it.
+ */
+export async function connectNetwork(
+  engine: Engine,
+  idOrName: string,
+  network: string,
+  o: { aliases?: string[]; ip?: string } = {},
+  opts: ContainerRuntimeOptions = {},
+): Promise<void> {
+  const c0 = await getContainer(engine, idOrName, opts);
+  const net = networkName(network);
+  const networks = new Networks(engine.root, { ipamDir: opts.ipamDir });
+  const info = net ? networks.get(net) : undefined;
+  if (!info) throw new Error(`network ${network} not found`);
+  await withLock(engine, c0.id, async () => {
+    const c = deriveContainer(engine, get(engine, c0.id), opts).container;
+    const mode = c.config.networkMode;
+    if (mode === 'host') throw new ConflictError('container cannot be disconnected from host network or connected to host network');
+    if (mode === 'none') throw new ConflictError('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+    if (mode.startsWith('container:')) throw new ConflictError('container sharing network namespace with another container or host cannot be connected to any other network');
+    const on = [networkName(mode), ...(c.config.connectedNetworks ?? []).map((n) => n.name)];
+    if (on.includes(info.name)) throw new ConflictError(`endpoint with name ${c.name} already exists in network ${info.name}`);
+    if (o.ip !== undefined) checkStaticIp(o.ip, info);
+    const entry: ConnectedNetwork = { name: info.name, aliases: o.aliases ?? [], ...(o.ip ? { ip: o.ip } : {}) };
+    const running = c.state.status === 'running' || c.state.status === 'paused';
+    if (running && c.state.network) {
+      const ep = await networks.connect({
+        network: info.name,
+        containerId: c.id,
+        name: c.name,
+        hostname: c.config.hostname,
+        aliases: entry.aliases,
+        netns: join(NETNS_DIR, netnsName(c.id)),
+        hostsFile: containerPaths(engine, c.id).hosts,
+        extraHosts: c.config.extraHosts,
+        ...(entry.ip ? { ip: entry.ip } : {}),
+        ifname: freeInterface(c.state.network),
+      });
+      setState(engine, c.id, { network: { ...c.state.network, connected: [...(c.state.network.connected ?? []), endpointState(engine, ep)] } });
+    }
+    engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(c.id, (cur) => ({
+      config: { ...cur.config, connectedNetworks: [...(cur.config.connectedNetworks ?? []), entry] },
+    }));
+  });
+}
+
+/** The first ethN (N ≥ 1) no connected network of the container uses. */
+function freeInterface(network: NetworkState): string {
+  const used = new Set((network.connected ?? []).map((n) => n.ifname));
+  let i = 1;
+  while (used.has(`eth${i}`)) i++;
+  return `eth${i}`;
+}
+
+/** `network disconnect NET CTR`: the reverse of connectNetwork (the network it started on stays). */
+export async function disconnectNetwork(engine: Engine, idOrName: string, network: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
+  const c0 = await getContainer(engine, idOrName, opts);
+  const net = networkName(network) ?? network;
+  await withLock(engine, c0.id, async () => {
+    const c = deriveContainer(engine, get(engine, c0.id), opts).container;
+    if (networkName(c.config.networkMode) === net) {
+      throw new ConflictError(`container ${c.id} started on network ${net}: kiln keeps that network for the container's life (disconnect only networks added with network connect)`);
+    }
+    if (!(c.config.connectedNetworks ?? []).some((n) => n.name === net)) throw new ConflictError(`container ${c.id} is not connected to network ${network}`);
+    const attached = c.state.network?.connected?.find((n) => n.name === net);
+    if (attached) {
+      await new Networks(engine.root, { ipamDir: opts.ipamDir }).disconnect(net, c.id, () => {}, { live: true });
+      setState(engine, c.id, { network: { ...c.state.network!, connected: c.state.network!.connected!.filter((n) => n.name !== net) } });
+    }
+    engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(c.id, (cur) => ({
+      config: { ...cur.config, connectedNetworks: (cur.config.connectedNetworks ?? []).filter((n) => n.name !== net) },
+    }));
+  });
 }
 
 /** Removes stopped containers (those `match` accepts, with prune's --filter). */

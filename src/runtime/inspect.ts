@@ -191,6 +191,24 @@ export function inspectContainer(engine: Engine, c: Container): Record<string, u
                 IPPrefixLen: (live && net?.prefixLen) || 0,
                 MacAddress: (live && net?.mac) || '',
               },
+              // Added with `network connect`: in the config always, with an address while running.
+              ...Object.fromEntries(
+                (cfg.connectedNetworks ?? []).map((n) => {
+                  const a = live ? net?.connected?.find((x) => x.name === n.name) : undefined;
+                  return [
+                    n.name,
+                    {
+                      Aliases: n.aliases.length ? n.aliases : null,
+                      NetworkID: a?.networkId ?? '',
+                      EndpointID: a ? `${c.id}-${n.name}` : '',
+                      Gateway: a?.gateway ?? '',
+                      IPAddress: a?.ip ?? '',
+                      IPPrefixLen: a?.prefixLen ?? 0,
+                      MacAddress: a?.mac ?? '',
+                    },
+                  ];
+                }),
+              ),
             },
     },
   };

@@ -627,7 +627,10 @@ export class Networks {
     hostsFile?: string;
     extraHosts?: HostsEntry[];
     ip?: string;
+    /** the interface in the container: eth0 for the network it was started on, eth1… for `network connect` */
+    ifname?: string;
   }): Promise<Endpoint> {
+    const ifname = opts.ifname ?? 'eth0';
     const info = this.get(opts.network);
     if (!info) throw new Error(`network ${opts.network} not found`);
     if (opts.ip !== undefined) checkStaticIp(opts.ip, info);
@@ -644,8 +647,12 @@ export class Networks {
       // host-local hands out exactly this address (or fails if it is taken).
       ...(opts.ip !== undefined ? { ips: [`${opts.ip}/${info.subnet.split('/')[1]}`] } : {}),
     };
-    const plugins = activePlugins(list, runtimeConfig);
-    const base = { containerId: opts.containerId, netns: opts.netns, cniPath: this.cniPath, ifname: 'eth0' };
+    // A network added to a running container (eth1…) routes its own subnet only: the default
+    // route stays with the network the container started on, as Docker keeps one gateway.
+    const plugins = activePlugins(list, runtimeConfig).map((p) =>
+      ifname !== 'eth0' && p.type === 'bridge' ? { ...p, isDefaultGateway: false, ipam: { ...(p.ipam as object), routes: [] } } : p,
+    );
+    const base = { containerId: opts.containerId, netns: opts.netns, cniPath: this.cniPath, ifname };
     const [added, ruled] = await Promise.allSettled([
       addChain(list, plugins, base, runtimeConfig),
       ensureBridgeRules({ bridge: info.bridge, subnet: info.subnet, internal: info.internal }),
@@ -666,7 +673,7 @@ export class Networks {
       aliases: opts.aliases ?? [],
       network: info.name,
       netns: opts.netns,
-      ifname: 'eth0',
+      ifname,
       ip,
       prefixLen: Number(prefix),
       gateway: ip4.gateway ?? info.gateway,
@@ -698,13 +705,15 @@ export class Networks {
    * plugins: per-container masquerade rules that only a DEL with the namespace removes) keep the
    * old order.
    */
-  async disconnect(network: string, containerId: string, beforeDel: () => void = () => {}): Promise<void> {
+  async disconnect(network: string, containerId: string, beforeDel: () => void = () => {}, o: { live?: boolean } = {}): Promise<void> {
     const info = this.get(network);
     if (!info) return beforeDel();
     const ep = this.endpoint(info.name, containerId);
     if (!ep) return beforeDel();
     const list = this.readConflist(info.name)!;
-    const legacy = !ep.plugins;
+    // `live`: the namespace stays (network disconnect of a running container), so the plugin must
+    // enter it to remove the interface.
+    const legacy = !ep.plugins || !!o.live;
     if (!legacy) beforeDel();
     const base = { containerId, netns: legacy ? ep.netns : '', cniPath: this.cniPath, ifname: ep.ifname };
     try {
@@ -715,20 +724,29 @@ export class Networks {
     await this.withLockAsync(async () => {
       rmSync(join(this.endpointsDir(info.name), `${containerId}.json`), { force: true });
       this.refreshHosts(info.name);
+      // The container's own hosts file, through a network it is still on: without this network's peers.
+      const still = this.list().find((n) => n.name !== info.name && this.endpoint(n.name, containerId));
+      if (still) this.refreshHosts(still.name);
     });
     recordEvent(this.stateRoot, 'network', 'disconnect', info.id, { container: containerId, name: info.name, type: info.driver });
   }
 
   /** Rewrite, in place, the hosts file of every endpoint of `network` with its current peers. */
   private refreshHosts(network: string): void {
-    const eps = this.endpoints(network);
-    for (const ep of eps) {
+    const all = this.list().map((n) => this.endpoints(n.name));
+    for (const ep of this.endpoints(network)) {
       if (!ep.hostsFile || !existsSync(ep.hostsFile)) continue;
-      const peers = eps
+      // A container on several networks (`network connect`) knows the peers on each of them; its
+      // own name goes with the address of the interface it was started with (eth0).
+      const own = all.flat().filter((e) => e.containerId === ep.containerId);
+      const nets = new Set(own.map((e) => e.network));
+      const peers = all
+        .filter((eps) => eps[0] && nets.has(eps[0].network))
+        .flat()
         .filter((p) => p.containerId !== ep.containerId)
         .map((p) => ({ ip: p.ip, names: [p.name, p.containerId.slice(0, 12), ...p.aliases] }));
-      // Keep lines the container or --add-host put there: only our generated block is replaced.
-      writeFileSync(ep.hostsFile, renderHosts({ hostname: ep.hostname, ip: ep.ip, extra: ep.extraHosts, peers }));
+      const primary = own.find((e) => e.ifname === 'eth0') ?? ep;
+      writeFileSync(ep.hostsFile, renderHosts({ hostname: ep.hostname, ip: primary.ip, extra: ep.extraHosts, peers }));
     }
   }
 

@@ -263,6 +263,34 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     ok(['network', 'rm', 'ktnet']);
   });
 
+  test('network connect/disconnect: a running container gets eth1 on another network, names both ways, kept across a restart; refusals', () => {
+    ok(['network', 'create', 'ktconnA']);
+    ok(['network', 'create', 'ktconnB']);
+    ok(['run', '-d', '--name', 'connweb', '--network', 'ktconnA', 'busybox', 'httpd', '-f', '-p', '80', '-h', '/var/www']);
+    ok(['run', '-d', '--name', 'conncli', '--network', 'ktconnB', 'busybox', 'sleep', '300']);
+    ok(['network', 'connect', '--alias', 'buddy', 'ktconnA', 'conncli']);
+    assert.equal(ok(['exec', 'conncli', 'wget', '-q', '-O-', 'http://connweb/']), 'hello from kiln\n');
+    // One default route: the network it started on keeps the gateway.
+    assert.equal(ok(['exec', 'conncli', 'sh', '-c', 'ip route | grep -c ^default; ip -o link | grep -c eth1']), '1\n1\n');
+    assert.match(ok(['exec', 'connweb', 'cat', '/etc/hosts']), /\sconncli \S+ buddy\n/);
+    assert.equal(inspect('conncli', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}'), 'ktconnA ktconnB');
+    assert.match(ok(['ps', '--filter', 'network=ktconnA', '--format', '{{.Names}}']), /conncli/);
+    // Kept in the config: attached again at the next start.
+    ok(['restart', '-t', '1', 'conncli']);
+    assert.equal(ok(['exec', 'conncli', 'wget', '-q', '-O-', 'http://connweb/']), 'hello from kiln\n');
+    assert.match(kiln(['network', 'connect', 'ktconnA', 'conncli']).err, /already exists in network ktconnA/);
+    assert.match(kiln(['network', 'disconnect', 'ktconnB', 'conncli']).err, /started on network ktconnB/);
+    ok(['network', 'disconnect', 'ktconnA', 'conncli']);
+    assert.equal(ok(['exec', 'conncli', 'sh', '-c', 'ip -o link | grep -c eth1; grep -c connweb /etc/hosts; true']), '0\n0\n');
+    assert.doesNotMatch(ok(['exec', 'connweb', 'cat', '/etc/hosts']), /conncli/);
+    assert.match(kiln(['network', 'disconnect', 'ktconnA', 'conncli']).err, /is not connected to network ktconnA/);
+    ok(['run', '-d', '--name', 'connnone', '--network', 'none', 'busybox', 'sleep', '300']);
+    assert.match(kiln(['network', 'connect', 'ktconnA', 'connnone']).err, /private \(none\) mode/);
+    assert.match(kiln(['network', 'connect', 'nosuchnet', 'conncli']).err, /network nosuchnet not found/);
+    ok(['rm', '-f', 'connweb', 'conncli', 'connnone']);
+    ok(['network', 'rm', 'ktconnA', 'ktconnB']);
+  });
+
   test('--network container:X shares X\'s network namespace, hostname and /etc files; refusals', async () => {
     const before = kiln(['ps', '-aq']).out;
     ok(['run', '-d', '--name', 'netowner', '--hostname', 'owner-host', 'busybox', 'httpd', '-f', '-p', '8080', '-h', '/var/www']);

@@ -1,9 +1,9 @@
-// `kiln network create|ls|inspect|rm|prune`: CNI bridge networks (conflists in <state>/networks/).
+// `kiln network create|ls|inspect|rm|prune|connect|disconnect`: CNI bridge networks (conflists in <state>/networks/).
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { formatInspect, formatList, templateErrorMessage } from '../format/index.js';
 import { Networks, type NetworkInfo } from '../../runtime/network.js';
-import { listContainers } from '../../runtime/containers.js';
+import { connectNetwork, disconnectNetwork, listContainers } from '../../runtime/containers.js';
 import { confirm } from '../prompt.js';
 import type { Engine } from '../../engine.js';
 
@@ -40,7 +40,7 @@ export function inspectJson(nets: Networks, n: NetworkInfo) {
 
 /** Removes the networks no container uses (never the default one); returns their names. */
 export async function pruneNetworks(engine: Engine): Promise<string[]> {
-  const used = new Set((await listContainers(engine)).map((c) => c.config.networkMode));
+  const used = new Set((await listContainers(engine)).flatMap((c) => [c.config.networkMode, ...(c.config.connectedNetworks ?? []).map((n) => n.name)]));
   const n = new Networks(engine.root);
   const removed: string[] = [];
   for (const info of n.list()) {
@@ -98,6 +98,33 @@ export function register(program: Command, ctx: CliContext): void {
   const network = program.command('network').description('Manage networks');
   const nets = () => new Networks(ctx.engine().root);
   network
+    .command('connect')
+    .description('Connect a container to a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('--alias <alias>', 'add a network-scoped alias for the container; repeatable', collect, [])
+    .option('--ip <address>', 'IPv4 address on the network (e.g. 10.5.0.10)')
+    .action(async (net: string, container: string, o: { alias: string[]; ip?: string }) => {
+      try {
+        await connectNetwork(ctx.engine(), container, net, { aliases: o.alias, ...(o.ip ? { ip: o.ip } : {}) });
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+    });
+  network
+    .command('disconnect')
+    .description('Disconnect a container from a network')
+    .argument('<network>')
+    .argument('<container>')
+    .option('-f, --force', 'force the container to disconnect from a network')
+    .action(async (net: string, container: string) => {
+      try {
+        await disconnectNetwork(ctx.engine(), container, net);
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
+    });
+  network
     .command('create')
     .description('Create a network')
     .argument('<name>')
@@ -138,7 +165,7 @@ export function register(program: Command, ctx: CliContext): void {
         { id: 'none'.padEnd(64, '0'), name: 'none', driver: 'null', internal: false, labels: {}, created: '', builtin: true },
       ];
       const usedBy = async () => {
-        const modes = new Set((await listContainers(ctx.engine())).map((c) => c.config.networkMode));
+        const modes = new Set((await listContainers(ctx.engine())).flatMap((c) => [c.config.networkMode, ...(c.config.connectedNetworks ?? []).map((n) => n.name)]));
         return (x: ListedNetwork) => modes.has(x.name) || (x.name === 'kiln' && (modes.has('bridge') || modes.has('default'))) || (x.driver === 'bridge' && n.endpoints(x.name).length > 0);
       };
       const keep = await networkFilter(o.filter, usedBy);

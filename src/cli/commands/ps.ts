@@ -51,7 +51,7 @@ export function psRow(c: Container, opts: { noTrunc?: boolean; now?: number } = 
     LocalVolumes: String(c.config.mounts.filter((m) => m.type === 'volume').length),
     Mounts: c.config.mounts.map((m) => (m.type === 'volume' ? m.name!.slice(0, 15) : (m.source ?? m.destination))).join(','),
     Names: c.name,
-    Networks: c.config.networkMode,
+    Networks: [c.config.networkMode, ...(c.config.connectedNetworks ?? []).map((n) => n.name)].join(','),
     Ports: portsText(c),
     RunningFor: `${humanDuration(Math.max(0, now - Date.parse(c.created)))} ago`,
     Size: '0B',
@@ -80,7 +80,7 @@ function matchOne(c: Container, k: string, v: string, all: Container[]): boolean
     case 'exited':
       return c.state.status === 'exited' && String(c.state.exitCode) === v;
     case 'network':
-      return c.config.networkMode === v || (v === 'bridge' && c.config.networkMode === 'kiln');
+      return c.config.networkMode === v || (v === 'bridge' && c.config.networkMode === 'kiln') || !!c.config.connectedNetworks?.some((n) => n.name === v);
     case 'volume':
       return c.config.mounts.some((m) => m.name === v || m.source === v || m.destination === v);
     case 'health':
