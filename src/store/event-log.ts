@@ -3,7 +3,7 @@
 // causes, and a reader follows the file. Each event is one write(2) on an O_APPEND descriptor, so
 // two kiln commands at once never interleave a line. Past 4 MiB the log is renamed to events.log.1
 // (one older file kept), so it never grows without bound.
-import { appendFileSync, existsSync, readFileSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume';
@@ -55,17 +55,30 @@ export function recordEvent(stateRoot: string, type: EventType, action: string, 
  * (a line still being written is left for the next read).
  */
 export function readEventsFrom(file: string, offset: number): { events: KilnEvent[]; next: number } {
+  // Only the bytes after `offset`: a follower polls, and the log may hold megabytes.
   let buf: Buffer;
+  let fd: number;
   try {
-    buf = readFileSync(file);
+    fd = openSync(file, 'r');
   } catch {
     return { events: [], next: 0 };
   }
-  if (buf.length < offset) offset = 0; // rotated meanwhile: the new file starts over
+  try {
+    const size = fstatSync(fd).size;
+    if (size < offset) offset = 0; // rotated meanwhile: the new file starts over
+    buf = Buffer.alloc(size - offset);
+    for (let n = 0; n < buf.length; ) {
+      const got = readSync(fd, buf, n, buf.length - n, offset + n);
+      if (got === 0) break;
+      n += got;
+    }
+  } finally {
+    closeSync(fd);
+  }
   const end = buf.lastIndexOf(0x0a) + 1;
-  if (end <= offset) return { events: [], next: offset };
+  if (end === 0) return { events: [], next: offset };
   const events: KilnEvent[] = [];
-  for (const line of buf.subarray(offset, end).toString('utf8').split('\n')) {
+  for (const line of buf.subarray(0, end).toString('utf8').split('\n')) {
     if (!line) continue;
     try {
       events.push(JSON.parse(line) as KilnEvent);
@@ -73,5 +86,5 @@ export function readEventsFrom(file: string, offset: number): { events: KilnEven
       /* a torn line from a crash: skipped */
     }
   }
-  return { events, next: end };
+  return { events, next: offset + end };
 }
