@@ -50,8 +50,10 @@ try {
 }
 const script = new vm.Script(wrap(source), { filename: bundle, cachedData });
 if (cachedData === undefined || script.cachedDataRejected) {
-  // After the run, so the cache also holds the functions this command compiled.
-  process.once('exit', () => {
+  // After the run, so the cache also holds the functions this command compiled; only after a
+  // run that succeeded, whose path through the code is the one worth keeping.
+  process.once('exit', (code) => {
+    if (code !== 0) return;
     try {
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, script.createCachedData());
