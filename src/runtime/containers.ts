@@ -39,7 +39,7 @@ import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { beginAttach, checkStaticIp, detachNetwork, NETNS_DIR, netnsName, networkName, Networks, parsePortSpec, type Endpoint, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
+import { beginAttach, checkStaticIp, detachNetwork, NETNS_DIR, netnsName, networkName, Networks, parsePortSpec, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
 import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
@@ -68,6 +68,7 @@ import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveGroups, resolveUser } from './user.js';
 import { diskUsage, Volumes, type MountRecord } from './volumes.js';
 import { randomHex } from '../util/random.js';
+import { attachConnected, attachOne, detachAll, endpointState, joinedNamespace, type ConnectedNetwork, type ConnectTarget, type NetworkState } from './container-network.js';
 import { recordEvent } from '../store/event-log.js';
 
 export const ZERO_TIME = '0001-01-01T00:00:00Z';
@@ -129,27 +130,6 @@ export interface ContainerConfigRecord {
   annotations?: Record<string, string>;
   /** `network connect`: more networks, in the order they were connected (eth1, eth2…) */
   connectedNetworks?: ConnectedNetwork[];
-}
-
-export interface NetworkState {
-  name: string;
-  ip: string;
-  gateway: string;
-  prefixLen: number;
-  mac?: string;
-  ports: PortMapping[];
-  networkId: string;
-  /** the interface in the container (eth0 unless added by `network connect`) */
-  ifname?: string;
-  /** the networks `network connect` added (eth1…), attached while the container runs */
-  connected?: NetworkState[];
-}
-
-/** A network added with `network connect`: kept in the config, attached at every start. */
-export interface ConnectedNetwork {
-  name: string;
-  aliases: string[];
-  ip?: string;
 }
 
 export interface ContainerStateRecord {
@@ -710,10 +690,7 @@ interface Prepared {
  * processes) are started first; they run while the rootfs is mounted and the config is built, and
  * the caller may start the runtime before they finish (runForeground's StartGate).
  */
-/**
- * --network container:X: the namespace of X's running process, and X's hosts, resolv.conf and
- * hostname files (so both see the same names). Nothing to set up or tear down of our own.
- */
+/** --network container:X: X resolved (and followed, if X itself joined another) for joinedNamespace. */
 function joinNetwork(engine: Engine, mode: string, opts: ContainerRuntimeOptions): PendingAttachment | undefined {
   if (!mode.startsWith('container:')) return undefined;
   const targetId = mode.slice('container:'.length);
@@ -724,62 +701,29 @@ function joinNetwork(engine: Engine, mode: string, opts: ContainerRuntimeOptions
     if (e instanceof NotFoundError) throw new Error(`joining network of container ${targetId}: the container no longer exists`);
     throw e;
   }
-  if (target.state.status !== 'running' || !target.state.pid) throw new Error(`cannot join network of a non running container: ${target.id}`);
-  if (target.config.networkMode.startsWith('container:')) return joinNetwork(engine, target.config.networkMode, opts);
+  if (target.config.networkMode.startsWith('container:') && target.state.status === 'running') return joinNetwork(engine, target.config.networkMode, opts);
   const tp = containerPaths(engine, target.id);
-  const spec = {
-    network: target.config.networkMode === 'host' ? { mode: 'host' as const } : { mode: 'ns' as const, netnsPath: `/proc/${target.state.pid}/ns/net` },
+  return joinedNamespace({
+    id: target.id,
+    running: target.state.status === 'running',
+    pid: target.state.pid,
+    networkMode: target.config.networkMode,
     etcFiles: { hosts: tp.hosts, resolvConf: tp.resolvConf, hostname: tp.hostname },
-  };
-  return { spec, cni: false, done: Promise.resolve({ spec }) };
+  });
 }
 
-function endpointState(engine: Engine, ep: Endpoint): NetworkState {
+/** Where connected networks attach: the container's named namespace and its hosts file. */
+function connectTarget(engine: Engine, c: Container, opts: ContainerRuntimeOptions): ConnectTarget {
   return {
-    name: ep.network,
-    ip: ep.ip,
-    gateway: ep.gateway,
-    prefixLen: ep.prefixLen,
-    ...(ep.mac ? { mac: ep.mac } : {}),
-    ports: ep.ports,
-    networkId: new Networks(engine.root).get(ep.network)?.id ?? '',
-    ...(ep.ifname !== 'eth0' ? { ifname: ep.ifname } : {}),
+    stateRoot: engine.root,
+    ipamDir: opts.ipamDir,
+    containerId: c.id,
+    name: c.name,
+    hostname: c.config.hostname,
+    netns: join(NETNS_DIR, netnsName(c.id)),
+    hostsFile: containerPaths(engine, c.id).hosts,
+    extraHosts: c.config.extraHosts,
   };
-}
-
-/** The `network connect` networks of a starting container, as eth1, eth2… in its namespace. */
-async function attachConnected(engine: Engine, c: Container, nets: ConnectedNetwork[], netns: string, opts: ContainerRuntimeOptions): Promise<NetworkState[]> {
-  const networks = new Networks(engine.root, { ipamDir: opts.ipamDir });
-  const out: NetworkState[] = [];
-  try {
-    for (const [i, n] of nets.entries()) {
-      const ep = await networks.connect({
-        network: n.name,
-        containerId: c.id,
-        name: c.name,
-        hostname: c.config.hostname,
-        aliases: n.aliases,
-        netns,
-        hostsFile: containerPaths(engine, c.id).hosts,
-        extraHosts: c.config.extraHosts,
-        ...(n.ip ? { ip: n.ip } : {}),
-        ifname: `eth${i + 1}`,
-      });
-      out.push(endpointState(engine, ep));
-    }
-  } catch (e) {
-    for (const n of out) await networks.disconnect(n.name, c.id).catch(() => {});
-    throw e;
-  }
-  return out;
-}
-
-/** Undoes a container's attachments: the connected networks, then its own (and its namespace). */
-function detachAll(engine: Engine, id: string, network: NetworkState | undefined, opts: ContainerRuntimeOptions): Promise<void> {
-  const networks = new Networks(engine.root, { ipamDir: opts.ipamDir });
-  return Promise.all((network?.connected ?? []).map((n) => networks.disconnect(n.name, id).catch(() => {}))).then(() =>
-    detachNetwork({ stateRoot: engine.root, containerId: id, network: network?.name, ipamDir: opts.ipamDir }),
-  );
 }
 
 async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptions): Promise<Prepared> {
@@ -804,9 +748,9 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
   const network = attaching.done.then(async (att) => {
     const ep = att.endpoint;
     if (!ep) return undefined;
-    const primary = endpointState(engine, ep);
+    const primary = endpointState(engine.root, ep);
     if (cfg.connectedNetworks?.length) {
-      primary.connected = await attachConnected(engine, c, cfg.connectedNetworks, att.spec.network.netnsPath!, opts).catch(async (e: unknown) => {
+      primary.connected = await attachConnected({ ...connectTarget(engine, c, opts), netns: att.spec.network.netnsPath! }, cfg.connectedNetworks).catch(async (e: unknown) => {
         await detachNetwork({ stateRoot: engine.root, containerId: c.id, network: ep.network, ipamDir: opts.ipamDir }).catch(() => {});
         throw e;
       });
@@ -870,7 +814,7 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
     return { spec, cni: attaching.cni, network };
   } catch (e) {
     const attached = await network.catch(() => undefined);
-    await detachAll(engine, c.id, attached, opts).catch(() => {});
+    await detachAll(engine.root, c.id, attached, opts.ipamDir).catch(() => {});
     unmountRootfs(engine, c.id);
     throw e;
   }
@@ -964,7 +908,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
       const msg = (e as Error).message;
       await deleteContainer(c.id, { ...opts, force: true }).catch(() => {});
       removeCgroup(`/kiln/${c.id}`);
-      await detachAll(engine, c.id, network, opts).catch(() => {});
+      await detachAll(engine.root, c.id, network, opts.ipamDir).catch(() => {});
       unmountRootfs(engine, c.id);
       setState(engine, c.id, { status: 'exited', exitCode: startFailureCode(msg), error: msg, finishedAt: new Date().toISOString() });
       throw new RuntimeError(`OCI runtime create failed: ${msg}`, startFailureCode(msg));
@@ -1082,7 +1026,7 @@ async function removeAfterForeground(engine: Engine, id: string, opts: Container
   const removed = await unlessGone(withLock(engine, id, async () => {
     const c = engine.db.findContainer<ContainerStateRecord, ContainerConfigRecord>(id);
     if (!c) return undefined; // rm -f from elsewhere took it meanwhile
-    detaching = detachAll(engine, id, c.state.network, opts).catch(() => {});
+    detaching = detachAll(engine.root, id, c.state.network, opts.ipamDir).catch(() => {});
     unmountRootfs(engine, id);
     engine.db.deleteContainer(id);
     return c;
@@ -1241,7 +1185,7 @@ export async function finalize(
     removeCgroup(`/kiln/${id}`);
     let error = extra.error ?? '';
     // The CNI DEL (child processes) runs while the rootfs is unmounted.
-    const detaching = detachAll(engine, id, c.state.network, opts).then(
+    const detaching = detachAll(engine.root, id, c.state.network, opts.ipamDir).then(
       () => '',
       (e: unknown) => (c.state.network ? `network teardown: ${(e as Error).message}` : ''),
     );
@@ -1475,7 +1419,7 @@ export async function removeContainer(
       if (rt && rt.status !== 'stopped') return undefined;
       await deleteContainer(id, { ...opts, force: true }).catch(() => {});
       removeCgroup(`/kiln/${id}`);
-      await detachAll(engine, id, cur.state.network, opts).catch(() => {});
+      await detachAll(engine.root, id, cur.state.network, opts.ipamDir).catch(() => {});
       unmountRootfs(engine, id);
       engine.db.deleteContainer(id);
       return cur;
@@ -1537,32 +1481,13 @@ export async function connectNetwork(
     const entry: ConnectedNetwork = { name: info.name, aliases: o.aliases ?? [], ...(o.ip ? { ip: o.ip } : {}) };
     const running = c.state.status === 'running' || c.state.status === 'paused';
     if (running && c.state.network) {
-      const ep = await networks.connect({
-        network: info.name,
-        containerId: c.id,
-        name: c.name,
-        hostname: c.config.hostname,
-        aliases: entry.aliases,
-        netns: join(NETNS_DIR, netnsName(c.id)),
-        hostsFile: containerPaths(engine, c.id).hosts,
-        extraHosts: c.config.extraHosts,
-        ...(entry.ip ? { ip: entry.ip } : {}),
-        ifname: freeInterface(c.state.network),
-      });
-      setState(engine, c.id, { network: { ...c.state.network, connected: [...(c.state.network.connected ?? []), endpointState(engine, ep)] } });
+      const added = await attachOne(connectTarget(engine, c, opts), entry, c.state.network);
+      setState(engine, c.id, { network: { ...c.state.network, connected: [...(c.state.network.connected ?? []), added] } });
     }
     engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(c.id, (cur) => ({
       config: { ...cur.config, connectedNetworks: [...(cur.config.connectedNetworks ?? []), entry] },
     }));
   });
-}
-
-/** The first ethN (N ≥ 1) no connected network of the container uses. */
-function freeInterface(network: NetworkState): string {
-  const used = new Set((network.connected ?? []).map((n) => n.ifname));
-  let i = 1;
-  while (used.has(`eth${i}`)) i++;
-  return `eth${i}`;
 }
 
 /** `network disconnect NET CTR`: the reverse of connectNetwork (the network it started on stays). */
