@@ -1,5 +1,5 @@
 // Containers: create, start (foreground under `runc run`, detached under conmon), stop, kill,
-// wait, restart, pause, exec, rm, prune — without a daemon. The database row holds what `create`
+// wait, restart, pause, rm, prune, network connect — without a daemon (exec and top: container-exec.ts). The database row holds what `create`
 // decided and the last state written; the truth about a live container is read again on every
 // look (runc's state.json, /proc, the exit file conmon or the foreground `kiln run` leaves), so
 // state stays honest when the container dies on its own, conmon is killed, or kiln crashes.
@@ -8,7 +8,6 @@
 // hostname,ctr.log,persist/exit,persist/oom,lock}. The rootfs is an overlay of the image's layers
 // plus a small "init" layer (mount-point stubs, as Docker's -init layer, so they never show in
 // diff or commit) with the container's own upper dir; rm removes that dir and nothing else.
-import { spawn } from 'node:child_process';
 import {
   chownSync,
   closeSync,
@@ -43,7 +42,6 @@ import { beginAttach, checkStaticIp, detachNetwork, NETNS_DIR, netnsName, networ
 import { checkContainerName, randomName } from './names.js';
 import { cleanContainerPath, resolveInRoot } from './paths.js';
 import {
-  DEFAULT_RUNC_ROOT,
   deleteContainer,
   fastState,
   kill as runcKill,
@@ -53,9 +51,7 @@ import {
   removeCgroup,
   resume as runcResume,
   runOnce,
-  runtimeCommand,
   StartGate,
-  runtimeFailure,
   start as runcStart,
   update as runcUpdate,
   RuntimeError,
@@ -223,7 +219,7 @@ export interface ContainerRuntimeOptions extends RuntimeOptions {
 const DEFAULT_STOP_TIMEOUT = 10;
 
 /** A container event for `kiln events`, with Docker's attributes: labels, image, name, and `extra`. */
-function event(engine: Engine, c: Container, action: string, extra: Record<string, string> = {}): void {
+export function event(engine: Engine, c: Container, action: string, extra: Record<string, string> = {}): void {
   recordEvent(engine.root, 'container', action, c.id, { ...c.config.labels, image: c.config.image, name: c.name, ...extra });
 }
 const LOST_EXIT = 'the container monitor exited before the container did: its exit status was lost';
@@ -849,7 +845,7 @@ function exitCommand(engine: Engine, id: string): string[] {
 }
 
 /** Map a runtime start failure to Docker's exit codes (127 not found, 126 not executable). */
-function startFailureCode(msg: string): number {
+export function startFailureCode(msg: string): number {
   if (/exec/.test(msg) && /executable file not found|no such file or directory/i.test(msg)) return 127;
   if (/exec/.test(msg) && /permission denied/i.test(msg)) return 126;
   return 128;
@@ -1524,83 +1520,3 @@ export async function pruneContainers(engine: Engine, opts: ContainerRuntimeOpti
   }
   return { removed, reclaimed };
 }
-
-// -------------------------------------------------------------------------------------------
-// exec
-
-export interface ExecOptions {
-  cmd: string[];
-  tty?: boolean;
-  interactive?: boolean;
-  user?: string;
-  workdir?: string;
-  env?: string[];
-  privileged?: boolean;
-  detach?: boolean;
-  stdout?: (b: Buffer) => void;
-  stderr?: (b: Buffer) => void;
-  stdin?: Readable | 'inherit';
-}
-
-/** `docker exec`: `runc exec` as our child; the process's exit code (127/126 as Docker maps them). */
-export async function execInContainer(engine: Engine, idOrName: string, e: ExecOptions, opts: ContainerRuntimeOptions = {}): Promise<number> {
-  const c = await getContainer(engine, idOrName, opts);
-  if (c.state.status === 'paused') throw new ConflictError(`container ${c.id} is paused, unpause the container before exec`);
-  if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
-  const p = containerPaths(engine, c.id);
-  const user = resolveUser(p.merged, e.user ?? c.config.user);
-  const logFile = join(p.bundle, `exec-${randomHex(4)}.log`);
-  const env = mergeEnv([], e.env ?? []);
-  const args = [
-    '--root', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT,
-    '--log', logFile, '--log-format', 'json',
-    'exec',
-    '--user', `${user.uid}:${user.gid}`,
-    ...user.additionalGids.flatMap((g) => ['--additional-gids', String(g)]),
-    '--cwd', e.workdir ? cleanContainerPath(e.workdir, c.config.workingDir) : c.config.workingDir,
-    ...env.flatMap((kv) => ['--env', kv]),
-    ...(c.config.env.some((x) => x.startsWith('HOME=')) || env.some((x) => x.startsWith('HOME=')) ? [] : ['--env', `HOME=${user.home}`]),
-    ...(e.tty ? ['--tty'] : []),
-    ...(e.detach ? ['--detach'] : []),
-    ...(e.privileged ? ['--cap', 'CAP_SYS_ADMIN'] : []),
-    c.id,
-    ...e.cmd,
-  ];
-  const inherit = e.tty && e.stdin === 'inherit';
-  const execId = randomHex();
-  const execAttrs = { execID: execId, ...(e.tty ? { tty: 'true' } : {}) };
-  event(engine, c, `exec_create: ${e.cmd.join(' ')}`, execAttrs);
-  event(engine, c, `exec_start: ${e.cmd.join(' ')}`, execAttrs);
-  const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(opts.runtime ?? 'runc', args, {
-      stdio: inherit ? 'inherit' : [e.stdin === 'inherit' ? 'inherit' : e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
-    });
-    child.on('error', reject);
-    if (e.stdout) child.stdout!.on('data', e.stdout);
-    if (e.stderr) child.stderr!.on('data', e.stderr);
-    if (e.stdin && e.stdin !== 'inherit' && !inherit) {
-      e.stdin.pipe(child.stdin!);
-      child.stdin!.on('error', () => {});
-    }
-    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
-  });
-  const failure = runtimeFailure(logFile);
-  rmSync(logFile, { force: true });
-  let result = code;
-  if (failure && code !== 0) {
-    result = startFailureCode(failure);
-    if (result === 128) throw new RuntimeError(`OCI runtime exec failed: ${failure}`, 126);
-  }
-  if (!e.detach) event(engine, c, 'exec_die', { ...execAttrs, exitCode: String(result) });
-  return result;
-}
-
-/** `docker top`: `runc ps` (host `ps` filtered to the container's cgroup). */
-export async function topContainer(engine: Engine, idOrName: string, psArgs: string[] = [], opts: ContainerRuntimeOptions = {}): Promise<string> {
-  const c = await getContainer(engine, idOrName, opts);
-  if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`container ${c.id} is not running`);
-  const r = await runtimeCommand(['ps', c.id, ...(psArgs.length ? psArgs : ['-ef'])], opts);
-  if (r.code !== 0) throw new Error(r.stderr.trim());
-  return r.stdout;
-}
-

@@ -7,7 +7,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { kilnEntry } from '../self.js';
 import type { Engine } from '../engine.js';
 import type { HealthConfig } from '../image/types.js';
-import { execInContainer, getContainer, type Container } from './containers.js';
+import { getContainer, type Container } from './containers.js';
+import { execInContainer } from './container-exec.js';
 
 export interface HealthLogEntry {
   Start: string;

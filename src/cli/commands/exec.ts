@@ -1,7 +1,7 @@
 // `kiln exec [-i] [-t] [-d] [-u USER] [-w DIR] [-e K=V]… CONTAINER CMD…`: exit code passed through.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
-import { execInContainer } from '../../runtime/containers.js';
+import { execInContainer } from '../../runtime/container-exec.js';
 import { readEnvFile } from './create.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

@@ -1,7 +1,7 @@
 // `kiln top CONTAINER [ps OPTIONS]`: the host's ps, limited to the container's processes.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
-import { topContainer } from '../../runtime/containers.js';
+import { topContainer } from '../../runtime/container-exec.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
