@@ -1,5 +1,6 @@
 // Containers: create, start (foreground under `runc run`, detached under conmon), stop, kill,
-// wait, restart, pause, rm, prune, network connect — without a daemon (exec and top: container-exec.ts). The database row holds what `create`
+// wait, restart, pause, rm, prune, network connect — without a daemon (exec and top are in
+// container-exec.ts, network joins in container-network.ts). The database row holds what `create`
 // decided and the last state written; the truth about a live container is read again on every
 // look (runc's state.json, /proc, the exit file conmon or the foreground `kiln run` leaves), so
 // state stays honest when the container dies on its own, conmon is killed, or kiln crashes.
