@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export KILN_ROOT=${KILN_ROOT:-/var/lib/kiln}
-kiln() { node bin/kiln.cjs "$@"; }
+kiln() { bin/kiln.cjs "$@"; }   # as users run it (its shebang, not `node bin/kiln.cjs`)
 work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
 
 echo "== busybox base image (FROM scratch + ADD rootfs.tar, from Debian's busybox-static)"
