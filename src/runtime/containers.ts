@@ -1,9 +1,11 @@
-// Containers: create, start (foreground under `runc run`, detached under conmon), stop, kill,
-// wait, restart, pause, rm, prune, network connect — without a daemon (exec and top are in
-// container-exec.ts, network joins in container-network.ts). The database row holds what `create`
-// decided and the last state written; the truth about a live container is read again on every
-// look (runc's state.json, /proc, the exit file conmon or the foreground `kiln run` leaves), so
-// state stays honest when the container dies on its own, conmon is killed, or kiln crashes.
+// Containers: start (foreground under `runc run`, detached under conmon), stop, kill, wait,
+// restart, pause, update, rm, prune, network connect — without a daemon. Beside it: create
+// (container-create.ts, flags parsed in container-options.ts), exec and top (container-exec.ts),
+// network joins (container-network.ts), files in and out (container-fs.ts). The database row holds
+// what `create` decided and the last state written; the truth about a live container is read
+// again on every look (runc's state.json, /proc, the exit file conmon or the foreground `kiln run`
+// leaves), so state stays honest when the container dies on its own, conmon is killed, or kiln
+// crashes.
 //
 // Layout: <state>/containers/<id>/{upper,work,merged,init,bundle/config.json,hosts,resolv.conf,
 // hostname,ctr.log,persist/exit,persist/oom,lock}. The rootfs is an overlay of the image's layers
@@ -24,13 +26,11 @@ import {
   writeFileSync,
   writeSync,
 } from 'node:fs';
-import { hostname as osHostname } from 'node:os';
 import { join } from 'node:path';
 import { constants as osConstants } from 'node:os';
 import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { kilnEntry } from '../self.js';
-import { major, minor } from '../sys/fs.js';
 import type { Engine } from '../engine.js';
 import type { Digest, HealthConfig } from '../image/types.js';
 import { mountOverlay, unmountOverlay } from '../layers/overlay.js';
@@ -39,9 +39,8 @@ import { ConflictError, NotFoundError } from '../store/errors.js';
 import { retire } from '../store/staging.js';
 import { CONMON_SOCKET_DIR, conmonCreate } from './conmon.js';
 import { withFileLock } from './lock.js';
-import { beginAttach, checkStaticIp, detachNetwork, NETNS_DIR, netnsName, networkName, Networks, parsePortSpec, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
-import { checkContainerName, randomName } from './names.js';
-import { cleanContainerPath, resolveInRoot } from './paths.js';
+import { beginAttach, checkStaticIp, detachNetwork, NETNS_DIR, netnsName, networkName, Networks, type HostsEntry, type PendingAttachment, type PortMapping } from './network.js';
+import { resolveInRoot } from './paths.js';
 import {
   deleteContainer,
   fastState,
@@ -59,12 +58,12 @@ import {
   writeBundle,
   type RuntimeOptions,
 } from './runc.js';
-import { generateSpec, limitResources, normalizeCapability, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
+import { generateSpec, limitResources, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
 import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveGroups, resolveUser } from './user.js';
 import { diskUsage, Volumes, type MountRecord } from './volumes.js';
-import { randomHex } from '../util/random.js';
+import { parseRestartPolicy } from './container-options.js';
 import { attachConnected, attachOne, detachAll, endpointState, joinedNamespace, type ConnectedNetwork, type ConnectTarget, type NetworkState } from './container-network.js';
 import { recordEvent } from '../store/event-log.js';
 
@@ -152,66 +151,6 @@ export interface ContainerStateRecord {
 
 export type Container = ContainerRecord<ContainerStateRecord, ContainerConfigRecord>;
 
-export interface CreateOptions {
-  image: string;
-  name?: string;
-  /** arguments after the image: replace the image's CMD */
-  cmd?: string[];
-  /** --entrypoint: "" clears the image's entrypoint (and its CMD, as Docker does) */
-  entrypoint?: string;
-  env?: string[];
-  workdir?: string;
-  user?: string;
-  hostname?: string;
-  tty?: boolean;
-  interactive?: boolean;
-  /** parsed -v / --mount / --tmpfs */
-  mounts?: MountRecord[];
-  readOnly?: boolean;
-  publish?: string[];
-  network?: string;
-  networkAliases?: string[];
-  addHost?: string[];
-  dns?: string[];
-  dnsSearch?: string[];
-  resources?: SpecResources;
-  shmSize?: number;
-  ulimits?: UlimitOption[];
-  capAdd?: string[];
-  capDrop?: string[];
-  securityOpt?: string[];
-  privileged?: boolean;
-  init?: boolean;
-  restart?: string;
-  stopSignal?: string;
-  stopTimeout?: number;
-  autoRemove?: boolean;
-  labels?: Record<string, string>;
-  healthcheck?: HealthConfig;
-  sysctls?: Record<string, string>;
-  /** --expose: more ports to expose (PORT[/proto] or a range) */
-  expose?: string[];
-  /** -P: publish every exposed port on a random host port */
-  publishAll?: boolean;
-  pidMode?: 'host';
-  ipcMode?: 'host';
-  utsMode?: 'host';
-  cgroupnsMode?: 'host';
-  /** --dns-option: the resolv.conf `options` */
-  dnsOptions?: string[];
-  domainname?: string;
-  oomScoreAdj?: number;
-  annotations?: Record<string, string>;
-  /** --device HOST[:CONTAINER][:rwm] */
-  devices?: string[];
-  /** --group-add: supplementary groups (names from the image's /etc/group, or GIDs) */
-  groupAdd?: string[];
-  /** --volumes-from CTR[:ro|rw] */
-  volumesFrom?: string[];
-  /** --ip: a fixed address on a user-defined network */
-  ip?: string;
-}
-
 export interface ContainerRuntimeOptions extends RuntimeOptions {
   /** host-local IPAM directory (tests) */
   ipamDir?: string;
@@ -276,7 +215,8 @@ function unlessGone<T>(p: Promise<T>): Promise<T | undefined> {
   });
 }
 
-function get(engine: Engine, idOrName: string): Container {
+/** The record by name, ID or unique prefix, as the database has it (no look at the runtime). */
+export function get(engine: Engine, idOrName: string): Container {
   return engine.db.getContainer<ContainerStateRecord, ContainerConfigRecord>(idOrName);
 }
 
@@ -284,245 +224,6 @@ function setState(engine: Engine, id: string, patch: Partial<ContainerStateRecor
   return engine.db.updateContainer<ContainerStateRecord, ContainerConfigRecord>(id, (cur) => ({
     state: { ...cur.state, ...patch },
   }));
-}
-
-// -------------------------------------------------------------------------------------------
-// create
-
-export function parseRestartPolicy(s: string | undefined): RestartPolicy {
-  if (!s || s === 'no') return { name: 'no', maximumRetryCount: 0 };
-  const [name, count] = s.split(':');
-  if (name === 'always' || name === 'unless-stopped') {
-    if (count !== undefined) throw new Error(`maximum retry count cannot be used with restart policy '${name}'`);
-    return { name, maximumRetryCount: 0 };
-  }
-  if (name === 'on-failure') {
-    const n = count === undefined ? 0 : Number(count);
-    if (!Number.isInteger(n) || n < 0) throw new Error(`invalid restart policy format: ${s}`);
-    return { name, maximumRetryCount: n };
-  }
-  throw new Error(`invalid restart policy format: ${s}`);
-}
-
-export function parseAddHost(spec: string): HostsEntry {
-  const i = spec.indexOf(':');
-  const j = spec.indexOf('=');
-  const at = j > 0 ? j : i;
-  if (at <= 0) throw new Error(`invalid argument "${spec}" for "--add-host" flag: bad format for add-host: "${spec}"`);
-  let ip = spec.slice(at + 1);
-  if (ip === 'host-gateway') ip = '10.213.0.1';
-  return { ip, names: [spec.slice(0, at)] };
-}
-
-/** `--expose 80`, `--expose 53/udp`, `--expose 8000-8002`: the ExposedPorts keys. */
-function exposeKeys(spec: string): string[] {
-  const m = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp|sctp))?$/i.exec(spec.trim());
-  if (!m) throw new Error(`invalid range format for --expose: ${spec}`);
-  const a = Number(m[1]);
-  const b = m[2] === undefined ? a : Number(m[2]);
-  if (a < 1 || b > 65535 || b < a) throw new Error(`invalid range format for --expose: ${spec}`);
-  const proto = (m[3] ?? 'tcp').toLowerCase();
-  return Array.from({ length: b - a + 1 }, (_, i) => `${a + i}/${proto}`);
-}
-
-/** `--device /dev/fuse`, `--device /dev/sda:/dev/xvda:r`: the host device node and its numbers. */
-export function parseDeviceSpec(spec: string): DeviceMapping {
-  const parts = spec.split(':');
-  const host = parts[0]!;
-  let container = host;
-  let access = 'rwm';
-  if (parts.length === 2) {
-    if (/^[rwm]+$/.test(parts[1]!)) access = parts[1]!;
-    else container = parts[1]!;
-  } else if (parts.length === 3) {
-    container = parts[1]!;
-    access = parts[2]!;
-  } else if (parts.length > 3) throw new Error(`invalid device specification: ${spec}`);
-  if (!/^[rwm]+$/.test(access)) throw new Error(`invalid device mode: ${access}`);
-  if (!host.startsWith('/') || !container.startsWith('/')) throw new Error(`invalid device specification: ${spec} (absolute paths needed)`);
-  let st;
-  try {
-    st = statSync(host);
-  } catch {
-    throw new Error(`error gathering device information while adding custom device "${host}": no such file or directory`);
-  }
-  if (!st.isCharacterDevice() && !st.isBlockDevice()) throw new Error(`error gathering device information while adding custom device "${host}": not a device node`);
-  return {
-    hostPath: host,
-    path: cleanContainerPath(container),
-    type: st.isCharacterDevice() ? 'c' : 'b',
-    major: major(st.rdev),
-    minor: minor(st.rdev),
-    fileMode: st.mode & 0o7777,
-    access,
-  };
-}
-
-/** `--volumes-from CTR[:ro|rw]`: the volumes and bind mounts of another container. */
-function mountsFrom(engine: Engine, spec: string): MountRecord[] {
-  const [name, mode] = spec.split(':');
-  if (mode !== undefined && mode !== 'ro' && mode !== 'rw') throw new Error(`invalid mode for volumes-from: ${mode}`);
-  const src = get(engine, name!);
-  return src.config.mounts
-    .filter((m) => m.type === 'volume' || m.type === 'bind')
-    .map((m) => ({ ...m, anonymous: false, ...(mode ? { readonly: mode === 'ro' } : {}) }));
-}
-
-/** Resolve the image, merge its config with the options (Docker's rules) and record the container. */
-export function createContainer(engine: Engine, opts: CreateOptions): Container {
-  const { id: imageId, config: image } = engine.resolveImage(opts.image);
-  const ic = image.config ?? {};
-  if (opts.name !== undefined) checkContainerName(opts.name);
-  // Entrypoint/CMD: --entrypoint replaces the image's entrypoint and drops its CMD.
-  const entrypoint = opts.entrypoint !== undefined ? (opts.entrypoint === '' ? [] : [opts.entrypoint]) : [...(ic.Entrypoint ?? [])];
-  const cmd = opts.cmd?.length ? [...opts.cmd] : opts.entrypoint !== undefined ? [] : [...(ic.Cmd ?? [])];
-  if (entrypoint.length + cmd.length === 0) throw new Error('no command specified');
-  const env = mergeEnv(ic.Env ?? [], opts.env ?? []);
-  const restartPolicy = parseRestartPolicy(opts.restart);
-  if (opts.autoRemove && restartPolicy.name !== 'no') throw new Error('conflicting options: cannot specify both --restart and --rm');
-  for (const c of [...(opts.capAdd ?? []), ...(opts.capDrop ?? [])]) normalizeCapability(c);
-  // --network container:X joins X's network namespace; X is recorded by its full ID, as Docker does.
-  const joined = opts.network?.startsWith('container:') ? get(engine, opts.network.slice('container:'.length)) : undefined;
-  const networkMode = joined ? `container:${joined.id}` : opts.network ?? 'bridge';
-  if (joined) {
-    for (const [given, what] of [
-      [opts.hostname, 'hostname'],
-      [opts.dns?.length, 'dns'],
-      [opts.addHost?.length, 'add-host'],
-      [opts.ip, 'ip'],
-      [opts.networkAliases?.length, 'network-alias'],
-    ] as const)
-      if (given) throw new Error(`conflicting options: ${what} and the network mode`);
-  }
-  const exposedPorts = [...new Set([...Object.keys(ic.ExposedPorts ?? {}), ...(opts.expose ?? []).flatMap(exposeKeys)])];
-  const ports = (opts.publish ?? []).flatMap((p) => parsePortSpec(p));
-  if (opts.publishAll) {
-    // -P: every exposed port not published already, on a host port chosen at start.
-    for (const e of exposedPorts) {
-      const [port, protocol = 'tcp'] = e.split('/') as [string, PortMapping['protocol']?];
-      if (!ports.some((p) => p.containerPort === Number(port) && p.protocol === protocol)) ports.push({ hostPort: 0, containerPort: Number(port), protocol });
-    }
-  }
-  if (ports.length && (networkMode === 'none' || joined)) throw new Error('conflicting options: port publishing and the container type network mode');
-  const devices = (opts.devices ?? []).map(parseDeviceSpec);
-  const net = networkName(networkMode);
-  const userNetwork = net && net !== 'kiln' ? new Networks(engine.root).get(networkMode) : undefined;
-  if (net && net !== 'kiln' && !userNetwork) throw new Error(`network ${networkMode} not found`);
-  if (opts.ip !== undefined) {
-    if (!userNetwork) throw new Error('user specified IP address is supported on user defined networks only');
-    checkStaticIp(opts.ip, userNetwork); // before anything starts: the address must fit the network
-  }
-  const mounts = [...(opts.mounts ?? []), ...(opts.volumesFrom ?? []).flatMap((spec) => mountsFrom(engine, spec))];
-  const taken = new Set(mounts.map((m) => m.destination));
-  for (const v of Object.keys(ic.Volumes ?? {})) {
-    const dst = cleanContainerPath(v);
-    if (!taken.has(dst)) mounts.push({ type: 'volume', destination: dst, readonly: false, anonymous: true });
-  }
-  const id = randomHex();
-  const volumes = new Volumes(engine);
-  for (const m of mounts) {
-    if (m.type !== 'volume') continue;
-    if (!m.name) m.name = randomHex();
-    volumes.create(m.name, { anonymous: m.anonymous });
-  }
-  const name = opts.name ?? randomName((n) => engine.db.findContainer(n) !== null);
-  const config: ContainerConfigRecord = {
-    image: opts.image,
-    imageId,
-    diffIds: image.rootfs.diff_ids,
-    entrypoint,
-    cmd,
-    env,
-    workingDir: opts.workdir ? cleanContainerPath(opts.workdir, ic.WorkingDir || '/') : ic.WorkingDir || '/',
-    user: opts.user ?? ic.User ?? '',
-    hostname: joined?.config.hostname ?? opts.hostname ?? (networkMode === 'host' || opts.utsMode === 'host' ? osHostname() : id.slice(0, 12)),
-    tty: !!opts.tty,
-    openStdin: !!opts.interactive,
-    labels: { ...(ic.Labels ?? {}), ...(opts.labels ?? {}) },
-    stopSignal: opts.stopSignal ?? ic.StopSignal ?? 'SIGTERM',
-    ...(opts.stopTimeout !== undefined ? { stopTimeout: opts.stopTimeout } : {}),
-    exposedPorts,
-    imageVolumes: Object.keys(ic.Volumes ?? {}),
-    ...(opts.healthcheck ?? ic.Healthcheck ? { healthcheck: opts.healthcheck ?? ic.Healthcheck } : {}),
-    mounts,
-    readonlyRootfs: !!opts.readOnly,
-    ports,
-    networkMode,
-    networkAliases: opts.networkAliases ?? [],
-    extraHosts: (opts.addHost ?? []).map(parseAddHost),
-    dns: opts.dns ?? [],
-    dnsSearch: opts.dnsSearch ?? [],
-    resources: opts.resources ?? {},
-    ...(opts.shmSize !== undefined ? { shmSize: opts.shmSize } : {}),
-    ulimits: opts.ulimits ?? [],
-    capAdd: opts.capAdd ?? [],
-    capDrop: opts.capDrop ?? [],
-    securityOpt: opts.securityOpt ?? [],
-    privileged: !!opts.privileged,
-    init: !!opts.init,
-    restartPolicy,
-    autoRemove: !!opts.autoRemove,
-    sysctls: opts.sysctls ?? {},
-    ...(opts.pidMode || opts.ipcMode || opts.utsMode || opts.cgroupnsMode
-      ? {
-          hostNamespaces: [
-            ...(opts.pidMode ? ['pid' as const] : []),
-            ...(opts.ipcMode ? ['ipc' as const] : []),
-            ...(opts.utsMode ? ['uts' as const] : []),
-            ...(opts.cgroupnsMode ? ['cgroup' as const] : []),
-          ],
-        }
-      : {}),
-    ...(opts.dnsOptions?.length ? { dnsOptions: [...opts.dnsOptions] } : {}),
-    ...(opts.domainname ? { domainname: opts.domainname } : {}),
-    ...(opts.oomScoreAdj !== undefined ? { oomScoreAdj: opts.oomScoreAdj } : {}),
-    ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: { ...opts.annotations } } : {}),
-    ...(devices.length ? { devices } : {}),
-    ...(opts.groupAdd?.length ? { groupAdd: [...opts.groupAdd] } : {}),
-    ...(opts.ip ? { ip: opts.ip } : {}),
-  };
-  const p = containerPaths(engine, id);
-  for (const d of [p.upper, p.work, p.merged, p.bundle, p.persist]) mkdirSync(d, { recursive: true });
-  try {
-    const created = engine.db.putContainer<ContainerStateRecord, ContainerConfigRecord>({
-      id,
-      name,
-      imageId,
-      state: {
-        status: 'created',
-        pid: 0,
-        exitCode: 0,
-        oomKilled: false,
-        error: '',
-        startedAt: ZERO_TIME,
-        finishedAt: ZERO_TIME,
-        restartCount: 0,
-      },
-      config,
-    });
-    event(engine, created, 'create');
-    return created;
-  } catch (e) {
-    rmSync(p.dir, { recursive: true, force: true });
-    throw e;
-  }
-}
-
-/** Docker's env merge: later KEY=… replaces earlier; a bare KEY takes the host's value if set. */
-export function mergeEnv(base: readonly string[], extra: readonly string[]): string[] {
-  const out = [...base];
-  for (const e of extra) {
-    let kv = e;
-    if (!e.includes('=')) {
-      if (process.env[e] === undefined) continue;
-      kv = `${e}=${process.env[e]}`;
-    }
-    const key = kv.slice(0, kv.indexOf('='));
-    const at = out.findIndex((x) => x.slice(0, x.indexOf('=')) === key || x === key);
-    if (at >= 0) out[at] = kv;
-    else out.push(kv);
-  }
-  return out;
 }
 
 // -------------------------------------------------------------------------------------------

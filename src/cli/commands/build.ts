@@ -189,7 +189,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (o.push && !o.tag.length) throw new CliError('tag is needed when pushing to registry');
       let extraHosts;
       if (o.addHost.length) {
-        const { parseAddHost } = await import('../../runtime/containers.js');
+        const { parseAddHost } = await import('../../runtime/container-options.js');
         try {
           extraHosts = (o.addHost as string[]).map(parseAddHost);
         } catch (e) {

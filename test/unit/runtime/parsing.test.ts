@@ -4,7 +4,8 @@ import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { parsePortSpec, renderHosts, renderResolvConf } from '../../../src/runtime/network.js';
 import { parseBytes, parseMountSpec, parseTmpfsSpec, parseVolumeSpec } from '../../../src/runtime/volumes.js';
-import { mergeEnv, parseAddHost, parseRestartPolicy, signalNumber } from '../../../src/runtime/containers.js';
+import { signalNumber } from '../../../src/runtime/containers.js';
+import { mergeEnv, parseAddHost, parseRestartPolicy } from '../../../src/runtime/container-options.js';
 import { parseLog } from '../../../src/runtime/logs.js';
 
 describe('port specs', () => {
