@@ -10,7 +10,7 @@ import { addInspectCommand } from './inspect-container.js';
 import { addPsOptions, ps, type PsOptions } from './ps.js';
 import { eachContainer } from './stop.js';
 import { confirm } from '../prompt.js';
-import { pruneFilter } from '../prune-filter.js';
+import { pruneFilter } from '../filters.js';
 
 export function register(program: Command, ctx: CliContext): void {
   const container = program.command('container').description('Manage containers');

@@ -11,19 +11,14 @@ import { CliError, type CliContext } from '../context.js';
 import { formatObject } from '../format/index.js';
 import { eventLogPath, readEventsFrom, type KilnEvent } from '../../store/event-log.js';
 import { parseTime } from './logs.js';
+import { groupFilters } from '../filters.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const POLL_MS = 100;
 
 /** Docker's filter keys; values of one key match if any does, keys must all match. */
 export function eventFilter(specs: readonly string[]): (e: KilnEvent) => boolean {
-  const byKey = new Map<string, string[]>();
-  for (const f of specs) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new CliError(`bad format of filter (expected name=value): ${f}`);
-    const k = f.slice(0, i).toLowerCase();
-    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
-  }
+  const byKey = groupFilters(specs);
   const attr = (e: KilnEvent, k: string) => e.Actor.Attributes[k];
   const tests: ((e: KilnEvent) => boolean)[] = [];
   for (const [k, vals] of byKey) {

@@ -13,7 +13,7 @@ import { defineRmi, deleteImage, type DeleteRecord } from './rmi.js';
 import { defineSave } from './save.js';
 import { defineTag } from './tag.js';
 import { confirm } from '../prompt.js';
-import { pruneFilter } from '../prune-filter.js';
+import { pruneFilter } from '../filters.js';
 import { familiarString, parseReference } from '../../image/reference.js';
 
 export interface PruneImagesOptions {

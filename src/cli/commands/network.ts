@@ -5,6 +5,7 @@ import { formatInspect, formatList, templateErrorMessage } from '../format/index
 import { Networks, type NetworkInfo } from '../../runtime/network.js';
 import { connectNetwork, disconnectNetwork, listContainers } from '../../runtime/containers.js';
 import { confirm } from '../prompt.js';
+import { groupFilters } from '../filters.js';
 import type { Engine } from '../../engine.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -66,13 +67,7 @@ interface ListedNetwork {
  * match. name is a substring, id a prefix; dangling asks whether a container uses the network.
  */
 async function networkFilter(specs: string[], usedBy: () => Promise<(n: ListedNetwork) => boolean>): Promise<(n: ListedNetwork) => boolean> {
-  const byKey = new Map<string, string[]>();
-  for (const f of specs) {
-    const i = f.indexOf('=');
-    if (i <= 0) throw new CliError(`bad format of filter (expected name=value): ${f}`);
-    const k = f.slice(0, i).toLowerCase();
-    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
-  }
+  const byKey = groupFilters(specs);
   const used = byKey.has('dangling') ? await usedBy() : undefined;
   const tests: ((n: ListedNetwork) => boolean)[] = [];
   for (const [k, vals] of byKey) {

@@ -16,7 +16,7 @@ import { formatList, formatObject, humanSize } from '../format/index.js';
 import { confirm } from '../prompt.js';
 import { readConfig } from './images.js';
 import { pruneImages } from './image.js';
-import { pruneFilter } from '../prune-filter.js';
+import { pruneFilter } from '../filters.js';
 import { pruneNetworks } from './network.js';
 import { pruneBuildCache } from './builder.js';
 

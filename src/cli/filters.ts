@@ -1,4 +1,5 @@
-// The prune commands' `--filter` (image, container and system prune), in Docker's spelling.
+// `--filter KEY=VALUE` as Docker's commands take it: the KEY=VALUE lists of the listing commands
+// (network ls, events), and the prune commands' until=/label= filter.
 import { CliError } from './context.js';
 import { toTime } from './format/index.js';
 
@@ -31,4 +32,19 @@ export function pruneFilter(list: readonly string[], now = Date.now()): (created
   return (created, l) =>
     (until === undefined || (toTime(created) ?? 0) < until) &&
     labels.every((x) => (x.value === undefined ? x.key in l : l[x.key] === x.value) !== x.neg);
+}
+
+/**
+ * `--filter` values grouped by key (keys lower-cased): the listing commands then match Docker's
+ * way, a key's values if any does, and every key.
+ */
+export function groupFilters(specs: readonly string[]): Map<string, string[]> {
+  const byKey = new Map<string, string[]>();
+  for (const f of specs) {
+    const i = f.indexOf('=');
+    if (i <= 0) throw new CliError(`bad format of filter (expected name=value): ${f}`);
+    const k = f.slice(0, i).toLowerCase();
+    byKey.set(k, [...(byKey.get(k) ?? []), f.slice(i + 1)]);
+  }
+  return byKey;
 }
