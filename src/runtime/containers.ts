@@ -619,6 +619,8 @@ export interface ForegroundIO {
   stderr?: (b: Buffer) => void;
   /** -i: the process's stdin; with tty and 'inherit', runc drives our terminal */
   stdin?: Readable | 'inherit';
+  /** --sig-proxy=false: signals to kiln are not passed on (Ctrl-C leaves the container running) */
+  sigProxy?: boolean;
 }
 
 /**
@@ -673,7 +675,7 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
   const tty = c.config.tty && io.stdin === 'inherit';
-  if (!tty) for (const s of signals) process.on(s, forward);
+  if (!tty && io.sigProxy !== false) for (const s of signals) process.on(s, forward);
   let result: { exitCode: number; oomKilled: boolean };
   try {
     result = await runOnce({

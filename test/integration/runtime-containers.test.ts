@@ -135,6 +135,16 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.doesNotMatch(ok(['run', '--name', 'durable', '--network', 'none', 'busybox', 'grep', ' / ', '/proc/mounts']), /volatile/);
     ok(['rm', 'durable']);
     assert.equal(kiln(['run', '--rm', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']).code, 137);
+    // --sig-proxy=false: a signal to kiln is not passed on; kiln goes, the container keeps running.
+    const fg3 = spawn(main, ['--root', root, 'run', '--name', 'noproxy', '--network', 'none', '--sig-proxy=false', 'busybox', 'sh', '-c', 'echo ready; sleep 100'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    let out3 = '';
+    fg3.stdout.on('data', (b: Buffer) => (out3 += b.toString()));
+    const exited3 = new Promise<NodeJS.Signals | null>((resolve) => fg3.on('close', (_code, signal) => resolve(signal)));
+    await until(() => out3.includes('ready'), 10_000);
+    fg3.kill('SIGINT');
+    assert.equal(await exited3, 'SIGINT');
+    assert.match(ok(['ps', '--filter', 'name=noproxy', '--format', '{{.Status}}']), /^Up /);
+    ok(['rm', '-f', 'noproxy']);
   });
 
   test('a network that cannot be set up fails the start: the process never runs, nothing is left', () => {

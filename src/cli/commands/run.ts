@@ -14,8 +14,9 @@ export function register(program: Command, ctx: CliContext): void {
       .argument('<image>', 'image to run')
       .argument('[command...]', 'command and arguments (replace the image CMD)')
       .passThroughOptions()
-      .option('-d, --detach', 'run container in background and print container ID'),
-  ).action(async (image: string, cmd: string[], f: ContainerFlags & { detach?: boolean }) => {
+      .option('-d, --detach', 'run container in background and print container ID')
+      .option('--sig-proxy [bool]', 'proxy received signals to the process (false: Ctrl-C leaves the container running)', (v: string) => !/^(false|0|no)$/i.test(v), true),
+  ).action(async (image: string, cmd: string[], f: ContainerFlags & { detach?: boolean; sigProxy: boolean }) => {
     if (f.detach && f.rm && f.restart !== 'no') throw new CliError('conflicting options: cannot specify both --restart and --rm', 125);
     if (f.tty && !f.detach && f.interactive && !process.stdin.isTTY) {
       throw new CliError('the input device is not a TTY', 1);
@@ -34,7 +35,7 @@ export function register(program: Command, ctx: CliContext): void {
     }
     const stdin = f.interactive ? (f.tty && process.stdin.isTTY ? 'inherit' : process.stdin) : undefined;
     try {
-      const r = await runForeground(engine, c.id, { stdin });
+      const r = await runForeground(engine, c.id, { stdin, sigProxy: f.sigProxy });
       process.exitCode = r.exitCode;
     } catch (e) {
       // A start that failed (say, a network to join that is not running) leaves no --rm container.
