@@ -733,19 +733,23 @@ export class Networks {
 
   /** Rewrite, in place, the hosts file of every endpoint of `network` with its current peers. */
   private refreshHosts(network: string): void {
-    const all = this.list().map((n) => this.endpoints(n.name));
-    for (const ep of this.endpoints(network)) {
+    const eps = this.endpoints(network);
+    const others = this.list()
+      .map((n) => n.name)
+      .filter((n) => n !== network);
+    const read = new Map<string, Endpoint[]>([[network, eps]]);
+    const endpointsOf = (n: string) => read.get(n) ?? read.set(n, this.endpoints(n)).get(n)!;
+    for (const ep of eps) {
       if (!ep.hostsFile || !existsSync(ep.hostsFile)) continue;
       // A container on several networks (`network connect`) knows the peers on each of them; its
-      // own name goes with the address of the interface it was started with (eth0).
-      const own = all.flat().filter((e) => e.containerId === ep.containerId);
-      const nets = new Set(own.map((e) => e.network));
+      // own name goes with the address of the interface it was started with (eth0). Other
+      // networks are read only when the container has an endpoint there.
+      const mine = [network, ...others.filter((n) => existsSync(join(this.endpointsDir(n), `${ep.containerId}.json`)))];
+      const all = mine.flatMap(endpointsOf);
       const peers = all
-        .filter((eps) => eps[0] && nets.has(eps[0].network))
-        .flat()
         .filter((p) => p.containerId !== ep.containerId)
         .map((p) => ({ ip: p.ip, names: [p.name, p.containerId.slice(0, 12), ...p.aliases] }));
-      const primary = own.find((e) => e.ifname === 'eth0') ?? ep;
+      const primary = all.find((e) => e.containerId === ep.containerId && e.ifname === 'eth0') ?? ep;
       writeFileSync(ep.hostsFile, renderHosts({ hostname: ep.hostname, ip: primary.ip, extra: ep.extraHosts, peers }));
     }
   }

@@ -3,7 +3,7 @@
 // causes, and a reader follows the file. Each event is one write(2) on an O_APPEND descriptor, so
 // two kiln commands at once never interleave a line. Past 4 MiB the log is renamed to events.log.1
 // (one older file kept), so it never grows without bound.
-import { appendFileSync, closeSync, existsSync, fstatSync, openSync, readSync, renameSync, statSync } from 'node:fs';
+import { appendFileSync, closeSync, fstatSync, openSync, readSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 export type EventType = 'container' | 'image' | 'network' | 'volume';
@@ -43,7 +43,7 @@ export function recordEvent(stateRoot: string, type: EventType, action: string, 
   };
   const file = eventLogPath(stateRoot);
   try {
-    if (existsSync(file) && statSync(file).size > MAX_BYTES) renameSync(file, `${file}.1`);
+    if ((statSync(file, { throwIfNoEntry: false })?.size ?? 0) > MAX_BYTES) renameSync(file, `${file}.1`);
     appendFileSync(file, `${JSON.stringify(ev)}\n`);
   } catch {
     /* a read-only or vanished state directory: the event is lost, the command goes on */
