@@ -14,6 +14,8 @@ import { fileURLToPath } from 'node:url';
 // (child_process pulls in net, stream, dgram…). Each import of one becomes an object that loads it
 // on first use: `images` never pays for http, tls or worker_threads. Named imports compile to
 // property reads (`(0, import_x.spawn)(…)`), so laziness needs no change in kiln's sources.
+const LAZY = "Symbol.for('kiln.lazy-builtin')";
+const TO_ESM = /var __toESM ?= ?\(mod, ?isNodeMode, ?target\) ?=> ?\(/;
 const LAZY_BUILTINS = ['stream', 'string_decoder', 'child_process', 'os', 'timers/promises', 'fs/promises', 'zlib', 'worker_threads', 'readline', 'net', 'tls', 'https', 'http', 'crypto', 'stream/promises', 'dns', 'dgram', 'tty', 'v8', 'perf_hooks', 'util'];
 const lazyBuiltins = {
   name: 'lazy-builtins',
@@ -35,9 +37,6 @@ module.exports = new Proxy({}, {
     }));
   },
 };
-
-const LAZY = "Symbol.for('kiln.lazy-builtin')";
-const TO_ESM = /var __toESM ?= ?\(mod, ?isNodeMode, ?target\) ?=> ?\(/;
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'dist', 'kiln.cjs');
