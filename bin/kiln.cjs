@@ -17,7 +17,7 @@ const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
 
 const bundle = path.join(__dirname, '..', 'dist', 'kiln.cjs');
-/** The first word that is not a global option (only --root takes a value). */
+/** The first word that is not a global option (only --root takes a value), as cli/main.ts reads it. */
 function commandWord(args) {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--root') i++;

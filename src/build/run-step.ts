@@ -9,7 +9,7 @@ import type { Digest } from '../image/types.js';
 import { generateSpec, type SpecMount } from '../runtime/spec.js';
 import { runOnce } from '../runtime/runc.js';
 import { resolveUser } from '../runtime/user.js';
-import { attachNetwork, detachNetwork, type HostsEntry, type NetworkAttachment } from '../runtime/network.js';
+import { attachNetwork, detachNetwork, hostsLines, type HostsEntry, type NetworkAttachment } from '../runtime/network.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { buildSandbox } from './build-network.js';
 import { recordStepContainer } from './step-container.js';
@@ -68,7 +68,7 @@ export async function runInRootfs(engine: Engine, p: ProcessInRootfs): Promise<n
     if (p.extraHosts?.length) {
       // The sandbox's hosts file is shared by every build: this step gets its own copy plus the lines.
       const own = join(p.scratch, 'hosts');
-      writeFileSync(own, readFileSync(etcFiles.hosts, 'utf8') + p.extraHosts.map((h) => `${h.ip}\t${h.names.join(' ')}\n`).join(''));
+      writeFileSync(own, readFileSync(etcFiles.hosts, 'utf8') + hostsLines(p.extraHosts).map((l) => `${l}\n`).join(''));
       etcFiles.hosts = own;
     }
     net = { network: { mode: 'ns', netnsPath: sb.netnsPath }, etcFiles };

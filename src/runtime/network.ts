@@ -268,9 +268,13 @@ export interface HostsEntry {
 }
 
 /** Docker's /etc/hosts: localhost lines, extra hosts (--add-host), peers, then the container itself. */
+/** One /etc/hosts line per entry ("IP<TAB>names"). */
+export function hostsLines(entries: readonly HostsEntry[]): string[] {
+  return entries.map((e) => `${e.ip}\t${[...new Set(e.names)].join(' ')}`);
+}
+
 export function renderHosts(opts: { hostname: string; ip?: string; extra?: HostsEntry[]; peers?: HostsEntry[] }): string {
-  const lines = [...HOSTS_BASE];
-  for (const e of [...(opts.extra ?? []), ...(opts.peers ?? [])]) lines.push(`${e.ip}\t${[...new Set(e.names)].join(' ')}`);
+  const lines = [...HOSTS_BASE, ...hostsLines([...(opts.extra ?? []), ...(opts.peers ?? [])])];
   if (opts.ip) lines.push(`${opts.ip}\t${opts.hostname}`);
   return lines.join('\n') + '\n';
 }
@@ -483,6 +487,13 @@ export class Networks {
       if (list) out.push(this.info(list));
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The networks' names, from the conflist file names (no file is read). */
+  private names(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.conflist'))
+      .map((f) => f.slice(0, -'.conflist'.length));
   }
 
   private ensureDefaultList(): Conflist {
@@ -725,8 +736,8 @@ export class Networks {
       rmSync(join(this.endpointsDir(info.name), `${containerId}.json`), { force: true });
       this.refreshHosts(info.name);
       // The container's own hosts file, through a network it is still on: without this network's peers.
-      const still = this.list().find((n) => n.name !== info.name && this.endpoint(n.name, containerId));
-      if (still) this.refreshHosts(still.name);
+      const still = this.names().find((n) => n !== info.name && this.endpoint(n, containerId));
+      if (still) this.refreshHosts(still);
     });
     recordEvent(this.stateRoot, 'network', 'disconnect', info.id, { container: containerId, name: info.name, type: info.driver });
   }
@@ -734,9 +745,7 @@ export class Networks {
   /** Rewrite, in place, the hosts file of every endpoint of `network` with its current peers. */
   private refreshHosts(network: string): void {
     const eps = this.endpoints(network);
-    const others = this.list()
-      .map((n) => n.name)
-      .filter((n) => n !== network);
+    const others = this.names().filter((n) => n !== network);
     const read = new Map<string, Endpoint[]>([[network, eps]]);
     const endpointsOf = (n: string) => read.get(n) ?? read.set(n, this.endpoints(n)).get(n)!;
     for (const ep of eps) {

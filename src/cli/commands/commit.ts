@@ -1,10 +1,9 @@
 // `kiln commit`: a container's changes as a new image, Docker's flags (-c/--change, -m, -a,
 // -p/--pause). Prints the new image ID like `docker commit`.
-import { recordEvent } from '../../store/event-log.js';
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import { commitContainerLayer, configFromContainer } from '../../build/commit.js';
-import { containerPaths, getContainer, pauseContainer, unpauseContainer } from '../../runtime/containers.js';
+import { containerPaths, event, getContainer, pauseContainer, unpauseContainer } from '../../runtime/containers.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -34,7 +33,7 @@ export function register(program: Command, ctx: CliContext): void {
           createdBy: [...c.config.entrypoint, ...c.config.cmd].join(' '),
           tags: repo ? [repo] : [],
         });
-        recordEvent(engine.root, 'container', 'commit', c.id, { ...c.config.labels, comment: o.message ?? '', imageID: id, imageRef: repo ?? '', name: c.name });
+        event(engine, c, 'commit', { comment: o.message ?? '', imageID: id, imageRef: repo ?? '' });
         process.stdout.write(`${id}\n`);
       } finally {
         if (running && o.pause) await unpauseContainer(engine, c.id);

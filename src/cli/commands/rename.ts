@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { checkContainerName } from '../../runtime/names.js';
-import { recordEvent } from '../../store/event-log.js';
+import { event, get } from '../../runtime/containers.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program
@@ -15,9 +15,9 @@ export function register(program: Command, ctx: CliContext): void {
       const engine = ctx.engine();
       const to = newName.replace(/^\//, '');
       checkContainerName(to);
-      const c = engine.db.getContainer(name);
+      const c = get(engine, name);
       if (c.name === to) throw new CliError('Renaming a container with the same name as its current name');
       engine.db.updateContainer(c.id, { name: to });
-      recordEvent(engine.root, 'container', 'rename', c.id, { ...((c.config as { labels?: Record<string, string> }).labels ?? {}), name: to, oldName: `/${c.name}` });
+      event(engine, { ...c, name: to }, 'rename', { oldName: `/${c.name}` });
     });
 }
