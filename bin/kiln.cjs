@@ -16,7 +16,7 @@ const path = require('node:path');
 const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
 
-const bundle = path.join(__dirname, '..', 'dist', 'kiln.cjs');
+const dist = path.join(__dirname, '..', 'dist');
 /** The first word that is not a global option (only --root takes a value), as cli/main.ts reads it. */
 function commandWord(args) {
   for (let i = 0; i < args.length; i++) {
@@ -26,43 +26,64 @@ function commandWord(args) {
   }
   return 'other';
 }
-let source;
-let stamp;
-try {
-  const fd = fs.openSync(bundle, 'r');
+
+/** A bundle's source and its stamp (size and mtime), or null when it is missing. */
+function readBundle(file) {
   try {
-    const st = fs.fstatSync(fd);
-    stamp = `${st.size.toString(36)}-${Math.trunc(st.mtimeMs).toString(36)}`;
-    source = fs.readFileSync(fd, 'latin1'); // the bundle is ASCII (esbuild's charset)
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(file, 'r');
+    try {
+      const st = fs.fstatSync(fd);
+      return { file, stamp: `${st.size.toString(36)}-${Math.trunc(st.mtimeMs).toString(36)}`, source: fs.readFileSync(fd, 'latin1') }; // ASCII (esbuild's charset)
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return null;
   }
-} catch {
-  process.stderr.write(`kiln: ${bundle} is missing: run \`npm run build\` first\n`);
+}
+
+/** Runs a bundle from its code cache for `word`; returns what it exports. */
+function run(b, word) {
+  const cacheFile = `${b.file}.${word}.${b.stamp}.cache`;
+  let cachedData;
+  try {
+    cachedData = fs.readFileSync(cacheFile);
+  } catch {
+    /* first run after a build */
+  }
+  const script = new vm.Script(wrap(b.source), { filename: b.file, cachedData });
+  if (cachedData === undefined || script.cachedDataRejected) {
+    // After the run, so the cache also holds the functions this command compiled; only after a
+    // run that succeeded, whose path through the code is the one worth keeping.
+    process.once('exit', (code) => {
+      if (code !== 0) return;
+      try {
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        fs.writeFileSync(tmp, script.createCachedData());
+        fs.renameSync(tmp, cacheFile);
+      } catch {
+        /* read-only install: run without a cache */
+      }
+    });
+  }
+  const mod = { exports: {} };
+  script.runInThisContext().call(mod.exports, mod.exports, createRequire(b.file), mod, b.file, path.dirname(b.file));
+  return mod.exports;
+}
+
+const main = readBundle(path.join(dist, 'kiln.cjs'));
+if (!main) {
+  process.stderr.write(`kiln: ${path.join(dist, 'kiln.cjs')} is missing: run \`npm run build\` first\n`);
   process.exit(1);
 }
-const cacheFile = `${bundle}.${commandWord(process.argv.slice(2))}.${stamp}.cache`;
-let cachedData;
-try {
-  cachedData = fs.readFileSync(cacheFile);
-} catch {
-  /* first run after a build */
-}
-const script = new vm.Script(wrap(source), { filename: bundle, cachedData });
-if (cachedData === undefined || script.cachedDataRejected) {
-  // After the run, so the cache also holds the functions this command compiled; only after a
-  // run that succeeded, whose path through the code is the one worth keeping.
-  process.once('exit', (code) => {
-    if (code !== 0) return;
-    try {
-      const tmp = `${cacheFile}.${process.pid}.tmp`;
-      fs.writeFileSync(tmp, script.createCachedData());
-      fs.renameSync(tmp, cacheFile);
-    } catch {
-      /* read-only install: run without a cache */
-    }
-  });
-}
 globalThis.__kilnEntry = __filename;
-const mod = { exports: {} };
-script.runInThisContext().call(mod.exports, mod.exports, createRequire(bundle), mod, bundle, path.dirname(bundle));
+globalThis.__kilnBundle = main.stamp;
+const args = process.argv.slice(2);
+const word = commandWord(args);
+// A build whose inputs have not changed since it last ran entirely from the cache is replayed
+// (src/cli/replay-build.ts) without loading the CLI; anything else goes on to the build.
+if (word === 'build') {
+  const replay = readBundle(path.join(dist, 'kiln-replay.cjs'));
+  if (replay && run(replay, 'replay').replayBuild(args, main.stamp)) return;
+}
+run(main, word);

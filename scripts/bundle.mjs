@@ -39,33 +39,42 @@ module.exports = new Proxy({}, {
 };
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** One bundle: `entry` (tsc's output) and everything it imports, into `out`, renamed into place. */
+async function bundle(entry, out) {
+  const result = await build({
+    entryPoints: [join(root, 'dist', entry)],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // better-sqlite3's JavaScript is bundled (store/db.ts hands it its addon by path); koffi is
+    // loaded only when a syscall is needed.
+    external: ['koffi'],
+    define: { 'import.meta.url': '__kilnUrl' },
+    banner: { js: "globalThis.__kilnEntry ??= __filename;\nvar __kilnUrl = require('node:url').pathToFileURL(__filename).href;" },
+    write: false,
+    logLevel: 'warning',
+    plugins: [lazyBuiltins],
+    // Less to read and hash on every start; identifiers kept, so stack traces (--debug) still read.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    charset: 'ascii', // bin/kiln.cjs reads it as latin1, which needs no decoding
+  });
+  // bin/kiln.cjs wraps the source in a function: a #! line would no longer be the first. Renamed
+  // into place, so a kiln running meanwhile (a conmon exit command, say) never reads half a file.
+  const text = result.outputFiles[0].text.replace(/^#!.*\n/, '');
+  if (!TO_ESM.test(text)) throw new Error("esbuild's __toESM helper changed: update scripts/bundle.mjs's lazy-builtins patch");
+  writeFileSync(`${out}.tmp`, text.replace(TO_ESM, (m) => `${m.slice(0, -1)}mod?.[${LAZY}]?mod:(`));
+  renameSync(`${out}.tmp`, out);
+}
+
 const out = join(root, 'dist', 'kiln.cjs');
-const result = await build({
-  entryPoints: [join(root, 'dist', 'src', 'cli', 'main.js')],
-  bundle: true,
-  platform: 'node',
-  format: 'cjs',
-  target: 'node20',
-  // better-sqlite3's JavaScript is bundled (store/db.ts hands it its addon by path); koffi is
-  // loaded only when a syscall is needed.
-  external: ['koffi'],
-  define: { 'import.meta.url': '__kilnUrl' },
-  banner: { js: "globalThis.__kilnEntry ??= __filename;\nvar __kilnUrl = require('node:url').pathToFileURL(__filename).href;" },
-  write: false,
-  logLevel: 'warning',
-  plugins: [lazyBuiltins],
-  // Less to read and hash on every start; identifiers kept, so stack traces (--debug) still read.
-  minifyWhitespace: true,
-  minifySyntax: true,
-  charset: 'ascii', // bin/kiln.cjs reads it as latin1, which needs no decoding
-});
-// bin/kiln.cjs wraps the source in a function: a #! line would no longer be the first. Renamed
-// into place, so a kiln running meanwhile (a conmon exit command, say) never reads half a file.
-const text = result.outputFiles[0].text.replace(/^#!.*\n/, '');
-if (!TO_ESM.test(text)) throw new Error("esbuild's __toESM helper changed: update scripts/bundle.mjs's lazy-builtins patch");
-writeFileSync(`${out}.tmp`, text.replace(TO_ESM, (m) => `${m.slice(0, -1)}mod?.[${LAZY}]?mod:(`));
-renameSync(`${out}.tmp`, out);
+// The replay of an unchanged build (src/cli/replay-build.ts), which bin/kiln.cjs tries before
+// loading the CLI: a small bundle of its own, so that a replay never loads the whole of kiln.
+await bundle(join('src', 'cli', 'replay-build.js'), join(root, 'dist', 'kiln-replay.cjs'));
+await bundle(join('src', 'cli', 'main.js'), out);
 // Code caches of earlier bundles (bin/kiln.cjs names them after the bundle's size and mtime).
-for (const f of readdirSync(dirname(out))) if (/^kiln\.cjs\.(.*\.)?cache$/.test(f)) rmSync(join(dirname(out), f), { force: true });
+for (const f of readdirSync(dirname(out))) if (/^kiln(-replay)?\.cjs\.(.*\.)?cache$/.test(f)) rmSync(join(dirname(out), f), { force: true });
 const warm = spawnSync(process.execPath, [join(root, 'bin', 'kiln.cjs'), '--help'], { stdio: ['ignore', 'ignore', 'inherit'] });
 if (warm.status !== 0) throw new Error(`bin/kiln.cjs --help failed (${warm.status}) after bundling`);

@@ -8,6 +8,13 @@ import { fileURLToPath } from 'node:url';
 declare global {
   /** The file that runs kiln: set by bin/kiln.cjs, else by the bundle itself. */
   var __kilnEntry: string | undefined;
+  /** The bundle's stamp (its size and mtime), set by bin/kiln.cjs. */
+  var __kilnBundle: string | undefined;
+}
+
+/** Which build of kiln this is, when run from the bundle: a build replay record names it. */
+export function bundleStamp(): string | undefined {
+  return globalThis.__kilnBundle;
 }
 
 /** The script to run with node to start kiln again (its CLI, or a worker of it). */

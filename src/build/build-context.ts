@@ -6,7 +6,8 @@ import { createHash } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import type { Engine } from '../engine.js';
 import { createIgnoreMatcher, type IgnoreMatcher } from '../dockerfile/dockerignore.js';
-import { resolveIgnoreFile } from '../dockerfile/ignore-file.js';
+import { ignoreFileCandidates, resolveIgnoreFile } from '../dockerfile/ignore-file.js';
+import { stampOf, stampsOf, type FileStamp } from './replay-record.js';
 import { selectSources } from '../dockerfile/context-select.js';
 import { chmodSync, copyFileSync, linkSync, mkdirSync, rmSync, statSync, symlinkSync, type Stats } from 'node:fs';
 import { ContentHashCache, walkContext, type ContextEntry, type EntryType } from './context.js';
@@ -55,20 +56,39 @@ export class BuildContext {
     this.hashCache = new ContentHashCache(join(dir, `${createHash('sha256').update(root).digest('hex').slice(0, 32)}.json`));
   }
 
+  /** How the ignore files (or their absence) and the context directory looked before they were read. */
+  private readStamps?: FileStamp[];
+  /** Excluded directories the walk entered (for what `!` patterns may let through in them). */
+  private readonly excludedDirs: ContextEntry[] = [];
+
   /** .dockerignore rules: `<Dockerfile>.dockerignore` next to the Dockerfile wins over the context's. */
   private async ignore(): Promise<IgnoreMatcher | null> {
+    this.readStamps ??= [...ignoreFileCandidates(this.dockerfilePath, this.root).map(stampOf), ...stampsOf(this.root)];
     const f = await resolveIgnoreFile(this.dockerfilePath, this.root);
     return f ? createIgnoreMatcher(f.patterns) : null;
   }
 
   private async list(): Promise<ContextEntry[]> {
     this.entries ??= this.ignore()
-      .then((ig) => walkContext(this.root, ig))
+      .then((ig) => walkContext(this.root, ig, this.excludedDirs))
       .then((es) => {
         this.byPath = new Map(es.map((e) => [e.path, e]));
         return es;
       });
     return this.entries;
+  }
+
+  /**
+   * What of the context this build read, as it looked before reading (build/replay-record.ts):
+   * nothing when no step used the context; else the ignore files, the directory, and every entry
+   * the walk listed (each stat taken before the entry was hashed or copied). A directory's ctime
+   * moves when an entry is added, removed or renamed in it, so new files show too.
+   */
+  async stamps(): Promise<FileStamp[]> {
+    if (!this.entries) return [];
+    const entries = await this.entries;
+    const abs = (p: string) => join(this.root, p);
+    return [...this.readStamps!, ...[...entries, ...this.excludedDirs].map((e): FileStamp => [abs(e.path), e.ino, e.size, e.mtimeMs, e.ctimeMs, e.mode])];
   }
 
   /**

@@ -25,8 +25,9 @@ export interface ContextEntry {
 import type { IgnoreMatcher } from '../dockerfile/dockerignore.js';
 
 /** Lists the context, depth first in sorted order, skipping what the ignore matcher excludes.
- *  An excluded directory is still entered when a later `!` pattern might re-include something in it. */
-export async function walkContext(root: string, ignore: IgnoreMatcher | null): Promise<ContextEntry[]> {
+ *  An excluded directory is still entered when a later `!` pattern might re-include something in
+ *  it: `excludedDirs` then gets its entry (what is in it may change what is let through). */
+export async function walkContext(root: string, ignore: IgnoreMatcher | null, excludedDirs: ContextEntry[] = []): Promise<ContextEntry[]> {
   const out: ContextEntry[] = [];
   // Synchronous calls: an lstat costs microseconds, a trip through the thread pool for each of
   // thousands of files costs more than the call.
@@ -39,7 +40,10 @@ export async function walkContext(root: string, ignore: IgnoreMatcher | null): P
       const excluded = ignore?.matches(p) ?? false;
       const type: EntryType = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? 'symlink' : 'file';
       if (!excluded) out.push(toEntry(p, type, st, type === 'symlink' ? readlinkSync(abs) : undefined));
-      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) visit(abs, p);
+      if (type === 'dir' && (!excluded || ignore!.mayReincludeBelow(p))) {
+        if (excluded) excludedDirs.push(toEntry(p, type, st));
+        visit(abs, p);
+      }
     }
   }
   visit(resolve(root), '');

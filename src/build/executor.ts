@@ -17,6 +17,7 @@ import { runStep, type BuildNetwork } from './run-step.js';
 import { copyStep } from './copy-step.js';
 import { resolveRunMounts } from './run-mounts.js';
 import { withSnapshot } from './snapshot.js';
+import type { FileStamp } from './replay-record.js';
 import { resolveOrPull } from './base-image.js';
 import { cacheEntriesFor, lookupCache, recordCache } from './cache-store.js';
 import { makeWorkdir } from './upper-copy.js';
@@ -57,6 +58,10 @@ export type NamedContext = { kind: 'image'; ref: string } | { kind: 'dir'; path:
 
 export interface BuildResult {
   imageId: Digest;
+  /** The cache entries the build used. */
+  cacheKeys: string[];
+  /** What the build read of its context, as it looked before (BuildContext.stamps). */
+  contextStamps: FileStamp[];
 }
 
 /** What a stage has produced so far: its image config (layers, history) and its cache key. */
@@ -97,7 +102,7 @@ export async function build(engine: Engine, req: BuildRequest): Promise<BuildRes
     req.progress.emit({ type: 'built', imageId: id });
     for (const t of req.tags) req.progress.emit({ type: 'tagged', ref: familiarString(parseReference(t)) });
     for (const u of plan.unusedArgs) req.progress.emit({ type: 'warning', text: `One or more build-args [${u}] were not consumed` });
-    return { imageId: id };
+    return { imageId: id, cacheKeys: b.cacheKeys, contextStamps: await context.stamps() };
   } finally {
     await context.close();
   }
@@ -107,6 +112,8 @@ class Builder {
   private readonly total: number;
   private readonly firstStep = new Map<number, number>();
   private readonly results = new Map<number, Promise<StageState>>();
+  /** Keys of the cache entries used. */
+  readonly cacheKeys: string[] = [];
 
   constructor(
     private readonly engine: Engine,
@@ -362,6 +369,7 @@ class Builder {
     const key = cacheKey(inputs);
     const cached = noCache ? null : lookupCache(this.engine, key);
     if (cached) {
+      this.cacheKeys.push(key);
       this.req.progress.emit({ type: 'cached', step, imageId: cached.id });
       return { key, hit: { ...state, config: cached.config, imageId: cached.id, key } };
     }

@@ -158,6 +158,19 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX repo_digests_image ON repo_digests(image_id);
   `,
+  // 4: a counter that moves whenever what a build resolves against changes (images, tags, layers,
+  // cache entries; not a cache hit's last_used), kept by triggers so no write path can forget it.
+  // A build replay record (build/replay-record.ts) is valid only while it has not moved.
+  `
+  CREATE TABLE store_generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+  INSERT INTO store_generation (id, n) VALUES (1, 0);
+  ${['images', 'tags', 'layers']
+    .flatMap((t) => ['INSERT', 'UPDATE', 'DELETE'].map((op) => `CREATE TRIGGER ${t}_${op.toLowerCase()}_generation AFTER ${op} ON ${t} BEGIN UPDATE store_generation SET n = n + 1; END;`))
+    .join('\n  ')}
+  CREATE TRIGGER build_cache_insert_generation AFTER INSERT ON build_cache BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER build_cache_update_generation AFTER UPDATE OF key, image_id, size, info ON build_cache BEGIN UPDATE store_generation SET n = n + 1; END;
+  CREATE TRIGGER build_cache_delete_generation AFTER DELETE ON build_cache BEGIN UPDATE store_generation SET n = n + 1; END;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -284,6 +297,11 @@ export class Db {
     });
   }
 
+  /** The store generation (migration 4): equal values mean no image, tag, layer or cache entry changed between. */
+  generation(): number {
+    return (this.sqlite.prepare('SELECT n FROM store_generation WHERE id = 1').get() as { n: number }).n;
+  }
+
   schemaVersion(): number {
     return this.sqlite.pragma('user_version', { simple: true }) as number;
   }
@@ -319,7 +337,10 @@ export class Db {
       .prepare(
         `INSERT INTO images (id, created, manifest_digest, manifest_media_type, size) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT(id) DO UPDATE SET manifest_digest = COALESCE(excluded.manifest_digest, manifest_digest),
-           manifest_media_type = COALESCE(excluded.manifest_media_type, manifest_media_type), size = excluded.size`,
+           manifest_media_type = COALESCE(excluded.manifest_media_type, manifest_media_type), size = excluded.size
+         WHERE (excluded.manifest_digest IS NOT NULL AND excluded.manifest_digest IS NOT images.manifest_digest)
+            OR (excluded.manifest_media_type IS NOT NULL AND excluded.manifest_media_type IS NOT images.manifest_media_type)
+            OR excluded.size IS NOT images.size`, // an unchanged image is not rewritten (nor the generation moved)
       )
       .run(full.id, full.created, full.manifestDigest, full.manifestMediaType, full.size);
     return this.getImage(full.id)!;
@@ -398,7 +419,8 @@ export class Db {
     return this.tx(() => {
       if (!this.getImage(imageId)) throw new NotFoundError('image', imageId);
       this.sqlite
-        .prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created')
+        // Re-pointing a tag at its own image changes nothing (a rebuild's tags keep their time).
+        .prepare('INSERT INTO tags (ref, image_id, created) VALUES (?, ?, ?) ON CONFLICT(ref) DO UPDATE SET image_id = excluded.image_id, created = excluded.created WHERE excluded.image_id IS NOT tags.image_id')
         .run(norm, imageId, now());
       return this.getTag(norm)!;
     });
@@ -534,6 +556,11 @@ export class Db {
       this.sqlite.prepare('UPDATE build_cache SET last_used = ? WHERE key = ?').run(r.last_used, key);
     }
     return toCache<I>(r);
+  }
+
+  /** Marks cache entries used now, as hits do (a replayed build: build/replay-record.ts). */
+  touchCache(keys: string[]): void {
+    if (keys.length) this.sqlite.prepare('UPDATE build_cache SET last_used = ? WHERE key IN (SELECT value FROM json_each(?))').run(now(), JSON.stringify(keys));
   }
 
   /** Entries, least recently used first. */

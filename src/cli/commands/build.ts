@@ -9,6 +9,9 @@ import { build, type NamedContext } from '../../build/executor.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
 import { exportImageFilesystem, parseOutput, type BuildOutput } from '../../build/output.js';
+import { racyStamps, stampsOf, writeReplayRecord, REPLAY_VERSION, type FileStamp } from '../../build/replay-record.js';
+import { bundleStamp } from '../../self.js';
+import { familiarString, parseReference } from '../../image/reference.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -98,6 +101,23 @@ export function parseCacheFrom(list: string[]): string[] {
 
 let cleanupContext = () => {};
 
+/**
+ * Options whose whole effect a replay reproduces (build/replay-record.ts): the rest (stdin, pulls,
+ * pushes, outputs, other contexts, secrets, cache imports and exports, --no-cache…) always build.
+ */
+const REPLAYABLE = new Set(['tag', 'file', 'buildArg', 'target', 'network', 'progress', 'quiet', 'iidfile', 'label', 'platform', 'addHost', 'rm', 'forceRm', 'load', 'provenance', 'sbom', 'disableContentTrust', 'compress', 'isolation', 'cache']);
+function replayable(o: Record<string, unknown>, context: string): boolean {
+  if (context === '-' || o.file === '-' || o.cache === false) return false;
+  return Object.entries(o).every(([k, v]) => REPLAYABLE.has(k) || v === undefined || (Array.isArray(v) && v.length === 0) || v === false);
+}
+
+/** A stream that keeps a copy of what is written to it (the output a replay prints again). */
+function teeStream(stream: NodeJS.WriteStream, copy: string[]): NodeJS.WriteStream {
+  return Object.create(stream, {
+    write: { value: (chunk: string | Uint8Array, ...rest: unknown[]) => (copy.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), (stream.write as (...a: unknown[]) => boolean)(chunk, ...rest)) },
+  }) as NodeJS.WriteStream;
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('build')
@@ -136,6 +156,8 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--compress', 'compress the context (the context is not sent anywhere: ignored)')
     .option('--isolation <tech>', 'container isolation technology: default')
     .action(async (context: string, o) => {
+      const startedMs = Date.now();
+      let dockerfileStamps: FileStamp[] = [];
       let stdinDockerfile: string | undefined;
       let contextDir: string;
       if (context === '-') {
@@ -176,6 +198,7 @@ export function register(program: Command, ctx: CliContext): void {
         if (!existsSync(dockerfilePath)) {
           throw new CliError(`failed to read dockerfile: open ${o.file ?? 'Dockerfile'}: no such file or directory`);
         }
+        dockerfileStamps = stampsOf(dockerfilePath); // before reading: a change after it shows
         dockerfileText = readFileSync(dockerfilePath, 'utf8');
       }
       if (!['default', 'none', 'host'].includes(o.network)) {
@@ -204,8 +227,11 @@ export function register(program: Command, ctx: CliContext): void {
       }
       const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
       if (!['auto', 'tty', 'plain', 'quiet'].includes(mode)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty, plain or quiet`);
+      // A build that may be recorded for replay keeps a copy of its output (never a terminal's).
+      const recordable = replayable(o, context) && bundleStamp() !== undefined && !process.stdout.isTTY && !process.stderr.isTTY;
+      const transcript: string[] = [];
       // A tar on stdout must be the only thing there: progress then goes to stderr.
-      const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : process.stdout);
+      const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : recordable ? teeStream(process.stdout, transcript) : process.stdout);
       let progressOpen = true;
       const closeProgress = () => {
         if (progressOpen) progress.close();
@@ -225,6 +251,7 @@ export function register(program: Command, ctx: CliContext): void {
         inlineCache = true;
       }
       try {
+        const generation = ctx.engine().db.generation();
         const result = await build(ctx.engine(), {
           contextDir,
           dockerfilePath,
@@ -248,6 +275,33 @@ export function register(program: Command, ctx: CliContext): void {
           progress,
         });
         if (o.iidfile) writeFileSync(o.iidfile, result.imageId);
+        // Nothing in the store changed: every step was a cache hit and nothing was pulled.
+        if (recordable && ctx.engine().db.generation() === generation) {
+          closeProgress(); // all of the output is in the transcript
+          const stamps = [...dockerfileStamps, ...result.contextStamps];
+          const env: Record<string, string | null> = { SOURCE_DATE_EPOCH: sde ?? null };
+          for (const a of o.buildArg as string[]) if (!a.includes('=')) env[a] = process.env[a] ?? null;
+          if (!racyStamps(stamps, startedMs)) {
+            try {
+              writeReplayRecord(ctx.engine().root, {
+                version: REPLAY_VERSION,
+                bundle: bundleStamp()!,
+                args: process.argv.slice(2),
+                cwd: process.cwd(),
+                env,
+                generation,
+                stamps,
+                output: transcript.join(''),
+                imageId: result.imageId,
+                tagNames: (o.tag as string[]).map((t) => familiarString(parseReference(t))),
+                cacheKeys: result.cacheKeys,
+                ...(o.iidfile ? { iidfile: resolve(o.iidfile) } : {}),
+              });
+            } catch {
+              /* a read-only store: no replay, nothing else lost */
+            }
+          }
+        }
         if (output) await exportImageFilesystem(ctx.engine(), result.imageId, output);
         const metadata: Record<string, string> = { 'containerimage.config.digest': result.imageId };
         if (o.tag.length) metadata['image.name'] = (o.tag as string[]).map((t) => normalize(t)).join(',');

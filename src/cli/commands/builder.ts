@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
 import { CliError } from '../context.js';
+import { removeReplayRecords } from '../../build/replay-record.js';
 import { pruneBuildCache as pruneCacheEntries } from '../../store/gc.js';
 import { removeBuildSandbox } from '../../build/build-network.js';
 import { getContainer } from '../../runtime/containers.js';
@@ -37,6 +38,7 @@ function commandValue(v: string, shellForm: boolean): string[] {
 export async function pruneBuildCache(engine: Engine, o: { all?: boolean; keep?: number } = {}): Promise<{ entries: number; reclaimed: number }> {
   const removed = pruneCacheEntries(engine, { keepBytes: o.keep });
   const report = engine.prune();
+  removeReplayRecords(engine.root); // stale once their entries are gone (and checked anyway)
   if (o.all) {
     rmSync(join(engine.root, 'cache-mounts'), { recursive: true, force: true });
     await removeBuildSandbox(engine);

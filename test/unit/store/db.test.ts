@@ -30,6 +30,36 @@ describe('Db', () => {
     again.close();
   });
 
+  it('the generation moves with every change a build could see, and only then', () => {
+    const g = () => db.generation();
+    const img = id('gen-image');
+    let n = g();
+    db.putImage({ id: img, manifestDigest: null, manifestMediaType: null, size: 1 });
+    assert.ok(g() > n, 'a new image');
+    n = g();
+    db.putImage({ id: img, manifestDigest: null, manifestMediaType: null, size: 1 });
+    assert.equal(g(), n, 'the same image again changes nothing');
+    db.setTag('gen', img);
+    assert.ok(g() > n, 'a new tag');
+    n = g();
+    db.setTag('gen', img);
+    assert.equal(g(), n, 're-pointing a tag at its own image changes nothing');
+    db.putCache('gen-key', img);
+    assert.ok(g() > n, 'a cache entry');
+    n = g();
+    db.getCache('gen-key');
+    db.touchCache(['gen-key']);
+    assert.equal(g(), n, 'using a cache entry is not a change');
+    db.deleteCache('gen-key');
+    assert.ok(g() > n, 'a removed cache entry');
+    n = g();
+    db.deleteTag('gen');
+    assert.ok(g() > n, 'a removed tag');
+    n = g();
+    db.deleteImage(img);
+    assert.ok(g() > n, 'a removed image');
+  });
+
   it('images, tags and Docker-style resolution (tag, full id, unique prefix, ambiguity)', () => {
     const a = id('config-a');
     const b = id('config-b');

@@ -1,0 +1,67 @@
+// The first thing `kiln build` tries (bin/kiln.cjs, before the CLI's bundle is even loaded):
+// replaying the record of the same build, if nothing it depends on has changed since
+// (build/replay-record.ts says what is checked). Anything else (no record, a change, an error)
+// answers false, and the build runs as usual; so this file decides nothing the build would not.
+import { writeSync, writeFileSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import { resolve } from 'node:path';
+import { Db } from '../store/db.js';
+import { recordEvent } from '../store/event-log.js';
+import { changedStamp, readReplayRecord, replayFile, requestMismatch } from '../build/replay-record.js';
+
+/** The state directory, as cli/main.ts's --root option (before the command word) or $KILN_ROOT give it. */
+export function stateRoot(args: string[], env: NodeJS.ProcessEnv): string {
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === '--root') return resolve(args[i + 1] ?? '');
+    if (a.startsWith('--root=')) return resolve(a.slice('--root='.length));
+    if (!a.startsWith('-')) break;
+  }
+  return resolve(env.KILN_ROOT ?? '/var/lib/kiln');
+}
+
+function writeAll(fd: number, text: string): void {
+  const buf = Buffer.from(text, 'utf8');
+  for (let off = 0; off < buf.length; ) {
+    try {
+      off += writeSync(fd, buf, off);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e; // a non-blocking pipe that is full
+    }
+  }
+}
+
+/** Replays the recorded build `args` (process.argv.slice(2)) ran before; false when it must run. */
+export function replayBuild(args: string[], bundle: string): boolean {
+  const debug = args.includes('--debug');
+  const skip = (why: string) => {
+    if (debug) process.stderr.write(`kiln: build not replayed: ${why}\n`);
+    return false;
+  };
+  try {
+    // Output to a terminal is a live view, not a transcript.
+    if (isatty(1) || isatty(2)) return false;
+    const root = stateRoot(args, process.env);
+    const cwd = process.cwd();
+    const rec = readReplayRecord(replayFile(root, cwd, args));
+    if (!rec) return false;
+    const mismatch = requestMismatch(rec, { bundle, args, cwd, env: process.env });
+    if (mismatch) return skip(mismatch);
+    const changed = changedStamp(rec.stamps);
+    if (changed) return skip(`${changed} changed`);
+    const db = new Db(root);
+    try {
+      if (db.generation() !== rec.generation) return skip('the image store changed');
+      db.touchCache(rec.cacheKeys);
+    } finally {
+      db.close();
+    }
+    for (const name of rec.tagNames) recordEvent(root, 'image', 'tag', rec.imageId, { name });
+    if (rec.iidfile) writeFileSync(rec.iidfile, rec.imageId);
+    writeAll(1, rec.output);
+    if (debug) process.stderr.write('kiln: nothing the build depends on changed: replayed its last run\n');
+    return true;
+  } catch (e) {
+    return skip((e as Error).message);
+  }
+}
