@@ -8,6 +8,8 @@
 // (the bundle's size and mtime) keeps a cache from being used with another bundle, which V8 checks
 // only by length. A missing or rejected cache only costs speed: it is written (atomically) as this
 // process exits; `npm run build` deletes the old ones.
+// For `build`, it first tries dist/kiln-replay.cjs (src/cli/replay-build.ts, a bundle of its own):
+// a rebuild with nothing changed since its last all-cached run is replayed without loading the CLI.
 // The shebang moves NODE_EXTRA_CA_CERTS aside: Node would parse that file at every start (~40 ms),
 // kiln's HTTPS client loads it when it first connects (src/util/extra-ca.ts).
 'use strict';
@@ -27,19 +29,16 @@ function commandWord(args) {
   return 'other';
 }
 
-/** A bundle's source and its stamp (size and mtime), or null when it is missing. */
-function readBundle(file) {
+/** A bundle (open) and its stamp (size and mtime), or null when it is missing; read when run. */
+function findBundle(file) {
+  let fd;
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      const st = fs.fstatSync(fd);
-      return { file, stamp: `${st.size.toString(36)}-${Math.trunc(st.mtimeMs).toString(36)}`, source: fs.readFileSync(fd, 'latin1') }; // ASCII (esbuild's charset)
-    } finally {
-      fs.closeSync(fd);
-    }
+    fd = fs.openSync(file, 'r');
   } catch {
     return null;
   }
+  const st = fs.fstatSync(fd);
+  return { file, fd, stamp: `${st.size.toString(36)}-${Math.trunc(st.mtimeMs).toString(36)}` };
 }
 
 /** Runs a bundle from its code cache for `word`; returns what it exports. */
@@ -51,7 +50,10 @@ function run(b, word) {
   } catch {
     /* first run after a build */
   }
-  const script = new vm.Script(wrap(b.source), { filename: b.file, cachedData });
+  // From the descriptor the stamp was taken from: a bundle renamed over it meanwhile is not mixed in.
+  const source = fs.readFileSync(b.fd, 'latin1'); // ASCII (esbuild's charset)
+  fs.closeSync(b.fd);
+  const script = new vm.Script(wrap(source), { filename: b.file, cachedData });
   if (cachedData === undefined || script.cachedDataRejected) {
     // After the run, so the cache also holds the functions this command compiled; only after a
     // run that succeeded, whose path through the code is the one worth keeping.
@@ -71,7 +73,7 @@ function run(b, word) {
   return mod.exports;
 }
 
-const main = readBundle(path.join(dist, 'kiln.cjs'));
+const main = findBundle(path.join(dist, 'kiln.cjs'));
 if (!main) {
   process.stderr.write(`kiln: ${path.join(dist, 'kiln.cjs')} is missing: run \`npm run build\` first\n`);
   process.exit(1);
@@ -83,7 +85,7 @@ const word = commandWord(args);
 // A build whose inputs have not changed since it last ran entirely from the cache is replayed
 // (src/cli/replay-build.ts) without loading the CLI; anything else goes on to the build.
 if (word === 'build') {
-  const replay = readBundle(path.join(dist, 'kiln-replay.cjs'));
+  const replay = findBundle(path.join(dist, 'kiln-replay.cjs'));
   if (replay && run(replay, 'replay').replayBuild(args, main.stamp)) return;
 }
 run(main, word);

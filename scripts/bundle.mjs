@@ -1,6 +1,7 @@
 // `npm run build`, after tsc: bundles the CLI (dist/src/cli/main.js and everything it imports,
 // commander, tar-stream and better-sqlite3's JavaScript included) into one CommonJS file,
-// dist/kiln.cjs, for bin/kiln.cjs; deletes the code caches of the previous bundle; then runs
+// dist/kiln.cjs, for bin/kiln.cjs, and the build replay (src/cli/replay-build.js) into
+// dist/kiln-replay.cjs; deletes the code caches of the previous bundles; then runs
 // `kiln --help` once as a check. The native addons (better-sqlite3's, koffi's) stay in
 // node_modules and are opened by path. import.meta.url becomes the bundle's own URL; src/self.ts
 // knows where kiln's files are from __kilnEntry.
