@@ -9,7 +9,7 @@
 //   changes its ctime, which no tool can set back, so equal stamps mean the same content;
 // - the store's generation (store/db.ts, kept by triggers) has not moved: no image, tag, layer or
 //   cache entry was added, changed or removed since, so every FROM, cache lookup and tag resolves
-//   as it did.
+//   as it did; and the image's config blob and layer directories are still there.
 // A record is written only after a build that changed nothing in the store (so every step was a
 // cache hit and nothing was pulled), whose files were all last changed well before it started
 // (a change within the same clock tick as a stamp could go unseen, as in git's "racy" files).
@@ -36,6 +36,8 @@ export interface ReplayRecord {
   imageId: string;
   /** The names tagged, as the `image tag` events show them. */
   tagNames: string[];
+  /** Files the image needs (its config blob, its layer directories): a cache lookup checks them too. */
+  present: string[];
   /** The cache entries the build used: a replay refreshes their last use, as a build would. */
   cacheKeys: string[];
   iidfile?: string;
@@ -95,6 +97,12 @@ export function requestMismatch(rec: ReplayRecord, req: ReplayRequest): string |
 /** The first stamp that no longer holds, or null. */
 export function changedStamp(stamps: FileStamp[], now: (path: string) => FileStamp = stampOf): string | null {
   for (const s of stamps) if (!sameStamp(s, now(s[0]))) return s[0];
+  return null;
+}
+
+/** The first of `paths` that is gone, or null. */
+export function missingPath(paths: string[]): string | null {
+  for (const p of paths) if (!lstatSync(p, { throwIfNoEntry: false })) return p;
   return null;
 }
 

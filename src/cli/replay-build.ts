@@ -6,7 +6,7 @@ import { fstatSync, writeSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Db } from '../store/db.js';
 import { recordEvent } from '../store/event-log.js';
-import { changedStamp, readReplayRecord, replayFile, requestMismatch } from '../build/replay-record.js';
+import { changedStamp, missingPath, readReplayRecord, replayFile, requestMismatch } from '../build/replay-record.js';
 
 /** The state directory, as cli/main.ts's --root option (before the command word) or $KILN_ROOT give it. */
 export function stateRoot(args: string[], env: NodeJS.ProcessEnv): string {
@@ -59,6 +59,8 @@ export function replayBuild(args: string[], bundle: string): boolean {
     if (mismatch) return skip(mismatch);
     const changed = changedStamp(rec.stamps);
     if (changed) return skip(`${changed} changed`);
+    const missing = missingPath(rec.present);
+    if (missing) return skip(`${missing} is gone`);
     const db = new Db(root);
     try {
       if (db.generation() !== rec.generation) return skip('the image store changed');

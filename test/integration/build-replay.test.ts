@@ -116,6 +116,13 @@ describe('build replay (CLI)', { skip }, () => {
     assert.match(r.stderr, /the image store changed/);
     assert.equal(cat('/base'), 'base2\n');
 
+    // A layer directory gone (behind the store's back): the cache lookup would miss, so no replay.
+    replayed();
+    const top = k.ok(['image', 'inspect', '-f', '{{.GraphDriver.Data.UpperDir}}', 'app']).stdout.trim();
+    rmSync(top, { recursive: true, force: true });
+    assert.match(build().stderr, /is gone/);
+    assert.equal(cat('/v'), '1\n');
+
     replayed();
     k.ok(['rmi', 'app']);
     assert.doesNotMatch(build().stderr, new RegExp(REPLAYED));

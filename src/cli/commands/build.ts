@@ -12,6 +12,7 @@ import { exportImageFilesystem, parseOutput, type BuildOutput } from '../../buil
 import { racyStamps, stampsOf, writeReplayRecord, REPLAY_VERSION, type FileStamp } from '../../build/replay-record.js';
 import { bundleStamp } from '../../self.js';
 import { familiarString, parseReference } from '../../image/reference.js';
+import type { ImageConfig } from '../../image/types.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
 
@@ -278,12 +279,13 @@ export function register(program: Command, ctx: CliContext): void {
         // Nothing in the store changed: every step was a cache hit and nothing was pulled.
         if (recordable && ctx.engine().db.generation() === generation) {
           closeProgress(); // all of the output is in the transcript
+          const engine = ctx.engine();
           const stamps = [...dockerfileStamps, ...result.contextStamps];
           const env: Record<string, string | null> = { SOURCE_DATE_EPOCH: sde ?? null };
           for (const a of o.buildArg as string[]) if (!a.includes('=')) env[a] = process.env[a] ?? null;
           if (!racyStamps(stamps, startedMs)) {
             try {
-              writeReplayRecord(ctx.engine().root, {
+              writeReplayRecord(engine.root, {
                 version: REPLAY_VERSION,
                 bundle: bundleStamp()!,
                 args: process.argv.slice(2),
@@ -294,6 +296,7 @@ export function register(program: Command, ctx: CliContext): void {
                 output: transcript.join(''),
                 imageId: result.imageId,
                 tagNames: (o.tag as string[]).map((t) => familiarString(parseReference(t))),
+                present: [engine.content.path(result.imageId), ...engine.layers.lowerDirs(engine.content.readJson<ImageConfig>(result.imageId).rootfs.diff_ids)],
                 cacheKeys: result.cacheKeys,
                 ...(o.iidfile ? { iidfile: resolve(o.iidfile) } : {}),
               });

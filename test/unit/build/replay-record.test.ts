@@ -18,6 +18,7 @@ const record = (over: Partial<ReplayRecord> = {}): ReplayRecord => ({
   output: 'sha256:x\n',
   imageId: 'sha256:x',
   tagNames: ['app:latest'],
+  present: [],
   cacheKeys: [],
   ...over,
 });
