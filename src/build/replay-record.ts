@@ -38,8 +38,10 @@ export interface ReplayRecord {
   tagNames: string[];
   /** Files the image needs (its config blob, its layer directories): a cache lookup checks them too. */
   present: string[];
-  /** The cache entries the build used: a replay refreshes their last use, as a build would. */
+  /** The cache entries the build used: replays refresh their last use, as a build would (below). */
   cacheKeys: string[];
+  /** When their last use was last refreshed (ms since the epoch). */
+  touchedMs: number;
   iidfile?: string;
 }
 
@@ -126,6 +128,13 @@ export function writeReplayRecord(stateRoot: string, rec: ReplayRecord): void {
   writeFileSync(tmp, JSON.stringify(rec));
   renameSync(tmp, file); // atomic: a reader sees the old record or the new one
 }
+
+/**
+ * Whether a replay should refresh its cache entries' last use: not on every replay, which would
+ * make each one a write to the store, but every few minutes: fine enough for pruning the least
+ * recently used.
+ */
+export const TOUCH_INTERVAL_MS = 10 * 60_000;
 
 /** `builder prune`: the records go with the cache they replay. */
 export function removeReplayRecords(stateRoot: string): void {

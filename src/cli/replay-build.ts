@@ -6,7 +6,7 @@ import { fstatSync, writeSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Db } from '../store/db.js';
 import { recordEvent } from '../store/event-log.js';
-import { changedStamp, missingPath, readReplayRecord, replayFile, requestMismatch } from '../build/replay-record.js';
+import { changedStamp, missingPath, readReplayRecord, replayFile, requestMismatch, writeReplayRecord, TOUCH_INTERVAL_MS } from '../build/replay-record.js';
 
 /** The state directory, as cli/main.ts's --root option (before the command word) or $KILN_ROOT give it. */
 export function stateRoot(args: string[], env: NodeJS.ProcessEnv): string {
@@ -61,13 +61,16 @@ export function replayBuild(args: string[], bundle: string): boolean {
     if (changed) return skip(`${changed} changed`);
     const missing = missingPath(rec.present);
     if (missing) return skip(`${missing} is gone`);
-    const db = new Db(root);
+    const touch = Date.now() - rec.touchedMs >= TOUCH_INTERVAL_MS;
+    // Read-only unless the entries are due a refresh: a reader's close writes nothing back.
+    const db = new Db(root, { readonly: !touch });
     try {
       if (db.generation() !== rec.generation) return skip('the image store changed');
-      db.touchCache(rec.cacheKeys);
+      if (touch) db.touchCache(rec.cacheKeys);
     } finally {
       db.close();
     }
+    if (touch) writeReplayRecord(root, { ...rec, touchedMs: Date.now() });
     for (const name of rec.tagNames) recordEvent(root, 'image', 'tag', rec.imageId, { name });
     if (rec.iidfile) writeFileSync(rec.iidfile, rec.imageId);
     writeAll(1, rec.output);

@@ -3,7 +3,8 @@
 // `--debug` makes the launcher say which happened. Root, overlayfs and runc.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { appendFileSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { appendFileSync, readFileSync, readdirSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { join } from 'node:path';
 import { Kiln, makeContext } from '../helpers/kiln.js';
 import { hasRunc, isRoot } from '../unit/runtime/fixtures.js';
@@ -54,6 +55,27 @@ describe('build replay (CLI)', { skip }, () => {
     assert.equal(tagEvents(), before + 1, 'a replay tags the image, as a build does');
     const id = k.ok(['image', 'inspect', '-f', '{{.Id}}', 'app']).stdout.trim();
     assert.match(r.stdout, new RegExp(`Successfully built ${id.slice(7, 19)}`));
+    // Replays refresh the cache entries' last use every few minutes (not each time: that would write).
+    const dir = join(k.root, 'build', 'replay');
+    const [file] = readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => join(dir, f)).filter((f) => JSON.parse(readFileSync(f, 'utf8')).args.at(-1) === ctx && !JSON.parse(readFileSync(f, 'utf8')).args.includes('--iidfile'));
+    const rec = JSON.parse(readFileSync(file!, 'utf8'));
+    const lastUsed = () => {
+      const db = new Database(join(k.root, 'kiln.db'), { readonly: true });
+      try {
+        return (db.prepare('SELECT key, last_used FROM build_cache').all() as { key: string; last_used: string }[]).filter((r) => rec.cacheKeys.includes(r.key)).map((r) => r.last_used);
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(lastUsed().length, rec.cacheKeys.length);
+    const used = lastUsed();
+    writeFileSync(file!, JSON.stringify({ ...rec, touchedMs: 0 }));
+    assert.match(build().stderr, new RegExp(REPLAYED));
+    assert.ok(lastUsed().every((t, i) => t > used[i]!), 'refreshed');
+    assert.ok(JSON.parse(readFileSync(file!, 'utf8')).touchedMs > 0);
+    const refreshed = lastUsed();
+    assert.match(build().stderr, new RegExp(REPLAYED));
+    assert.deepEqual(lastUsed(), refreshed, 'not again so soon');
     // --iidfile is another command line: recorded by its first cached run, then replayed.
     const iid = join(ctx, '..', `${ctx.split('/').pop()}-iid`);
     build(['--iidfile', iid]);

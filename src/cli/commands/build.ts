@@ -298,6 +298,7 @@ export function register(program: Command, ctx: CliContext): void {
                 tagNames: (o.tag as string[]).map((t) => familiarString(parseReference(t))),
                 present: [engine.content.path(result.imageId), ...engine.layers.lowerDirs(engine.content.readJson<ImageConfig>(result.imageId).rootfs.diff_ids)],
                 cacheKeys: result.cacheKeys,
+                touchedMs: Date.now(), // the build just used them
                 ...(o.iidfile ? { iidfile: resolve(o.iidfile) } : {}),
               });
             } catch {

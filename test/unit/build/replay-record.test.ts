@@ -20,6 +20,7 @@ const record = (over: Partial<ReplayRecord> = {}): ReplayRecord => ({
   tagNames: ['app:latest'],
   present: [],
   cacheKeys: [],
+  touchedMs: 0,
   ...over,
 });
 const req = { bundle: 'b1', args: ['build', '-t', 'app', '.'], cwd: '/src', env: { V: '1' } };
