@@ -5,7 +5,8 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { parseFields } from '../../util/fields.js';
 import { normalize } from '../../image/reference.js';
-import { build, type NamedContext } from '../../build/executor.js';
+import { build, type BuildResult, type NamedContext } from '../../build/executor.js';
+import type { Engine } from '../../engine.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
 import { exportImageFilesystem, parseOutput, type BuildOutput } from '../../build/output.js';
@@ -119,6 +120,37 @@ function teeStream(stream: NodeJS.WriteStream, copy: string[]): NodeJS.WriteStre
   }) as NodeJS.WriteStream;
 }
 
+/** Writes the replay record of a build that changed nothing in the store (build/replay-record.ts). */
+function recordForReplay(
+  engine: Engine,
+  b: { generation: number; startedMs: number; stamps: FileStamp[]; transcript: string[]; result: BuildResult; o: { tag: string[]; buildArg: string[]; iidfile?: string } },
+): void {
+  if (racyStamps(b.stamps, b.startedMs)) return;
+  const env: Record<string, string | null> = { SOURCE_DATE_EPOCH: process.env.SOURCE_DATE_EPOCH ?? null };
+  for (const a of b.o.buildArg) if (!a.includes('=')) env[a] = process.env[a] ?? null;
+  try {
+    const config = engine.content.readJson<ImageConfig>(b.result.imageId);
+    writeReplayRecord(engine.root, {
+      version: REPLAY_VERSION,
+      bundle: bundleStamp()!,
+      args: process.argv.slice(2),
+      cwd: process.cwd(),
+      env,
+      generation: b.generation,
+      stamps: b.stamps,
+      output: b.transcript.join(''),
+      imageId: b.result.imageId,
+      tagNames: b.o.tag.map((t) => familiarString(parseReference(t))),
+      present: [engine.content.path(b.result.imageId), ...engine.layers.lowerDirs(config.rootfs.diff_ids)],
+      cacheKeys: b.result.cacheKeys,
+      touchedMs: Date.now(), // the build just used them
+      ...(b.o.iidfile ? { iidfile: resolve(b.o.iidfile) } : {}),
+    });
+  } catch {
+    /* a read-only store, say: no replay, nothing else lost */
+  }
+}
+
 export function register(program: Command, ctx: CliContext): void {
   program
     .command('build')
@@ -229,7 +261,7 @@ export function register(program: Command, ctx: CliContext): void {
       const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
       if (!['auto', 'tty', 'plain', 'quiet'].includes(mode)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty, plain or quiet`);
       // A build that may be recorded for replay keeps a copy of its output (never a terminal's).
-      const recordable = replayable(o, context) && bundleStamp() !== undefined && !process.stdout.isTTY && !process.stderr.isTTY;
+      const recordable = replayable(o, context) && mode !== 'tty' && bundleStamp() !== undefined && !process.stdout.isTTY && !process.stderr.isTTY;
       const transcript: string[] = [];
       // A tar on stdout must be the only thing there: progress then goes to stderr.
       const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : recordable ? teeStream(process.stdout, transcript) : process.stdout);
@@ -279,32 +311,7 @@ export function register(program: Command, ctx: CliContext): void {
         // Nothing in the store changed: every step was a cache hit and nothing was pulled.
         if (recordable && ctx.engine().db.generation() === generation) {
           closeProgress(); // all of the output is in the transcript
-          const engine = ctx.engine();
-          const stamps = [...dockerfileStamps, ...result.contextStamps];
-          const env: Record<string, string | null> = { SOURCE_DATE_EPOCH: sde ?? null };
-          for (const a of o.buildArg as string[]) if (!a.includes('=')) env[a] = process.env[a] ?? null;
-          if (!racyStamps(stamps, startedMs)) {
-            try {
-              writeReplayRecord(engine.root, {
-                version: REPLAY_VERSION,
-                bundle: bundleStamp()!,
-                args: process.argv.slice(2),
-                cwd: process.cwd(),
-                env,
-                generation,
-                stamps,
-                output: transcript.join(''),
-                imageId: result.imageId,
-                tagNames: (o.tag as string[]).map((t) => familiarString(parseReference(t))),
-                present: [engine.content.path(result.imageId), ...engine.layers.lowerDirs(engine.content.readJson<ImageConfig>(result.imageId).rootfs.diff_ids)],
-                cacheKeys: result.cacheKeys,
-                touchedMs: Date.now(), // the build just used them
-                ...(o.iidfile ? { iidfile: resolve(o.iidfile) } : {}),
-              });
-            } catch {
-              /* a read-only store: no replay, nothing else lost */
-            }
-          }
+          recordForReplay(ctx.engine(), { generation, startedMs, stamps: [...dockerfileStamps, ...result.contextStamps], transcript, result, o });
         }
         if (output) await exportImageFilesystem(ctx.engine(), result.imageId, output);
         const metadata: Record<string, string> = { 'containerimage.config.digest': result.imageId };
