@@ -115,9 +115,12 @@ function replayable(o: Record<string, unknown>, context: string): boolean {
 
 /** A stream that keeps a copy of what is written to it (the output a replay prints again). */
 function teeStream(stream: NodeJS.WriteStream, copy: string[]): NodeJS.WriteStream {
-  return Object.create(stream, {
-    write: { value: (chunk: string | Uint8Array, ...rest: unknown[]) => (copy.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')), (stream.write as (...a: unknown[]) => boolean)(chunk, ...rest)) },
-  }) as NodeJS.WriteStream;
+  const write = stream.write.bind(stream) as (chunk: string | Uint8Array, ...rest: unknown[]) => boolean;
+  const tee = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+    copy.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+    return write(chunk, ...rest);
+  };
+  return Object.create(stream, { write: { value: tee } }) as NodeJS.WriteStream;
 }
 
 /** Writes the replay record of a build that changed nothing in the store (build/replay-record.ts). */
