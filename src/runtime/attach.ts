@@ -4,12 +4,14 @@
 // 3 = stderr (with -t everything is 2, CRLF included); what we send becomes the container's stdin
 // (conmon runs with -i --leave-stdin-open for `run -i`, so leaving does not close it). A terminal is
 // resized by writing `1 <rows> <cols>\n` to the bundle's `ctl` FIFO.
-import { closeSync, constants as fsConstants, existsSync, openSync, writeSync } from 'node:fs';
+import { closeSync, constants as fsConstants, existsSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { SeqpacketSocket } from '../sys/seqpacket.js';
 import type { Engine } from '../engine.js';
 import { CONMON_SOCKET_DIR } from './conmon.js';
 import { containerPaths, getContainer, waitContainer, type Container, type ContainerRuntimeOptions } from './containers.js';
+import { eventLogPath, readEventsFrom } from '../store/event-log.js';
+import { NotFoundError } from '../store/errors.js';
 
 const STDOUT = 2;
 const STDERR = 3;
@@ -95,7 +97,11 @@ export class Attachment {
     private readonly opts: ContainerRuntimeOptions,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
+    this.eventsFrom = statSync(eventLogPath(engine.root), { throwIfNoEntry: false })?.size ?? 0;
   }
+
+  /** Where the event log ended when we attached: a --rm container's exit code is in a later `die`. */
+  private readonly eventsFrom: number;
 
   /** Was the container started with -i (so that writes reach its stdin)? */
   get stdin(): boolean {
@@ -113,6 +119,14 @@ export class Attachment {
     if (c.state.monitor !== 'conmon') {
       throw new Error(`container ${c.name} runs in the foreground of a \`kiln run\`, which holds its stdio: it has no attach socket`);
     }
+    return Attachment.connect(engine, c, io, opts);
+  }
+
+  /**
+   * Connects to the attach socket of a container conmon has created, whatever its state says:
+   * `run -t` attaches between create and start (startContainer's beforeStart), so no output is lost.
+   */
+  static connect(engine: Engine, c: Container, io: AttachIO, opts: ContainerRuntimeOptions = {}): Attachment {
     const sock = new SeqpacketSocket();
     const a = new Attachment(engine, c, sock, opts);
     sock.on('data', (b: Buffer) => {
@@ -124,8 +138,6 @@ export class Attachment {
       sock.connect(socketPath(engine, c));
     } catch (e) {
       sock.destroy();
-      const now = await getContainer(engine, c.id, opts).catch(() => undefined);
-      if (now && now.state.status !== 'running') throw new Error('You cannot attach to a stopped container, start it first');
       throw new Error(`cannot attach to container ${c.name}: ${(e as Error).message}`);
     }
     // conmon closes the connection when it exits, after the container ended and its output was sent.
@@ -175,8 +187,13 @@ export class Attachment {
     this.close();
     try {
       this.finish({ detached: false, exitCode: await waitContainer(this.engine, this.container.id, this.opts) });
-    } catch {
-      this.finish({ detached: false });
+    } catch (e) {
+      // Removed as it exited (--rm): its exit code was recorded before it went.
+      if (!(e instanceof NotFoundError)) return this.finish({ detached: false });
+      const dies = readEventsFrom(eventLogPath(this.engine.root), this.eventsFrom).events.filter((ev) => ev.Type === 'container' && ev.Action === 'die' && ev.Actor.ID === this.container.id);
+      const die = dies[dies.length - 1];
+      const code = Number(die?.Actor.Attributes.exitCode);
+      this.finish({ detached: false, ...(Number.isInteger(code) ? { exitCode: code } : {}) });
     }
   }
 }

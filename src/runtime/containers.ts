@@ -554,7 +554,15 @@ export function startFailureCode(msg: string): number {
 }
 
 /** Start detached under conmon (`docker start`, `docker run -d`). */
-export async function startContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions & { restart?: boolean } = {}): Promise<Container> {
+/**
+ * Starts a container detached, under conmon. `beforeStart` runs once conmon has created it (its
+ * attach socket and terminal exist) and before its process starts: an attach then misses nothing.
+ */
+export async function startContainer(
+  engine: Engine,
+  idOrName: string,
+  opts: ContainerRuntimeOptions & { restart?: boolean; beforeStart?: (c: Container) => Promise<void> } = {},
+): Promise<Container> {
   const c0 = await refreshContainer(engine, get(engine, idOrName), opts);
   return withLock(engine, c0.id, async () => {
     const c = get(engine, c0.id);
@@ -584,6 +592,7 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
         tty: c.config.tty,
         exitCommand: exitCommand(engine, c.id),
       });
+      await opts.beforeStart?.(c);
       await runcStart(c.id, opts);
       const started = setState(engine, c.id, {
         status: 'running',
@@ -617,19 +626,22 @@ export async function startContainer(engine: Engine, idOrName: string, opts: Con
 export interface ForegroundIO {
   stdout?: (b: Buffer) => void;
   stderr?: (b: Buffer) => void;
-  /** -i: the process's stdin; with tty and 'inherit', runc drives our terminal */
-  stdin?: Readable | 'inherit';
+  /** -i: the process's stdin */
+  stdin?: Readable;
   /** --sig-proxy=false: signals to kiln are not passed on (Ctrl-C leaves the container running) */
   sigProxy?: boolean;
 }
 
 /**
- * `kiln run` without -d: `runc run` as our child (41 ms floor instead of conmon's ~100 ms), output
- * streamed to `io` and copied to ctr.log in conmon's k8s-file format so `logs` works the same.
- * Signals sent to us are forwarded to the container (Docker's sig-proxy).
+ * `kiln run` without -d or -t: `runc run` as our child (41 ms floor instead of conmon's ~100 ms),
+ * output streamed to `io` and copied to ctr.log in conmon's k8s-file format so `logs` works the
+ * same. Signals sent to us are forwarded to the container (Docker's sig-proxy). A -t container
+ * runs under conmon, which holds its terminal (cli/attach-session.ts startAttached): runc would
+ * need ours to be its controlling terminal.
  */
 export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<{ exitCode: number; oomKilled: boolean }> {
   const c = get(engine, idOrName);
+  if (c.config.tty) throw new Error(`container ${c.name} has a terminal (-t): start it attached under conmon`);
   const p = containerPaths(engine, c.id);
   let prepared: Prepared;
   let running: Container;
@@ -671,11 +683,10 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
     },
   );
   spawnHealthMonitor(engine, running!);
-  const log = c.config.tty && io.stdin === 'inherit' ? undefined : new K8sLogWriter(p.log);
+  const log = new K8sLogWriter(p.log);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
-  const tty = c.config.tty && io.stdin === 'inherit';
-  if (!tty && io.sigProxy !== false) for (const s of signals) process.on(s, forward);
+  if (io.sigProxy !== false) for (const s of signals) process.on(s, forward);
   let result: { exitCode: number; oomKilled: boolean };
   try {
     result = await runOnce({
@@ -683,11 +694,10 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
       id: c.id,
       bundleDir: p.bundle,
       spec,
-      tty: c.config.tty,
       stdin: io.stdin,
-      newProcessGroup: !tty,
-      stdout: log ? (b) => (log.write('stdout', b), (io.stdout ?? writeAll(1))(b)) : undefined,
-      stderr: log ? (b) => (log.write('stderr', b), (io.stderr ?? writeAll(2))(b)) : undefined,
+      newProcessGroup: true,
+      stdout: (b) => (log.write('stdout', b), (io.stdout ?? writeAll(1))(b)),
+      stderr: (b) => (log.write('stderr', b), (io.stderr ?? writeAll(2))(b)),
     });
   } catch (e) {
     // Whatever the failure, the endpoint must be recorded (or the attach undone) before teardown.
@@ -701,7 +711,7 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   } finally {
     gate?.close();
     for (const s of signals) process.off(s, forward);
-    log?.close();
+    log.close();
   }
   await networkSettled;
   if (c.config.autoRemove) {

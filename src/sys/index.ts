@@ -2,3 +2,4 @@ export * from './ffi.js';
 export * from './fs.js';
 export * from './mount.js';
 export * from './netns.js';
+export * from './termios.js';

@@ -1,10 +1,13 @@
 // `kiln run [--rm] [-d] [-i] [-t] … IMAGE [CMD…]`: create, then start — in the foreground
-// (`runc run` as our child, exit code passed through) or detached under conmon (-d prints the ID).
+// (`runc run` as our child, exit code passed through), detached under conmon (-d prints the ID),
+// or, with -t, under conmon with our stdio attached before it starts (cli/attach-session.ts).
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { addContainerFlags, createFromFlags, type ContainerFlags } from './create.js';
 import { removeContainer, runForeground, startContainer } from '../../runtime/containers.js';
 import { RuntimeError } from '../../runtime/runc.js';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../runtime/attach.js';
+import { startAttached } from '../attach-session.js';
 
 export function register(program: Command, ctx: CliContext): void {
   addContainerFlags(
@@ -15,14 +18,32 @@ export function register(program: Command, ctx: CliContext): void {
       .argument('[command...]', 'command and arguments (replace the image CMD)')
       .passThroughOptions()
       .option('-d, --detach', 'run container in background and print container ID')
-      .option('--sig-proxy [bool]', 'proxy received signals to the process (false: Ctrl-C leaves the container running)', (v: string) => !/^(false|0|no)$/i.test(v), true),
-  ).action(async (image: string, cmd: string[], f: ContainerFlags & { detach?: boolean; sigProxy: boolean }) => {
+      .option('--sig-proxy [bool]', 'proxy received signals to the process (false: Ctrl-C leaves the container running)', (v: string) => !/^(false|0|no)$/i.test(v), true)
+      .option('--detach-keys <keys>', 'the key sequence that detaches from a -it container', DEFAULT_DETACH_KEYS),
+  ).action(async (image: string, cmd: string[], f: ContainerFlags & { detach?: boolean; sigProxy: boolean; detachKeys: string }) => {
     if (f.detach && f.rm && f.restart !== 'no') throw new CliError('conflicting options: cannot specify both --restart and --rm', 125);
     if (f.tty && !f.detach && f.interactive && !process.stdin.isTTY) {
       throw new CliError('the input device is not a TTY', 1);
     }
+    let detachKeys: number[];
+    try {
+      detachKeys = parseDetachKeys(f.detachKeys);
+    } catch (e) {
+      throw new CliError((e as Error).message, 125);
+    }
     const c = await createFromFlags(ctx, image, cmd, f);
     const engine = ctx.engine();
+    if (f.tty && !f.detach) {
+      let r;
+      try {
+        r = await startAttached(engine, c, { stdin: !!f.interactive, detachKeys });
+      } catch (e) {
+        if (f.rm) await removeContainer(engine, c.id, { force: true, volumes: true }).catch(() => {});
+        throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 125);
+      }
+      process.exitCode = r.detached ? 0 : r.exitCode ?? 0;
+      return;
+    }
     if (f.detach) {
       try {
         await startContainer(engine, c.id);
@@ -33,7 +54,7 @@ export function register(program: Command, ctx: CliContext): void {
       process.stdout.write(`${c.id}\n`);
       return;
     }
-    const stdin = f.interactive ? (f.tty && process.stdin.isTTY ? 'inherit' : process.stdin) : undefined;
+    const stdin = f.interactive ? process.stdin : undefined;
     try {
       const r = await runForeground(engine, c.id, { stdin, sigProxy: f.sigProxy });
       process.exitCode = r.exitCode;
@@ -42,7 +63,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (f.rm) await removeContainer(engine, c.id, { force: true, volumes: true }).catch(() => {});
       throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 125);
     } finally {
-      if (stdin && stdin !== 'inherit') process.stdin.destroy();
+      stdin?.destroy();
     }
   });
 }
