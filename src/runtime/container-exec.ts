@@ -1,7 +1,8 @@
 // `exec` and `top` in a running container: the runtime's exec (runc exec) and ps, as our child
 // processes, with Docker's exit codes and events.
 import { spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import tty from 'node:tty';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -13,6 +14,9 @@ import { mergeEnv } from './container-options.js';
 import { cleanContainerPath } from './paths.js';
 import { DEFAULT_RUNC_ROOT, RuntimeError, runtimeCommand, runtimeFailure } from './runc.js';
 import { resolveUser } from './user.js';
+import { ConsoleSocket } from '../sys/console-socket.js';
+import { setWindowSize } from '../sys/termios.js';
+import { becomeSubreaper, waitForExit } from '../sys/reaper.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -23,10 +27,22 @@ export interface ExecOptions {
   env?: string[];
   privileged?: boolean;
   detach?: boolean;
+  /** the process's output (with a terminal, all of it comes on stdout); ours when absent */
   stdout?: (b: Buffer) => void;
   stderr?: (b: Buffer) => void;
-  stdin?: Readable | 'inherit';
+  stdin?: Readable;
+  /** with tty: called with the terminal once it exists, to type into it and resize it */
+  onTerminal?: (t: ExecTerminal) => void;
 }
+
+/** The terminal of an exec'd process (the master side, which we hold). */
+export interface ExecTerminal {
+  write(b: Buffer): void;
+  resize(rows: number, cols: number): void;
+}
+
+/** Where runc's console sockets live: a short path (sun_path is 108 bytes), cleaned with /run. */
+const CONSOLE_SOCKET_DIR = '/run/kiln/console';
 
 /** `docker exec`: `runc exec` as our child; the process's exit code (127/126 as Docker maps them). */
 export async function execInContainer(engine: Engine, idOrName: string, e: ExecOptions, opts: ContainerRuntimeOptions = {}): Promise<number> {
@@ -52,23 +68,53 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     c.id,
     ...e.cmd,
   ];
-  const inherit = e.tty && e.stdin === 'inherit';
   const execId = randomHex();
   const execAttrs = { execID: execId, ...(e.tty ? { tty: 'true' } : {}) };
   event(engine, c, `exec_create: ${e.cmd.join(' ')}`, execAttrs);
   event(engine, c, `exec_start: ${e.cmd.join(' ')}`, execAttrs);
+  // With a terminal, runc hands its master to a console socket (it would otherwise need ours to be
+  // its controlling terminal, and there is none under CI or a pipe) and, as it then must, detaches:
+  // we relay the terminal and, as the subreaper that adopts the process, wait for it ourselves.
+  let console: ConsoleSocket | undefined;
+  const pidFile = join(p.bundle, `exec-${execId.slice(0, 12)}.pid`);
+  if (e.tty && !e.detach) {
+    mkdirSync(CONSOLE_SOCKET_DIR, { recursive: true, mode: 0o700 });
+    console = ConsoleSocket.listen(join(CONSOLE_SOCKET_DIR, `${execId.slice(0, 24)}.sock`));
+    args.splice(args.indexOf('exec') + 1, 0, '--detach', '--console-socket', console.path, '--pid-file', pidFile);
+    becomeSubreaper();
+  }
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(opts.runtime ?? 'runc', args, {
-      stdio: inherit ? 'inherit' : [e.stdin === 'inherit' ? 'inherit' : e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
+      stdio: console ? ['ignore', 'inherit', 'inherit'] : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
     });
     child.on('error', reject);
-    if (e.stdout) child.stdout!.on('data', e.stdout);
-    if (e.stderr) child.stderr!.on('data', e.stderr);
-    if (e.stdin && e.stdin !== 'inherit' && !inherit) {
-      e.stdin.pipe(child.stdin!);
-      child.stdin!.on('error', () => {});
+    const relay = console ? relayTerminal(console, e) : undefined;
+    if (!console) {
+      if (e.stdout) child.stdout!.on('data', e.stdout);
+      if (e.stderr) child.stderr!.on('data', e.stderr);
+      if (e.stdin) {
+        e.stdin.pipe(child.stdin!);
+        child.stdin!.on('error', () => {});
+      }
     }
-    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0)));
+    child.on('close', (code, signal) => {
+      const exit = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
+      console?.close();
+      if (!relay) return resolve(exit);
+      // runc has started the process (or failed to): wait for it, then for what it wrote.
+      let pid = NaN;
+      try {
+        if (exit === 0) pid = Number(readFileSync(pidFile, 'utf8').trim());
+      } catch {
+        /* no pid file: runc failed, its log says why */
+      }
+      rmSync(pidFile, { force: true });
+      const ended = Number.isInteger(pid) && pid > 0 ? waitForExit(pid) : Promise.resolve(exit);
+      void ended.then(
+        (processExit) => relay.finish().then(() => resolve(processExit)),
+        () => relay.finish().then(() => resolve(exit)),
+      );
+    });
   });
   const failure = runtimeFailure(logFile);
   rmSync(logFile, { force: true });
@@ -79,6 +125,60 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   }
   if (!e.detach) event(engine, c, 'exec_die', { ...execAttrs, exitCode: String(result) });
   return result;
+}
+
+/**
+ * Relays the terminal runc sends to `console`: its output to `e.stdout` (or ours), and `e.stdin`
+ * (or what onTerminal's caller types) into it. `finish()` (runc has exited) ends the relay once
+ * the output has drained: at once when the last process holding the terminal closed it, else
+ * (a background process keeps it open, as Docker's exec also leaves it) after a short grace.
+ */
+function relayTerminal(console: ConsoleSocket, e: ExecOptions): { finish(): Promise<void> } {
+  let ended: Promise<void> = Promise.resolve();
+  let stop = () => {};
+  const started = console.receive().then(
+    (master) => {
+      const out = e.stdout ?? ((b: Buffer) => void writeSync(1, b));
+      let open = true;
+      const write = (b: Buffer) => {
+        for (let off = 0; open && off < b.length; ) {
+          try {
+            off += writeSync(master, b, off);
+          } catch (err) {
+            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
+          }
+        }
+      };
+      e.onTerminal?.({ write, resize: (rows, cols) => open && setWindowSize(master, rows, cols) });
+      const onInput = (b: Buffer) => write(b);
+      e.stdin?.on('data', onInput);
+      // A tty stream polls the master (epoll), so it can be stopped while nothing arrives.
+      const stream = new tty.ReadStream(master);
+      stream.on('data', (b: Buffer) => out(b));
+      ended = new Promise<void>((done) => {
+        const end = () => {
+          if (!open) return;
+          open = false;
+          e.stdin?.off('data', onInput);
+          stream.destroy(); // closes the master
+          done();
+        };
+        stream.on('end', end);
+        stream.on('error', end); // EIO: no process holds the terminal any more
+        stream.on('close', end);
+        stop = end;
+      });
+    },
+    () => {}, // runc failed before making one: its log says why
+  );
+  return {
+    finish: async () => {
+      await started;
+      const grace = setTimeout(() => stop(), 250);
+      await ended;
+      clearTimeout(grace);
+    },
+  };
 }
 
 /** `docker top`: `runc ps` (host `ps` filtered to the container's cgroup). */

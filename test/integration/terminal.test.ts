@@ -1,6 +1,6 @@
-// `run -t`/`-it` with a real terminal: script(1) gives kiln a pseudo-terminal of a set size, as a
-// user's shell would. The container's stdio is a terminal of that size, typed lines reach it,
-// its exit code comes back and --rm removes it. Root, runc.
+// `run -t`/`-it` and `exec -t`/`-it`, with and without a terminal of our own: script(1) gives kiln
+// a pseudo-terminal of a set size, as a user's shell would. The container's stdio is a terminal of
+// that size, typed lines reach it, its exit code comes back and --rm removes it. Root, runc.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -54,6 +54,22 @@ describe('run -it in a terminal', { skip }, () => {
     const r = inTerminal(['run', '-it', '--rm', 'busybox', 'sh'], ['echo typed-$((6*7))', 'exit 5']);
     assert.equal(r.code, 5, r.out);
     assert.match(r.out, /^typed-42$/m);
+  });
+
+  test('exec -t: a terminal with or without ours; typed input, size, exit code; a background process does not hold it up', () => {
+    k.ok(['run', '-d', '--name', 'ex1', 'busybox', 'sleep', '300']);
+    const t = k.run(['exec', '-t', 'ex1', 'sh', '-c', 'tty; exit 6']);
+    assert.equal(t.code, 6, t.stderr);
+    assert.match(t.stdout, /^\/dev\/pts\/\d+\r\n$/);
+    const r = inTerminal(['exec', '-it', 'ex1', 'sh'], ['stty size', 'echo typed-$((6*7))', 'exit 2']);
+    assert.equal(r.code, 2, r.out);
+    assert.match(r.out, /^30 100\r$/m);
+    assert.match(r.out, /^typed-42\r$/m);
+    const bg = k.run(['exec', '-t', 'ex1', 'sh', '-c', 'sleep 300 & echo started'], { timeout: 20_000 });
+    assert.equal(bg.code, 0, bg.stderr);
+    assert.equal(bg.stdout, 'started\r\n');
+    assert.equal(k.run(['exec', '-t', 'ex1', 'nosuch']).code, 127);
+    k.ok(['rm', '-f', 'ex1']);
   });
 
   test('-t without a terminal on stdin still gives the container one; -it refuses', () => {

@@ -1,7 +1,9 @@
-// `kiln exec [-i] [-t] [-d] [-u USER] [-w DIR] [-e K=V]… CONTAINER CMD…`: exit code passed through.
+// `kiln exec [-i] [-t] [-d] [-u USER] [-w DIR] [-e K=V]… CONTAINER CMD…`: exit code passed through;
+// with -t, the process's terminal (runc's console socket) relayed through ours, or through a pipe.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
-import { execInContainer } from '../../runtime/container-exec.js';
+import { execInContainer, type ExecTerminal } from '../../runtime/container-exec.js';
+import { setOutputProcessing } from '../../sys/termios.js';
 import { readEnvFile } from './create.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -28,7 +30,23 @@ export function register(program: Command, ctx: CliContext): void {
         o: { interactive?: boolean; tty?: boolean; detach?: boolean; user?: string; workdir?: string; env: string[]; envFile: string[]; privileged?: boolean },
       ) => {
         if (o.tty && o.interactive && !o.detach && !process.stdin.isTTY) throw new CliError('the input device is not a TTY');
-        const stdin = o.interactive && !o.detach ? (o.tty ? 'inherit' : process.stdin) : undefined;
+        const stdin = o.interactive && !o.detach ? process.stdin : undefined;
+        // With -t, the process's terminal is relayed through ours (raw, sized alike, resized with it).
+        const undo: (() => void)[] = [];
+        const onTerminal = (t: ExecTerminal) => {
+          if (stdin?.isTTY) {
+            stdin.setRawMode(true);
+            undo.push(() => stdin.setRawMode(false));
+          }
+          if (process.stdout.isTTY) {
+            const was = setOutputProcessing(1, false);
+            undo.push(() => void setOutputProcessing(1, was));
+            const resize = () => t.resize(process.stdout.rows, process.stdout.columns);
+            resize();
+            process.on('SIGWINCH', resize);
+            undo.push(() => process.off('SIGWINCH', resize));
+          }
+        };
         try {
           process.exitCode = await execInContainer(ctx.engine(), name, {
             cmd,
@@ -40,11 +58,13 @@ export function register(program: Command, ctx: CliContext): void {
             env: [...o.envFile.flatMap(readEnvFile), ...o.env],
             privileged: o.privileged,
             stdin,
+            ...(o.tty && !o.detach ? { onTerminal } : {}),
           });
         } catch (e) {
           throw new CliError((e as Error).message, (e as { exitCode?: number }).exitCode ?? 1);
         } finally {
-          if (stdin && stdin !== 'inherit') process.stdin.destroy();
+          for (const f of undo.reverse()) f();
+          stdin?.destroy();
         }
       },
     );
