@@ -3,13 +3,10 @@
 // file descriptor, so socket/bind/listen/accept/recvmsg go through koffi; the blocking accept and
 // recvmsg run on libuv's thread pool (koffi's .async), so the event loop goes on meanwhile.
 import { rmSync } from 'node:fs';
-import { SysError, check, koffi, lastErrno, libcFn } from './ffi.js';
+import { AF_UNIX, SOCK_CLOEXEC, SysError, check, koffi, lastErrno, libcFn, unixAddress } from './ffi.js';
 
-const AF_UNIX = 1;
 const SOCK_STREAM = 1;
-const SOCK_CLOEXEC = 0o2000000;
 const SHUT_RDWR = 2;
-const SUN_PATH_MAX = 108;
 const SOL_SOCKET = 1;
 const SCM_RIGHTS = 1;
 /** struct cmsghdr: size_t cmsg_len, int cmsg_level, int cmsg_type, then the data */
@@ -43,14 +40,10 @@ export class ConsoleSocket {
 
   /** Listens on `path` (which must not exist; at most 107 bytes) for one connection. */
   static listen(path: string): ConsoleSocket {
-    const name = Buffer.from(path);
-    if (name.length >= SUN_PATH_MAX) throw new Error(`socket path too long (${name.length} bytes): ${path}`);
-    const addr = Buffer.alloc(2 + SUN_PATH_MAX);
-    addr.writeUInt16LE(AF_UNIX, 0);
-    name.copy(addr, 2);
+    const { addr, len } = unixAddress(path);
     const fd = check(libcFn('int socket(int, int, int)')(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), 'socket');
     for (const [call, ret] of [
-      ['bind', () => libcFn('int bind(int, const void *, uint32_t)')(fd, addr, 2 + name.length + 1)],
+      ['bind', () => libcFn('int bind(int, const void *, uint32_t)')(fd, addr, len)],
       ['listen', () => libcFn('int listen(int, int)')(fd, 1)],
     ] as const) {
       if ((ret() as number) < 0) {

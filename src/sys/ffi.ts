@@ -75,3 +75,18 @@ export function check(ret: unknown, syscall: string, path?: string): number {
   if (n < 0) throw new SysError(syscall, lastErrno(), path);
   return n;
 }
+
+/** sun_path holds 108 bytes, the terminating NUL included. */
+const SUN_PATH_MAX = 108;
+export const AF_UNIX = 1;
+export const SOCK_CLOEXEC = 0o2000000;
+
+/** A struct sockaddr_un for `path`, and the length to pass with it. */
+export function unixAddress(path: string): { addr: Buffer; len: number } {
+  const name = Buffer.from(path);
+  if (name.length >= SUN_PATH_MAX) throw new Error(`socket path too long (${name.length} bytes): ${path}`);
+  const addr = Buffer.alloc(2 + SUN_PATH_MAX);
+  addr.writeUInt16LE(AF_UNIX, 0);
+  name.copy(addr, 2);
+  return { addr, len: 2 + name.length + 1 };
+}

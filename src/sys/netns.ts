@@ -5,13 +5,12 @@
 // code (libuv's pool, a spawn) ever runs in the new namespace.
 import { closeSync, mkdirSync, openSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { SysError, check, lastErrno, libcFn } from './ffi.js';
+import { SysError, check, lastErrno, libcFn, SOCK_CLOEXEC } from './ffi.js';
 import { MNT_DETACH, MS_BIND, MS_REC, MS_SHARED, mount, umount2 } from './mount.js';
 
 const CLONE_NEWNET = 0x40000000;
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
-const SOCK_CLOEXEC = 0o2000000;
 const SIOCGIFFLAGS = 0x8913;
 const SIOCSIFFLAGS = 0x8914;
 const IFF_UP = 0x1;

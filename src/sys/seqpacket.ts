@@ -2,14 +2,11 @@
 // (EPROTOTYPE). socket/connect/send through koffi; reading is a loop of recv() on libuv's thread
 // pool (koffi's .async), so the event loop never blocks. Events: 'data' (one packet each), 'end'.
 import { EventEmitter } from 'node:events';
-import { SysError, check, lastErrno, libcFn } from './ffi.js';
+import { AF_UNIX, SOCK_CLOEXEC, SysError, check, lastErrno, libcFn, unixAddress } from './ffi.js';
 
-const AF_UNIX = 1;
 const SOCK_SEQPACKET = 5;
-const SOCK_CLOEXEC = 0o2000000;
 const MSG_NOSIGNAL = 0x4000;
 const SHUT_RDWR = 2;
-const SUN_PATH_MAX = 108;
 const PACKET_MAX = 64 * 1024;
 
 type AsyncFn = { async: (...args: unknown[]) => void };
@@ -20,13 +17,9 @@ export class SeqpacketSocket extends EventEmitter {
 
   /** Connects (synchronously: a local socket either accepts at once or fails) and starts reading. */
   connect(path: string): void {
-    const name = Buffer.from(path);
-    if (name.length >= SUN_PATH_MAX) throw new Error(`socket path too long (${name.length} bytes): ${path}`);
-    const addr = Buffer.alloc(2 + SUN_PATH_MAX);
-    addr.writeUInt16LE(AF_UNIX, 0);
-    name.copy(addr, 2);
+    const { addr, len } = unixAddress(path);
     const fd = check(libcFn('int socket(int, int, int)')(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), 'socket');
-    if ((libcFn('int connect(int, const void *, uint32_t)')(fd, addr, 2 + name.length + 1) as number) < 0) {
+    if ((libcFn('int connect(int, const void *, uint32_t)')(fd, addr, len) as number) < 0) {
       const errno = lastErrno();
       libcFn('int close(int)')(fd);
       throw new SysError('connect', errno, path);
