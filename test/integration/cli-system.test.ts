@@ -141,7 +141,7 @@ describe('system and management commands (CLI)', { skip }, () => {
     }
   });
 
-  test('system df and system prune; builder prune takes the step images with the cache', () => {
+  test('system df (-v) and system prune; builder prune takes the step images with the cache', () => {
     const ctx = makeContext({ 'Dockerfile': 'FROM busybox\nCOPY a.txt /a.txt\nRUN echo built > /b.txt\n', 'a.txt': 'one\n' });
     k.ok(['image', 'build', '-q', '-t', 'app', ctx]);
     writeFileSync(join(ctx, 'a.txt'), 'two\n');
@@ -153,6 +153,19 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.deepEqual(before.Containers, ['1', '0']);
     assert.deepEqual(before.Images, ['2', '1'], 'busybox and app; the container uses app');
     assert.ok(Number(before['Build Cache']![0]) >= 4, `build cache entries: ${before['Build Cache']}`);
+    // -v: each image's shared and unique size (busybox's layer is app's lowest), containers, cache entries.
+    const v = JSON.parse(k.ok(['system', 'df', '-v', '--format', 'json']).stdout) as Record<string, Record<string, string>[]>;
+    const img = (repo: string) => v.Images!.find((r) => r.Repository === repo)!;
+    assert.equal(img('busybox').SharedSize, img('busybox').Size, 'all of busybox is in app too');
+    assert.equal(img('busybox').UniqueSize, '0B');
+    assert.equal(img('app').SharedSize, img('busybox').Size);
+    assert.notEqual(img('app').UniqueSize, '0B');
+    assert.deepEqual([img('app').Containers, img('busybox').Containers], ['1', '0']);
+    assert.deepEqual(v.Containers!.map((c) => c.Names), ['ctr']);
+    assert.equal(v.BuildCache!.length, Number(before['Build Cache']![0]));
+    const text = k.ok(['system', 'df', '-v']).stdout;
+    for (const heading of ['Images space usage:', 'Containers space usage:', 'Local Volumes space usage:', 'Build cache usage: ']) assert.ok(text.includes(heading), text);
+    assert.match(text, /^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE\s+SHARED SIZE\s+UNIQUE SIZE\s+CONTAINERS$/m);
     const imagesAll = () => lines(k.ok(['images', '-a', '--format', '{{.Repository}}:{{.Tag}}']).stdout).sort();
 
     // builder prune: the step images go with their entries; nothing <none> is left for images -a.

@@ -97,7 +97,7 @@ export interface ImageRow {
   VirtualSize: string;
 }
 
-const HEADERS = {
+export const IMAGE_HEADERS = {
   Containers: 'CONTAINERS',
   CreatedAt: 'CREATED AT',
   CreatedSince: 'CREATED',
@@ -270,7 +270,7 @@ export function formatImages(rows: readonly ImageRow[], o: ImagesOptions): strin
     : 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}';
   let format = o.format;
   if (o.quiet && (!format || format === 'table')) format = '{{.ID}}';
-  return formatList(rows, { format, defaultFormat: def, headers: HEADERS });
+  return formatList(rows, { format, defaultFormat: def, headers: IMAGE_HEADERS });
 }
 
 /** Adds the `images` options and action to a command (`images`, `image ls`). */

@@ -5,16 +5,18 @@ import { existsSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import type { CliContext } from '../context.js';
+import { CliError, type CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
 import type { Digest } from '../../image/types.js';
 import { chainIds } from '../../image/digest.js';
 import { containerPaths, listContainers, pruneContainers } from '../../runtime/containers.js';
 import { diskUsage, Volumes } from '../../runtime/volumes.js';
 import { goArch, kernelVersion, kilnVersion, operatingSystem, toolVersion } from '../about.js';
-import { formatList, formatObject, humanSize } from '../format/index.js';
+import { createdSince, formatList, formatObject, goJson, humanSize } from '../format/index.js';
 import { confirm } from '../prompt.js';
-import { readConfig } from './images.js';
+import { IMAGE_HEADERS, containersUsing, imageRows, readConfig, type ImageRow } from './images.js';
+import { psRow } from './ps.js';
+import { shortId } from '../../image/digest.js';
 import { pruneImages } from './image.js';
 import { pruneFilter } from '../filters.js';
 import { pruneNetworks } from './network.js';
@@ -182,6 +184,58 @@ export async function diskUsageRows(engine: Engine): Promise<DiskUsageRow[]> {
   ];
 }
 
+/**
+ * `system df -v`: Docker's four tables. An image's shared size is what its layers hold that another
+ * image's also do; a container's size is its writable layer; a cache entry's is the layer its step
+ * added (shared when an image holds it too).
+ */
+export async function diskUsageVerbose(engine: Engine): Promise<{ Images: ImageRow[]; Containers: Record<string, string>[]; Volumes: Record<string, string>[]; BuildCache: Record<string, string>[]; cacheBytes: number }> {
+  const layerSize = (chain: Digest) => engine.db.getLayer(chain)?.contentSize ?? 0;
+  const rows = imageRows(engine, undefined, { trunc: false });
+  const chainsOf = new Map<string, Digest[]>();
+  for (const id of new Set(rows.map((r) => r.ID))) chainsOf.set(id, chainIds(readConfig(engine, id as Digest)?.rootfs.diff_ids ?? []));
+  const users = new Map<Digest, number>();
+  for (const chains of chainsOf.values()) for (const c of chains) users.set(c, (users.get(c) ?? 0) + 1);
+  const Images = rows.map((r) => {
+    const chains = chainsOf.get(r.ID)!;
+    const total = chains.reduce((n, c) => n + layerSize(c), 0);
+    const shared = chains.filter((c) => (users.get(c) ?? 0) > 1).reduce((n, c) => n + layerSize(c), 0);
+    return { ...r, ID: shortId(r.ID), SharedSize: humanSize(shared), UniqueSize: humanSize(total - shared), Containers: String(containersUsing(engine, r.ID as Digest).length) };
+  });
+  const now = Date.now();
+  const Containers = (await listContainers(engine)).map((c) => ({ ...psRow(c, { now }), Size: humanSize(diskUsage(containerPaths(engine, c.id).upper)) }));
+  const vols = new Volumes(engine);
+  const Volumes_ = vols.list().map((v) => ({ Name: v.name, Links: String(vols.usedBy(v.name).length), Size: humanSize(diskUsage(join(engine.root, 'volumes', v.name))) }));
+  let cacheBytes = 0;
+  const BuildCache = engine.db.listCache().map((e) => {
+    const chains = chainIds(readConfig(engine, e.imageId)?.rootfs.diff_ids ?? []);
+    const own = chains[chains.length - 1];
+    const shared = own !== undefined && users.has(own);
+    const size = own !== undefined ? layerSize(own) : 0;
+    if (!shared) cacheBytes += size;
+    return { ID: e.key.replace(/^sha256:/, '').slice(0, 12), CacheType: 'regular', Size: humanSize(size), CreatedSince: createdSince(e.created, now), LastUsedSince: createdSince(e.lastUsed, now), Shared: String(shared) };
+  });
+  return { Images, Containers, Volumes: Volumes_, BuildCache, cacheBytes };
+}
+
+function formatDiskUsageVerbose(u: Awaited<ReturnType<typeof diskUsageVerbose>>): string {
+  const table = (rows: readonly object[], format: string, headers: Record<string, string>) => formatList(rows, { defaultFormat: format, headers });
+  return [
+    'Images space usage:\n\n',
+    table(u.Images, 'table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}\t{{.SharedSize}}\t{{.UniqueSize}}\t{{.Containers}}', IMAGE_HEADERS),
+    '\nContainers space usage:\n\n',
+    table(u.Containers, 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.LocalVolumes}}\t{{.Size}}\t{{.RunningFor}}\t{{.Status}}\t{{.Names}}', {
+      ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', LocalVolumes: 'LOCAL VOLUMES', Size: 'SIZE', RunningFor: 'CREATED', Status: 'STATUS', Names: 'NAMES',
+    }),
+    '\nLocal Volumes space usage:\n\n',
+    table(u.Volumes, 'table {{.Name}}\t{{.Links}}\t{{.Size}}', { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' }),
+    `\nBuild cache usage: ${humanSize(u.cacheBytes)}\n\n`,
+    table(u.BuildCache, 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.Shared}}', {
+      ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', Shared: 'SHARED',
+    }),
+  ].join('');
+}
+
 // ---------------------------------------------------------------- prune
 
 interface SystemPruneOptions {
@@ -241,7 +295,15 @@ export function register(program: Command, ctx: CliContext): void {
     .command('df')
     .description('Show kiln disk usage')
     .option('--format <format>', "format the output using a Go template or 'json'")
-    .action(async (o: { format?: string }) => {
+    .option('-v, --verbose', 'show detailed information on space usage')
+    .action(async (o: { format?: string; verbose?: boolean }) => {
+      if (o.verbose) {
+        if (o.format !== undefined && o.format !== 'json') throw new CliError('--format with --verbose: only json');
+        const u = await diskUsageVerbose(ctx.engine());
+        const { cacheBytes: _, ...tables } = u;
+        process.stdout.write(o.format === 'json' ? goJson(tables, { sortKeys: true }) + '\n' : formatDiskUsageVerbose(u));
+        return;
+      }
       const rows = await diskUsageRows(ctx.engine());
       process.stdout.write(
         formatList(rows, {
