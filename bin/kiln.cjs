@@ -19,14 +19,14 @@ const vm = require('node:vm');
 const { createRequire, wrap } = require('node:module');
 
 const dist = path.join(__dirname, '..', 'dist');
-/** The first word that is not a global option (only --root takes a value), as cli/main.ts reads it. */
+/** The first word that is not a global option (only --root takes a value), as cli/main.ts reads it, and its index. */
 function commandWord(args) {
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--root') i++;
-    else if (args[i] === '--kiln-extract-worker') return 'extract-worker';
-    else if (!args[i].startsWith('-')) return /^[a-z][a-z0-9-]{0,31}$/.test(args[i]) ? args[i] : 'other';
+    else if (args[i] === '--kiln-extract-worker') return { word: 'extract-worker', at: i };
+    else if (!args[i].startsWith('-')) return { word: /^[a-z][a-z0-9-]{0,31}$/.test(args[i]) ? args[i] : 'other', at: i };
   }
-  return 'other';
+  return { word: 'other', at: args.length };
 }
 
 /** A bundle (open) and its stamp (size and mtime), or null when it is missing; read when run. */
@@ -81,10 +81,10 @@ if (!main) {
 globalThis.__kilnEntry = __filename;
 globalThis.__kilnBundle = main.stamp;
 const args = process.argv.slice(2);
-const word = commandWord(args);
+const { word, at } = commandWord(args);
 // A build whose inputs have not changed since it last ran entirely from the cache is replayed
 // (src/cli/replay-build.ts) without loading the CLI; anything else goes on to the build.
-if (word === 'build') {
+if (word === 'build' || (word === 'image' && args[at + 1] === 'build')) {
   const replay = findBundle(path.join(dist, 'kiln-replay.cjs'));
   if (replay && run(replay, 'replay').replayBuild(args, main.stamp)) return;
 }

@@ -85,6 +85,15 @@ describe('build replay (CLI)', { skip }, () => {
     rmSync(iid);
   });
 
+  test("Docker's longer spelling, image build, is replayed too", () => {
+    const b = () => k.ok(['--debug', 'image', 'build', '-q', '-t', 'app', ctx]);
+    b();
+    b();
+    const r = b();
+    assert.match(r.stderr, new RegExp(REPLAYED), r.stderr);
+    assert.equal(r.stdout.trim(), k.ok(['image', 'inspect', '-f', '{{.Id}}', 'app']).stdout.trim());
+  });
+
   test('a changed, added or re-included context file builds again', () => {
     replayed();
     appendFileSync(join(ctx, 'a.txt'), 'two\n');
