@@ -35,6 +35,13 @@ describe('run -it in a terminal', { skip }, () => {
     assert.equal(k.run(['inspect', 'tty1']).code, 1, '--rm removed it');
   });
 
+  test('ctrl-p ctrl-q detaches from run -it and leaves the container running', () => {
+    const r = inTerminal(['run', '-it', '--name', 'tty3', 'busybox', 'sh'], ['\x10\x11']);
+    assert.equal(r.code, 0, r.out);
+    assert.equal(k.ok(['inspect', '-f', '{{.State.Status}}', 'tty3']).stdout.trim(), 'running');
+    k.ok(['rm', '-f', 'tty3']);
+  });
+
   test('our terminal is left as it was', () => {
     const kiln = [kilnBin, '--root', k.root, 'run', '-it', '--rm', 'busybox', 'true'].map(q).join(' ');
     const r = spawnSync('sh', ['-c', `(sleep 2) | script -qec ${q(`stty -g; ${kiln}; stty -g`)} /dev/null`], { encoding: 'utf8', timeout: 60_000 });
