@@ -16,12 +16,23 @@ export const stdioOutput = {
   stderr: (b: Buffer) => void process.stderr.write(b),
 };
 
-/** Sizes the container's terminal like ours (before its process starts, when called early). */
+/** Sizes the container's terminal like ours. */
 export function sizeLikeOurs(a: Attachment): void {
   if (a.tty && process.stdout.isTTY) a.resize(process.stdout.rows, process.stdout.columns);
 }
 
-export async function attachSession(engine: Engine, a: Attachment, o: { stdin: boolean; sigProxy: boolean; detachKeys: number[] }): Promise<AttachResult> {
+/** Our terminal passes a container terminal's output on untouched (Docker's raw mode); returns the undo. */
+function passOutputThrough(): () => void {
+  if (!process.stdout.isTTY) return () => {};
+  const was = setOutputProcessing(1, false);
+  return () => void setOutputProcessing(1, was);
+}
+
+export async function attachSession(
+  engine: Engine,
+  a: Attachment,
+  o: { stdin: boolean; sigProxy: boolean; detachKeys: number[]; outputPassedThrough?: boolean },
+): Promise<AttachResult> {
   const undo: (() => void)[] = [];
   if (o.stdin && a.stdin) {
     const stdin = process.stdin;
@@ -44,9 +55,7 @@ export async function attachSession(engine: Engine, a: Attachment, o: { stdin: b
     });
   }
   if (a.tty && process.stdout.isTTY) {
-    // The container's terminal made its output; ours passes it on untouched (Docker's raw mode).
-    const was = setOutputProcessing(1, false);
-    undo.push(() => void setOutputProcessing(1, was));
+    if (!o.outputPassedThrough) undo.push(passOutputThrough());
     const resize = () => sizeLikeOurs(a);
     resize();
     process.stdout.on('resize', resize);
@@ -78,18 +87,25 @@ export async function attachSession(engine: Engine, a: Attachment, o: { stdin: b
  */
 export async function startAttached(engine: Engine, c: Container, o: { stdin: boolean; detachKeys: number[] }): Promise<AttachResult> {
   let a: Attachment | undefined;
+  // Before the start: the process may write at once, and that must reach us untouched too.
+  const restoreOutput = passOutputThrough();
+  let r: AttachResult;
   try {
-    await startContainer(engine, c.id, {
-      beforeStart: async (created) => {
-        a = Attachment.connect(engine, created, stdioOutput);
-        sizeLikeOurs(a);
-      },
-    });
-  } catch (e) {
-    a?.close();
-    throw e;
+    try {
+      await startContainer(engine, c.id, {
+        ...(process.stdout.isTTY && process.stdout.rows > 0 ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } } : {}),
+        beforeStart: async (created) => {
+          a = Attachment.connect(engine, created, stdioOutput);
+        },
+      });
+    } catch (e) {
+      a?.close();
+      throw e;
+    }
+    r = await attachSession(engine, a!, { stdin: o.stdin, sigProxy: false, detachKeys: o.detachKeys, outputPassedThrough: true });
+  } finally {
+    restoreOutput();
   }
-  const r = await attachSession(engine, a!, { stdin: o.stdin, sigProxy: false, detachKeys: o.detachKeys });
   if (!r.detached && c.config.autoRemove) {
     // conmon's exit command removes it; wait for that (bounded: a removal that fails is reported by ps).
     for (let i = 0; i < 200; i++) {

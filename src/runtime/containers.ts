@@ -561,7 +561,7 @@ export function startFailureCode(msg: string): number {
 export async function startContainer(
   engine: Engine,
   idOrName: string,
-  opts: ContainerRuntimeOptions & { restart?: boolean; beforeStart?: (c: Container) => Promise<void> } = {},
+  opts: ContainerRuntimeOptions & { restart?: boolean; beforeStart?: (c: Container) => Promise<void>; consoleSize?: { height: number; width: number } } = {},
 ): Promise<Container> {
   const c0 = await refreshContainer(engine, get(engine, idOrName), opts);
   return withLock(engine, c0.id, async () => {
@@ -580,6 +580,8 @@ export async function startContainer(
       throw e;
     }
     try {
+      // A -t container's terminal is made this size by the runtime, before its process runs.
+      if (opts.consoleSize && c.config.tty) prepared.spec.process!.consoleSize = opts.consoleSize;
       writeBundle(p.bundle, prepared.spec);
       const { conmonPid } = await conmonCreate({
         ...opts,
