@@ -233,7 +233,8 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.match(inspect('orphan', '{{.State.Error}}'), /exit status was lost/);
     // kiln itself killed while a foreground container runs: the container goes on, then ends
     const fg = spawn(main, ['--root', root, 'run', '--name', 'fg', 'busybox', 'sh', '-c', 'sleep 3; exit 6'], { stdio: 'ignore' });
-    await until(() => kiln(['ps', '--format', '{{.Names}}']).out.includes('fg'));
+    // running by the runtime's account (a pid), not only by the record kiln writes before runc starts
+    await until(() => Number(kiln(['inspect', '-f', '{{.State.Pid}}', 'fg']).out.trim()) > 0);
     fg.kill('SIGKILL');
     await new Promise((r) => setTimeout(r, 200));
     assert.equal(inspect('fg', '{{.State.Status}}'), 'running');
