@@ -61,11 +61,16 @@ export class BuildContext {
   /** Excluded directories the walk entered (for what `!` patterns may let through in them). */
   private readonly excludedDirs: ContextEntry[] = [];
 
-  /** .dockerignore rules: `<Dockerfile>.dockerignore` next to the Dockerfile wins over the context's. */
-  private async ignore(): Promise<IgnoreMatcher | null> {
-    this.readStamps ??= [...ignoreFileCandidates(this.dockerfilePath, this.root).map(stampOf), ...stampsOf(this.root)];
-    const f = await resolveIgnoreFile(this.dockerfilePath, this.root);
-    return f ? createIgnoreMatcher(f.patterns) : null;
+  private rules?: Promise<IgnoreMatcher | null>;
+
+  /** .dockerignore rules (read once per build): `<Dockerfile>.dockerignore` next to the Dockerfile wins over the context's. */
+  private ignore(): Promise<IgnoreMatcher | null> {
+    this.rules ??= (async () => {
+      this.readStamps = [...ignoreFileCandidates(this.dockerfilePath, this.root).map(stampOf), ...stampsOf(this.root)];
+      const f = await resolveIgnoreFile(this.dockerfilePath, this.root);
+      return f ? createIgnoreMatcher(f.patterns) : null;
+    })();
+    return this.rules;
   }
 
   private async list(): Promise<ContextEntry[]> {

@@ -73,7 +73,7 @@ export function stampsOf(path: string): FileStamp[] {
   return out;
 }
 
-export function sameStamp(a: FileStamp, b: FileStamp): boolean {
+function sameStamp(a: FileStamp, b: FileStamp): boolean {
   return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
@@ -84,7 +84,7 @@ function fnv1a(s: string): string {
   return h.toString(16).padStart(8, '0');
 }
 
-export const replayDir = (stateRoot: string) => join(stateRoot, 'build', 'replay');
+const replayDir = (stateRoot: string) => join(stateRoot, 'build', 'replay');
 export const replayFile = (stateRoot: string, cwd: string, args: string[]) => join(replayDir(stateRoot), `${fnv1a(JSON.stringify([cwd, args]))}.json`);
 
 /** Why a record does not apply to this request (checks that need no file system), or null. */
@@ -110,7 +110,7 @@ export function missingPath(paths: string[]): string | null {
 
 /** Whether a file changed so shortly before `sinceMs` that a change right after its stamp might not show. */
 export function racyStamps(stamps: FileStamp[], sinceMs: number, marginMs = 1000): boolean {
-  return stamps.some((s) => s[1] !== null && (s as [string, number, number, number, number, number])[4] >= sinceMs - marginMs);
+  return stamps.some((s) => s.length === 6 && s[4] >= sinceMs - marginMs);
 }
 
 export function readReplayRecord(file: string): ReplayRecord | null {

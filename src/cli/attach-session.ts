@@ -17,22 +17,21 @@ export const stdioOutput = {
 };
 
 /** Sizes the container's terminal like ours. */
-export function sizeLikeOurs(a: Attachment): void {
+function sizeLikeOurs(a: Attachment): void {
   if (a.tty && process.stdout.isTTY) a.resize(process.stdout.rows, process.stdout.columns);
 }
 
-/** Our terminal passes a container terminal's output on untouched (Docker's raw mode); returns the undo. */
+/**
+ * Our terminal passes a container terminal's output on untouched (Docker's raw mode); returns the
+ * undo. Nested calls are harmless: the inner undo puts back what the outer one set.
+ */
 function passOutputThrough(): () => void {
   if (!process.stdout.isTTY) return () => {};
   const was = setOutputProcessing(1, false);
   return () => void setOutputProcessing(1, was);
 }
 
-export async function attachSession(
-  engine: Engine,
-  a: Attachment,
-  o: { stdin: boolean; sigProxy: boolean; detachKeys: number[]; outputPassedThrough?: boolean },
-): Promise<AttachResult> {
+export async function attachSession(engine: Engine, a: Attachment, o: { stdin: boolean; sigProxy: boolean; detachKeys: number[] }): Promise<AttachResult> {
   const undo: (() => void)[] = [];
   if (o.stdin && a.stdin) {
     const stdin = process.stdin;
@@ -55,7 +54,7 @@ export async function attachSession(
     });
   }
   if (a.tty && process.stdout.isTTY) {
-    if (!o.outputPassedThrough) undo.push(passOutputThrough());
+    undo.push(passOutputThrough());
     const resize = () => sizeLikeOurs(a);
     resize();
     process.stdout.on('resize', resize);
@@ -87,22 +86,20 @@ export async function attachSession(
  */
 export async function startAttached(engine: Engine, c: Container, o: { stdin: boolean; detachKeys: number[] }): Promise<AttachResult> {
   let a: Attachment | undefined;
-  // Before the start: the process may write at once, and that must reach us untouched too.
+  // From before the start: the process may write at once, and that must reach us untouched too.
   const restoreOutput = passOutputThrough();
   let r: AttachResult;
   try {
-    try {
-      await startContainer(engine, c.id, {
-        ...(process.stdout.isTTY && process.stdout.rows > 0 ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } } : {}),
-        beforeStart: async (created) => {
-          a = Attachment.connect(engine, created, stdioOutput);
-        },
-      });
-    } catch (e) {
+    await startContainer(engine, c.id, {
+      ...(process.stdout.isTTY && process.stdout.rows > 0 ? { consoleSize: { height: process.stdout.rows, width: process.stdout.columns } } : {}),
+      beforeStart: async (created) => {
+        a = Attachment.connect(engine, created, stdioOutput);
+      },
+    }).catch((e: unknown) => {
       a?.close();
       throw e;
-    }
-    r = await attachSession(engine, a!, { stdin: o.stdin, sigProxy: false, detachKeys: o.detachKeys, outputPassedThrough: true });
+    });
+    r = await attachSession(engine, a!, { stdin: o.stdin, sigProxy: false, detachKeys: o.detachKeys });
   } finally {
     restoreOutput();
   }

@@ -2,10 +2,11 @@
 // replaying the record of the same build, if nothing it depends on has changed since
 // (build/replay-record.ts says what is checked). Anything else (no record, a change, an error)
 // answers false, and the build runs as usual; so this file decides nothing the build would not.
-import { fstatSync, writeSync, writeFileSync } from 'node:fs';
+import { fstatSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Db } from '../store/db.js';
 import { recordEvent } from '../store/event-log.js';
+import { writeAllSync } from '../util/write-all.js';
 import { changedStamp, missingPath, readReplayRecord, replayFile, requestMismatch, writeReplayRecord, TOUCH_INTERVAL_MS } from '../build/replay-record.js';
 
 /** The state directory, as cli/main.ts's --root option (before the command word) or $KILN_ROOT give it. */
@@ -28,17 +29,6 @@ function isTerminal(fd: number): boolean {
   if (!st.isCharacterDevice()) return false;
   const major = Math.floor(st.rdev / 256) & 0xfff;
   return major === 4 || major === 5 || (major >= 136 && major <= 143);
-}
-
-function writeAll(fd: number, text: string): void {
-  const buf = Buffer.from(text, 'utf8');
-  for (let off = 0; off < buf.length; ) {
-    try {
-      off += writeSync(fd, buf, off);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e; // a non-blocking pipe that is full
-    }
-  }
 }
 
 /** Replays the recorded build `args` (process.argv.slice(2)) ran before; false when it must run. */
@@ -73,7 +63,7 @@ export function replayBuild(args: string[], bundle: string): boolean {
     if (touch) writeReplayRecord(root, { ...rec, touchedMs: Date.now() });
     for (const name of rec.tagNames) recordEvent(root, 'image', 'tag', rec.imageId, { name });
     if (rec.iidfile) writeFileSync(rec.iidfile, rec.imageId);
-    writeAll(1, rec.output);
+    writeAllSync(1, Buffer.from(rec.output, 'utf8'));
     if (debug) process.stderr.write('kiln: nothing the build depends on changed: replayed its last run\n');
     return true;
   } catch (e) {

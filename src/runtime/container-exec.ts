@@ -1,7 +1,7 @@
 // `exec` and `top` in a running container: the runtime's exec (runc exec) and ps, as our child
 // processes, with Docker's exit codes and events.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync } from 'node:fs';
 import tty from 'node:tty';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { resolveUser } from './user.js';
 import { ConsoleSocket } from '../sys/console-socket.js';
 import { setWindowSize } from '../sys/termios.js';
 import { becomeSubreaper, waitForExit } from '../sys/reaper.js';
+import { writeAllSync } from '../util/write-all.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -53,6 +54,17 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   const user = resolveUser(p.merged, e.user ?? c.config.user);
   const logFile = join(p.bundle, `exec-${randomHex(4)}.log`);
   const env = mergeEnv([], e.env ?? []);
+  const execId = randomHex();
+  // With a terminal, runc hands its master to a console socket (it would otherwise need ours to be
+  // its controlling terminal, and there is none under CI or a pipe) and, as it then must, detaches:
+  // we relay the terminal and, as the subreaper that adopts the process, wait for it ourselves.
+  const pidFile = join(p.bundle, `exec-${execId.slice(0, 12)}.pid`);
+  let consoleSocket: ConsoleSocket | undefined;
+  if (e.tty && !e.detach) {
+    mkdirSync(CONSOLE_SOCKET_DIR, { recursive: true, mode: 0o700 });
+    consoleSocket = ConsoleSocket.listen(join(CONSOLE_SOCKET_DIR, `${execId.slice(0, 24)}.sock`));
+    becomeSubreaper();
+  }
   const args = [
     '--root', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT,
     '--log', logFile, '--log-format', 'json',
@@ -63,33 +75,21 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     ...env.flatMap((kv) => ['--env', kv]),
     ...(c.config.env.some((x) => x.startsWith('HOME=')) || env.some((x) => x.startsWith('HOME=')) ? [] : ['--env', `HOME=${user.home}`]),
     ...(e.tty ? ['--tty'] : []),
-    ...(e.detach ? ['--detach'] : []),
+    ...(consoleSocket ? ['--detach', '--console-socket', consoleSocket.path, '--pid-file', pidFile] : e.detach ? ['--detach'] : []),
     ...(e.privileged ? ['--cap', 'CAP_SYS_ADMIN'] : []),
     c.id,
     ...e.cmd,
   ];
-  const execId = randomHex();
   const execAttrs = { execID: execId, ...(e.tty ? { tty: 'true' } : {}) };
   event(engine, c, `exec_create: ${e.cmd.join(' ')}`, execAttrs);
   event(engine, c, `exec_start: ${e.cmd.join(' ')}`, execAttrs);
-  // With a terminal, runc hands its master to a console socket (it would otherwise need ours to be
-  // its controlling terminal, and there is none under CI or a pipe) and, as it then must, detaches:
-  // we relay the terminal and, as the subreaper that adopts the process, wait for it ourselves.
-  let console: ConsoleSocket | undefined;
-  const pidFile = join(p.bundle, `exec-${execId.slice(0, 12)}.pid`);
-  if (e.tty && !e.detach) {
-    mkdirSync(CONSOLE_SOCKET_DIR, { recursive: true, mode: 0o700 });
-    console = ConsoleSocket.listen(join(CONSOLE_SOCKET_DIR, `${execId.slice(0, 24)}.sock`));
-    args.splice(args.indexOf('exec') + 1, 0, '--detach', '--console-socket', console.path, '--pid-file', pidFile);
-    becomeSubreaper();
-  }
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(opts.runtime ?? 'runc', args, {
-      stdio: console ? ['ignore', 'inherit', 'inherit'] : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
+      stdio: consoleSocket ? ['ignore', 'inherit', 'inherit'] : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
     });
     child.on('error', reject);
-    const relay = console ? relayTerminal(console, e) : undefined;
-    if (!console) {
+    const relay = consoleSocket ? relayTerminal(consoleSocket, e) : undefined;
+    if (!relay) {
       if (e.stdout) child.stdout!.on('data', e.stdout);
       if (e.stderr) child.stderr!.on('data', e.stderr);
       if (e.stdin) {
@@ -99,7 +99,7 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     }
     child.on('close', (code, signal) => {
       const exit = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
-      console?.close();
+      consoleSocket?.close();
       if (!relay) return resolve(exit);
       // runc has started the process (or failed to): wait for it, then for what it wrote.
       let pid = NaN;
@@ -128,25 +128,24 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
 }
 
 /**
- * Relays the terminal runc sends to `console`: its output to `e.stdout` (or ours), and `e.stdin`
+ * Relays the terminal runc sends to `consoleSocket`: its output to `e.stdout` (or ours), and `e.stdin`
  * (or what onTerminal's caller types) into it. `finish()` (runc has exited) ends the relay once
  * the output has drained: at once when the last process holding the terminal closed it, else
  * (a background process keeps it open, as Docker's exec also leaves it) after a short grace.
  */
-function relayTerminal(console: ConsoleSocket, e: ExecOptions): { finish(): Promise<void> } {
+function relayTerminal(consoleSocket: ConsoleSocket, e: ExecOptions): { finish(): Promise<void> } {
   let ended: Promise<void> = Promise.resolve();
   let stop = () => {};
-  const started = console.receive().then(
+  const started = consoleSocket.receive().then(
     (master) => {
-      const out = e.stdout ?? ((b: Buffer) => void writeSync(1, b));
+      const out = e.stdout ?? ((b: Buffer) => writeAllSync(1, b));
       let open = true;
       const write = (b: Buffer) => {
-        for (let off = 0; open && off < b.length; ) {
-          try {
-            off += writeSync(master, b, off);
-          } catch (err) {
-            if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') return;
-          }
+        if (!open) return;
+        try {
+          writeAllSync(master, b);
+        } catch {
+          /* the terminal is gone: what was typed goes nowhere */
         }
       };
       e.onTerminal?.({ write, resize: (rows, cols) => open && setWindowSize(master, rows, cols) });

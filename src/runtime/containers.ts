@@ -11,6 +11,7 @@
 // hostname,ctr.log,persist/exit,persist/oom,lock}. The rootfs is an overlay of the image's layers
 // plus a small "init" layer (mount-point stubs, as Docker's -init layer, so they never show in
 // diff or commit) with the container's own upper dir; rm removes that dir and nothing else.
+import { writeAllSync } from '../util/write-all.js';
 import {
   chownSync,
   closeSync,
@@ -761,17 +762,7 @@ function recordExit(p: ReturnType<typeof containerPaths>, code: number, oom: boo
 }
 
 /** A synchronous writer for fd 1/2: it throws EPIPE when the reader is gone (see runOnce). */
-function writeAll(fd: number): (b: Buffer) => void {
-  return (b) => {
-    for (let off = 0; off < b.length; ) {
-      try {
-        off += writeSync(fd, b, off);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
-      }
-    }
-  };
-}
+const writeAll = (fd: number) => (b: Buffer) => writeAllSync(fd, b);
 
 /** Appends k8s-file log lines: `<RFC3339Nano> stdout|stderr F|P <text>`. */
 export class K8sLogWriter {

@@ -189,7 +189,14 @@ export async function diskUsageRows(engine: Engine): Promise<DiskUsageRow[]> {
  * image's also do; a container's size is its writable layer; a cache entry's is the layer its step
  * added (shared when an image holds it too).
  */
-export async function diskUsageVerbose(engine: Engine): Promise<{ Images: ImageRow[]; Containers: Record<string, string>[]; Volumes: Record<string, string>[]; BuildCache: Record<string, string>[]; cacheBytes: number }> {
+interface VerboseUsage {
+  /** Docker's JSON: one array per table */
+  tables: { Images: ImageRow[]; Containers: Record<string, string>[]; Volumes: Record<string, string>[]; BuildCache: Record<string, string>[] };
+  /** what the build cache alone holds */
+  cacheBytes: number;
+}
+
+async function diskUsageVerbose(engine: Engine): Promise<VerboseUsage> {
   const layerSize = (chain: Digest) => engine.db.getLayer(chain)?.contentSize ?? 0;
   const rows = imageRows(engine, undefined, { trunc: false });
   const chainsOf = new Map<string, Digest[]>();
@@ -205,7 +212,7 @@ export async function diskUsageVerbose(engine: Engine): Promise<{ Images: ImageR
   const now = Date.now();
   const Containers = (await listContainers(engine)).map((c) => ({ ...psRow(c, { now }), Size: humanSize(diskUsage(containerPaths(engine, c.id).upper)) }));
   const vols = new Volumes(engine);
-  const Volumes_ = vols.list().map((v) => ({ Name: v.name, Links: String(vols.usedBy(v.name).length), Size: humanSize(diskUsage(join(engine.root, 'volumes', v.name))) }));
+  const volumeRows = vols.list().map((v) => ({ Name: v.name, Links: String(vols.usedBy(v.name).length), Size: humanSize(diskUsage(join(engine.root, 'volumes', v.name))) }));
   let cacheBytes = 0;
   const BuildCache = engine.db.listCache().map((e) => {
     const chains = chainIds(readConfig(engine, e.imageId)?.rootfs.diff_ids ?? []);
@@ -215,10 +222,10 @@ export async function diskUsageVerbose(engine: Engine): Promise<{ Images: ImageR
     if (!shared) cacheBytes += size;
     return { ID: e.key.replace(/^sha256:/, '').slice(0, 12), CacheType: 'regular', Size: humanSize(size), CreatedSince: createdSince(e.created, now), LastUsedSince: createdSince(e.lastUsed, now), Shared: String(shared) };
   });
-  return { Images, Containers, Volumes: Volumes_, BuildCache, cacheBytes };
+  return { tables: { Images, Containers, Volumes: volumeRows, BuildCache }, cacheBytes };
 }
 
-function formatDiskUsageVerbose(u: Awaited<ReturnType<typeof diskUsageVerbose>>): string {
+function formatDiskUsageVerbose({ tables: u, cacheBytes }: VerboseUsage): string {
   const table = (rows: readonly object[], format: string, headers: Record<string, string>) => formatList(rows, { defaultFormat: format, headers });
   return [
     'Images space usage:\n\n',
@@ -229,7 +236,7 @@ function formatDiskUsageVerbose(u: Awaited<ReturnType<typeof diskUsageVerbose>>)
     }),
     '\nLocal Volumes space usage:\n\n',
     table(u.Volumes, 'table {{.Name}}\t{{.Links}}\t{{.Size}}', { Name: 'VOLUME NAME', Links: 'LINKS', Size: 'SIZE' }),
-    `\nBuild cache usage: ${humanSize(u.cacheBytes)}\n\n`,
+    `\nBuild cache usage: ${humanSize(cacheBytes)}\n\n`,
     table(u.BuildCache, 'table {{.ID}}\t{{.CacheType}}\t{{.Size}}\t{{.CreatedSince}}\t{{.LastUsedSince}}\t{{.Shared}}', {
       ID: 'CACHE ID', CacheType: 'CACHE TYPE', Size: 'SIZE', CreatedSince: 'CREATED', LastUsedSince: 'LAST USED', Shared: 'SHARED',
     }),
@@ -300,8 +307,7 @@ export function register(program: Command, ctx: CliContext): void {
       if (o.verbose) {
         if (o.format !== undefined && o.format !== 'json') throw new CliError('--format with --verbose: only json');
         const u = await diskUsageVerbose(ctx.engine());
-        const { cacheBytes: _, ...tables } = u;
-        process.stdout.write(o.format === 'json' ? goJson(tables, { sortKeys: true }) + '\n' : formatDiskUsageVerbose(u));
+        process.stdout.write(o.format === 'json' ? goJson(u.tables, { sortKeys: true }) + '\n' : formatDiskUsageVerbose(u));
         return;
       }
       const rows = await diskUsageRows(ctx.engine());
