@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(runc conmon containernetworking-plugins iptables iproute2 tini busybox-static docker-registry skopeo openssl zstd pigz tar)
+pkgs=(runc crun conmon containernetworking-plugins iptables iproute2 tini busybox-static docker-registry skopeo openssl zstd pigz tar)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then
@@ -22,4 +22,4 @@ fi
 npm run build --silent
 # `kiln` on PATH, as Docker users expect to type it (a link to this checkout's build).
 ln -sfn "$PWD/bin/kiln.cjs" /usr/local/bin/kiln
-echo "setup: done ($(runc --version | head -1), conmon $(conmon --version | head -1 | awk '{print $3}'), node $(node -v))"
+echo "setup: done ($(runc --version | head -1), $(crun --version | head -1), conmon $(conmon --version | head -1 | awk '{print $3}'), node $(node -v))"

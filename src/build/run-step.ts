@@ -7,7 +7,7 @@ import { Readable } from 'node:stream';
 import type { Engine } from '../engine.js';
 import type { Digest } from '../image/types.js';
 import { generateSpec, type SpecMount } from '../runtime/spec.js';
-import { runOnce } from '../runtime/runc.js';
+import { runOnce } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/user.js';
 import { attachNetwork, detachNetwork, hostsLines, type HostsEntry, type NetworkAttachment } from '../runtime/network.js';
 import { readFileSync, writeFileSync } from 'node:fs';

@@ -1,15 +1,17 @@
-// conmon, the container monitor of detached containers (machine-notes §3): it runs `runc create`,
+// conmon, the container monitor of detached containers (machine-notes §3): it runs the runtime's `create`,
 // holds the container's stdio (k8s-file log, attach socket, tty), waits for the exit, writes the
 // exit code to <persist-dir>/exit (and <persist-dir>/oom after an OOM kill), then runs our exit
 // command (`kiln container cleanup ID`), which tears the container down without a daemon.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_RUNC_ROOT, runtimeFailure, type RuntimeOptions } from './runc.js';
+import { globalArgs, runtimeFailure } from './oci-runtime.js';
+import { findOnPath, type OciRuntime } from './runtime-select.js';
 
 export const CONMON_SOCKET_DIR = '/run/kiln/socket';
 
-export interface ConmonOptions extends RuntimeOptions {
+export interface ConmonOptions {
+  runtime: OciRuntime;
   id: string;
   name: string;
   bundleDir: string;
@@ -28,34 +30,25 @@ export function conmonFiles(bundleDir: string) {
   return {
     pidFile: join(bundleDir, 'ctr.pid'),
     conmonPidFile: join(bundleDir, 'conmon.pid'),
-    runtimeLog: join(bundleDir, 'runc.log'),
+    runtimeLog: join(bundleDir, 'runtime.log'),
     stderr: join(bundleDir, 'conmon.err'),
   };
 }
 
-function which(bin: string): string {
-  if (bin.includes('/')) return bin;
-  for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    if (dir && existsSync(join(dir, bin))) return join(dir, bin);
-  }
-  return bin;
-}
-
 /**
- * Start conmon (which daemonizes at once) and wait, on the sync pipe, until `runc create` is done.
- * Returns the container's init pid; the container is then "created" and needs `runc start`.
+ * Start conmon (which daemonizes at once) and wait, on the sync pipe, until the runtime's `create`
+ * is done. Returns the container's init pid; the container is then "created" and needs `start`.
  */
 export async function conmonCreate(opts: ConmonOptions): Promise<{ pid: number; conmonPid?: number }> {
   const files = conmonFiles(opts.bundleDir);
   mkdirSync(opts.persistDir, { recursive: true });
   mkdirSync(CONMON_SOCKET_DIR, { recursive: true });
-  const runtime = which(opts.runtime ?? 'runc');
   const args = [
     '--api-version', '1',
     '-c', opts.id,
     '-u', opts.id,
     '-n', opts.name,
-    '-r', runtime,
+    '-r', opts.runtime.launcher,
     '-b', opts.bundleDir,
     '-p', files.pidFile,
     '-P', files.conmonPidFile,
@@ -63,8 +56,7 @@ export async function conmonCreate(opts: ConmonOptions): Promise<{ pid: number; 
     '--exit-dir', opts.persistDir,
     '--persist-dir', opts.persistDir,
     '--socket-dir-path', CONMON_SOCKET_DIR,
-    '--runtime-arg', '--root', '--runtime-arg', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT,
-    '--runtime-arg', '--log-format=json', '--runtime-arg', '--log', `--runtime-arg=${files.runtimeLog}`,
+    ...globalArgs(opts.runtime, files.runtimeLog).map((a) => `--runtime-arg=${a}`),
   ];
   if (opts.stdin) args.push('-i', '--leave-stdin-open');
   if (opts.tty) args.push('-t');
@@ -76,7 +68,7 @@ export async function conmonCreate(opts: ConmonOptions): Promise<{ pid: number; 
   let text = '';
   try {
     await new Promise<void>((resolve, reject) => {
-      const child = spawn(opts.conmon ?? 'conmon', args, {
+      const child = spawn(opts.conmon ?? findOnPath('conmon') ?? 'conmon', args, {
         stdio: ['ignore', errFd, errFd, 'pipe'],
         env: { ...process.env, _OCI_SYNCPIPE: '3' },
         detached: true,

@@ -9,6 +9,7 @@ import { containerPaths, event, get, ZERO_TIME, type Container, type ContainerCo
 import { exposeKeys, mergeEnv, parseAddHost, parseDeviceSpec, parseRestartPolicy } from './container-options.js';
 import { checkStaticIp, networkName, Networks, parsePortSpec, type PortMapping } from './network.js';
 import { checkContainerName, randomName } from './names.js';
+import { defaultRuntimeName, runtimeUnavailable, type RuntimeName } from './runtime-select.js';
 import { cleanContainerPath } from './paths.js';
 import { normalizeCapability, type SpecResources, type UlimitOption } from './spec.js';
 import { Volumes, type MountRecord } from './volumes.js';
@@ -63,6 +64,8 @@ export interface CreateOptions {
   domainname?: string;
   oomScoreAdj?: number;
   annotations?: Record<string, string>;
+  /** --runtime: the OCI runtime (default: runtime-select.ts, or runc for a memory limit) */
+  runtime?: RuntimeName;
   /** --device HOST[:CONTAINER][:rwm] */
   devices?: string[];
   /** --group-add: supplementary groups (names from the image's /etc/group, or GIDs) */
@@ -192,6 +195,7 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     ...(opts.domainname ? { domainname: opts.domainname } : {}),
     ...(opts.oomScoreAdj !== undefined ? { oomScoreAdj: opts.oomScoreAdj } : {}),
     ...(opts.annotations && Object.keys(opts.annotations).length ? { annotations: { ...opts.annotations } } : {}),
+    runtime: chooseRuntime(opts),
     ...(devices.length ? { devices } : {}),
     ...(opts.groupAdd?.length ? { groupAdd: [...opts.groupAdd] } : {}),
     ...(opts.ip ? { ip: opts.ip } : {}),
@@ -221,4 +225,19 @@ export function createContainer(engine: Engine, opts: CreateOptions): Container 
     rmSync(p.dir, { recursive: true, force: true });
     throw e;
   }
+}
+
+/**
+ * The runtime a new container gets: the one asked for, else the default (crun where it runs). A
+ * memory limit without --runtime gets runc when it is installed: only runc can keep a stopped
+ * container's memory cgroup (`run --keep`) for a foreground run to read its OOM-kill counter.
+ */
+function chooseRuntime(opts: CreateOptions): RuntimeName {
+  if (opts.runtime) {
+    const why = runtimeUnavailable(opts.runtime);
+    if (why) throw new Error(`OCI runtime ${opts.runtime}: ${why}`);
+    return opts.runtime;
+  }
+  if ((opts.resources?.memory ?? 0) > 0 && runtimeUnavailable('runc') === undefined) return 'runc';
+  return defaultRuntimeName();
 }

@@ -1,7 +1,7 @@
-// `exec` and `top` in a running container: the runtime's exec (runc exec) and ps, as our child
-// processes, with Docker's exit codes and events.
-import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync } from 'node:fs';
+// `exec` and `top` in a running container: the runtime's exec as our child process, with
+// Docker's exit codes and events, and the host's ps filtered to the container's processes.
+import { execFile, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import tty from 'node:tty';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -12,8 +12,9 @@ import { randomHex } from '../util/random.js';
 import { containerPaths, event, getContainer, startFailureCode, type ContainerRuntimeOptions } from './containers.js';
 import { mergeEnv } from './container-options.js';
 import { cleanContainerPath } from './paths.js';
-import { DEFAULT_RUNC_ROOT, RuntimeError, runtimeCommand, runtimeFailure } from './runc.js';
-import { resolveUser } from './user.js';
+import { globalArgs, RuntimeError, runtimeFailure, runtimeFor } from './oci-runtime.js';
+import type { OciProcess, OciSpec } from './oci-spec.js';
+import { resolveGroups, resolveUser } from './user.js';
 import { ConsoleSocket } from '../sys/console-socket.js';
 import { setWindowSize } from '../sys/termios.js';
 import { becomeSubreaper, waitForExit } from '../sys/reaper.js';
@@ -45,16 +46,16 @@ export interface ExecTerminal {
 /** Where runc's console sockets live: a short path (sun_path is 108 bytes), cleaned with /run. */
 const CONSOLE_SOCKET_DIR = '/run/kiln/console';
 
-/** `docker exec`: `runc exec` as our child; the process's exit code (127/126 as Docker maps them). */
+/** `docker exec`: the runtime's exec as our child; the process's exit code (127/126 as Docker maps them). */
 export async function execInContainer(engine: Engine, idOrName: string, e: ExecOptions, opts: ContainerRuntimeOptions = {}): Promise<number> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status === 'paused') throw new ConflictError(`container ${c.id} is paused, unpause the container before exec`);
   if (c.state.status !== 'running') throw new ConflictError(`container ${c.id} is not running`);
   const p = containerPaths(engine, c.id);
   const user = resolveUser(p.merged, e.user ?? c.config.user);
-  const logFile = join(p.bundle, `exec-${randomHex(4)}.log`);
-  const env = mergeEnv([], e.env ?? []);
   const execId = randomHex();
+  const logFile = join(p.bundle, `exec-${execId.slice(0, 12)}.log`);
+  const processFile = join(p.bundle, `exec-${execId.slice(0, 12)}.json`);
   // With a terminal, runc hands its master to a console socket (it would otherwise need ours to be
   // its controlling terminal, and there is none under CI or a pipe) and, as it then must, detaches:
   // we relay the terminal and, as the subreaper that adopts the process, wait for it ourselves.
@@ -65,26 +66,40 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     consoleSocket = ConsoleSocket.listen(join(CONSOLE_SOCKET_DIR, `${execId.slice(0, 24)}.sock`));
     becomeSubreaper();
   }
+  // The whole process as a file (both runtimes take `--process`): the container's own process
+  // (capabilities, rlimits, no-new-privileges) with this exec's user, groups, cwd, env and args.
+  const base = (JSON.parse(readFileSync(join(p.bundle, 'config.json'), 'utf8')) as OciSpec).process!;
+  // Docker gives an exec the user's groups and the container's --group-add, as it gives the container.
+  const groups = [...new Set([...user.additionalGids, ...resolveGroups(p.merged, c.config.groupAdd ?? [])])];
+  let env = mergeEnv(base.env ?? [], e.env ?? []);
+  if (!env.some((x) => x.startsWith('HOME='))) env = [...env, `HOME=${user.home}`];
+  const proc: OciProcess = {
+    ...base,
+    terminal: !!e.tty,
+    consoleSize: undefined,
+    user: { uid: user.uid, gid: user.gid, ...(groups.length ? { additionalGids: groups } : {}) },
+    args: e.cmd,
+    env,
+    cwd: e.workdir ? cleanContainerPath(e.workdir, c.config.workingDir) : c.config.workingDir,
+  };
+  if (e.privileged && proc.capabilities) {
+    const add = (set: string[] | undefined) => (set && !set.includes('CAP_SYS_ADMIN') ? [...set, 'CAP_SYS_ADMIN'] : set);
+    proc.capabilities = { ...proc.capabilities, bounding: add(proc.capabilities.bounding), effective: add(proc.capabilities.effective), permitted: add(proc.capabilities.permitted) };
+  }
+  writeFileSync(processFile, JSON.stringify(proc));
+  const rt = runtimeFor(c.id);
   const args = [
-    '--root', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT,
-    '--log', logFile, '--log-format', 'json',
+    ...globalArgs(rt, logFile),
     'exec',
-    '--user', `${user.uid}:${user.gid}`,
-    ...user.additionalGids.flatMap((g) => ['--additional-gids', String(g)]),
-    '--cwd', e.workdir ? cleanContainerPath(e.workdir, c.config.workingDir) : c.config.workingDir,
-    ...env.flatMap((kv) => ['--env', kv]),
-    ...(c.config.env.some((x) => x.startsWith('HOME=')) || env.some((x) => x.startsWith('HOME=')) ? [] : ['--env', `HOME=${user.home}`]),
-    ...(e.tty ? ['--tty'] : []),
+    '--process', processFile,
     ...(consoleSocket ? ['--detach', '--console-socket', consoleSocket.path, '--pid-file', pidFile] : e.detach ? ['--detach'] : []),
-    ...(e.privileged ? ['--cap', 'CAP_SYS_ADMIN'] : []),
     c.id,
-    ...e.cmd,
   ];
   const execAttrs = { execID: execId, ...(e.tty ? { tty: 'true' } : {}) };
   event(engine, c, `exec_create: ${e.cmd.join(' ')}`, execAttrs);
   event(engine, c, `exec_start: ${e.cmd.join(' ')}`, execAttrs);
   const code = await new Promise<number>((resolve, reject) => {
-    const child = spawn(opts.runtime ?? 'runc', args, {
+    const child = spawn(rt.binary, args, {
       stdio: consoleSocket ? ['ignore', 'inherit', 'inherit'] : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
     });
     child.on('error', reject);
@@ -118,6 +133,7 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   });
   const failure = runtimeFailure(logFile);
   rmSync(logFile, { force: true });
+  rmSync(processFile, { force: true });
   let result = code;
   if (failure && code !== 0) {
     result = startFailureCode(failure);
@@ -180,12 +196,50 @@ function relayTerminal(consoleSocket: ConsoleSocket, e: ExecOptions): { finish()
   };
 }
 
-/** `docker top`: `runc ps` (host `ps` filtered to the container's cgroup). */
+/**
+ * `docker top`: the host's `ps` (with the user's ps options, -ef by default) filtered to the
+ * processes in the container's cgroup, as `runc ps` does; one way for every runtime.
+ */
 export async function topContainer(engine: Engine, idOrName: string, psArgs: string[] = [], opts: ContainerRuntimeOptions = {}): Promise<string> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'running' && c.state.status !== 'paused') throw new ConflictError(`container ${c.id} is not running`);
-  const r = await runtimeCommand(['ps', c.id, ...(psArgs.length ? psArgs : ['-ef'])], opts);
-  if (r.code !== 0) throw new Error(r.stderr.trim());
-  return r.stdout;
+  const pids = cgroupPids(`/kiln/${c.id}`);
+  const r = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) =>
+    execFile('ps', psArgs.length ? psArgs : ['-ef'], { maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
+      resolve({ code: err ? 1 : 0, stdout, stderr });
+    }),
+  );
+  if (r.code !== 0) throw new Error(`ps ${psArgs.join(' ')}: ${r.stderr.trim() || 'failed'}`);
+  return filterPsOutput(r.stdout, pids);
 }
 
+/** Every pid in a cgroup (v1 pids hierarchy) and its sub-cgroups. */
+function cgroupPids(cgroupsPath: string): Set<number> {
+  const pids = new Set<number>();
+  const walk = (dir: string) => {
+    let entries: Dirent[];
+    try {
+      for (const line of readFileSync(join(dir, 'cgroup.procs'), 'utf8').split('\n')) if (line) pids.add(Number(line));
+      entries = readdirSync(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const d of entries) if (d.isDirectory()) walk(join(dir, d.name));
+  };
+  for (const ctrl of ['pids', 'memory', 'unified']) {
+    walk(join('/sys/fs/cgroup', ctrl, cgroupsPath));
+    if (pids.size) break;
+  }
+  return pids;
+}
+
+/** The header and the rows of `ps` output whose PID column is in `pids`. */
+export function filterPsOutput(text: string, pids: Set<number>): string {
+  const lines = text.split('\n').filter((l) => l !== '');
+  const header = lines[0] ?? '';
+  const col = header.trim().split(/\s+/).indexOf('PID');
+  if (col < 0) throw new Error('couldn\'t find PID field in ps output');
+  const rows = lines.slice(1).filter((l) => pids.has(Number(l.trim().split(/\s+/)[col])));
+  return [header, ...rows].join('\n') + '\n';
+}

@@ -45,20 +45,21 @@ import { resolveInRoot } from './paths.js';
 import {
   deleteContainer,
   fastState,
-  kill as runcKill,
-  pause as runcPause,
+  kill as runtimeKill,
+  pause as runtimePause,
   processAlive,
   processStartTime,
   removeCgroup,
-  resume as runcResume,
+  resume as runtimeResume,
   runOnce,
   StartGate,
-  start as runcStart,
-  update as runcUpdate,
+  start as runtimeStart,
+  update as runtimeUpdate,
   RuntimeError,
   writeBundle,
   type RuntimeOptions,
-} from './runc.js';
+} from './oci-runtime.js';
+import { ociRuntime, type RuntimeName } from './runtime-select.js';
 import { generateSpec, limitResources, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
 import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
@@ -123,6 +124,8 @@ export interface ContainerConfigRecord {
   dnsOptions?: string[];
   domainname?: string;
   oomScoreAdj?: number;
+  /** the OCI runtime that runs it (absent in records from before kiln knew crun: runc) */
+  runtime?: RuntimeName;
   /** --annotation: OCI annotations for the runtime */
   annotations?: Record<string, string>;
   /** `network connect`: more networks, in the order they were connected (eth1, eth2…) */
@@ -158,6 +161,10 @@ export interface ContainerRuntimeOptions extends RuntimeOptions {
 }
 
 const DEFAULT_STOP_TIMEOUT = 10;
+
+export function recordedRuntime(c: Container): RuntimeName {
+  return c.config.runtime ?? 'runc';
+}
 
 /** A container event for `kiln events`, with Docker's attributes: labels, image, name, and `extra`. */
 export function event(engine: Engine, c: Container, action: string, extra: Record<string, string> = {}): void {
@@ -585,7 +592,7 @@ export async function startContainer(
       if (opts.consoleSize && c.config.tty) prepared.spec.process!.consoleSize = opts.consoleSize;
       writeBundle(p.bundle, prepared.spec);
       const { conmonPid } = await conmonCreate({
-        ...opts,
+        runtime: ociRuntime(recordedRuntime(c)),
         id: c.id,
         name: c.name,
         bundleDir: p.bundle,
@@ -596,7 +603,7 @@ export async function startContainer(
         exitCommand: exitCommand(engine, c.id),
       });
       await opts.beforeStart?.(c);
-      await runcStart(c.id, opts);
+      await runtimeStart(c.id, opts);
       const started = setState(engine, c.id, {
         status: 'running',
         pid: fastState(c.id, opts)?.pid ?? 0,
@@ -688,12 +695,13 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   spawnHealthMonitor(engine, running!);
   const log = new K8sLogWriter(p.log);
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-  const forward = (sig: NodeJS.Signals) => void runcKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
+  const forward = (sig: NodeJS.Signals) => void runtimeKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
   if (io.sigProxy !== false) for (const s of signals) process.on(s, forward);
   let result: { exitCode: number; oomKilled: boolean };
   try {
     result = await runOnce({
       ...opts,
+      runtime: recordedRuntime(c),
       id: c.id,
       bundleDir: p.bundle,
       spec,
@@ -983,7 +991,7 @@ export async function killContainer(engine: Engine, idOrName: string, signal: st
   if (c.state.status !== 'running' && c.state.status !== 'paused') throw new Error(`Cannot kill container: ${idOrName}: container ${c.id} is not running`);
   const n = signalNumber(signal);
   if (n === 9 || n === 15) setState(engine, c.id, { stoppedByUser: true });
-  await runcKill(c.id, String(n), { ...opts, all: n === 9 });
+  await runtimeKill(c.id, String(n), { ...opts, all: n === 9 });
   event(engine, c, 'kill', { signal: String(n) });
 }
 
@@ -997,13 +1005,13 @@ export async function stopContainer(
   if (c.state.status !== 'running' && c.state.status !== 'paused') return c;
   setState(engine, c.id, { stoppedByUser: true });
   const timeout = opts.timeout ?? c.config.stopTimeout ?? DEFAULT_STOP_TIMEOUT;
-  if (c.state.status === 'paused') await runcResume(c.id, opts).catch(() => {});
+  if (c.state.status === 'paused') await runtimeResume(c.id, opts).catch(() => {});
   const sig = signalNumber(opts.signal ?? c.config.stopSignal);
   event(engine, c, 'kill', { signal: String(sig) });
-  await runcKill(c.id, String(sig), opts).catch(() => {});
+  await runtimeKill(c.id, String(sig), opts).catch(() => {});
   if (!(await waitForExit(c.id, Math.max(0, timeout) * 1000, opts))) {
     event(engine, c, 'kill', { signal: '9' });
-    await runcKill(c.id, '9', { ...opts, all: true }).catch(() => {});
+    await runtimeKill(c.id, '9', { ...opts, all: true }).catch(() => {});
     await waitForExit(c.id, 10_000, opts);
   }
   const after = await waitFinalized(engine, c.id, opts);
@@ -1063,7 +1071,7 @@ export async function updateContainer(
     const file = join(containerPaths(engine, c.id).bundle, 'update.json');
     writeFileSync(file, JSON.stringify(limits));
     try {
-      await runcUpdate(c.id, file, opts);
+      await runtimeUpdate(c.id, file, opts);
     } finally {
       rmSync(file, { force: true });
     }
@@ -1076,14 +1084,14 @@ export async function updateContainer(
 export async function pauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'running') throw new Error(`container ${c.id} is not running`);
-  await runcPause(c.id, opts);
+  await runtimePause(c.id, opts);
   event(engine, c, 'pause');
 }
 
 export async function unpauseContainer(engine: Engine, idOrName: string, opts: ContainerRuntimeOptions = {}): Promise<void> {
   const c = await getContainer(engine, idOrName, opts);
   if (c.state.status !== 'paused') throw new Error(`container ${c.id} is not paused`);
-  await runcResume(c.id, opts);
+  await runtimeResume(c.id, opts);
   event(engine, c, 'unpause');
 }
 
@@ -1109,7 +1117,7 @@ export async function removeContainer(
         );
       }
       setState(engine, id, { stoppedByUser: true });
-      await runcKill(id, '9', { ...opts, all: true }).catch(() => {});
+      await runtimeKill(id, '9', { ...opts, all: true }).catch(() => {});
       await waitForExit(id, 10_000, opts);
       await waitFinalized(engine, id, opts);
     }

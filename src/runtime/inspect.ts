@@ -97,6 +97,7 @@ export function inspectContainer(engine: Engine, c: Container): Record<string, u
       ),
       RestartPolicy: { Name: cfg.restartPolicy.name, MaximumRetryCount: cfg.restartPolicy.maximumRetryCount },
       AutoRemove: cfg.autoRemove,
+      Runtime: cfg.runtime ?? 'runc',
       CapAdd: cfg.capAdd.length ? cfg.capAdd : null,
       CapDrop: cfg.capDrop.length ? cfg.capDrop : null,
       Dns: cfg.dns,

@@ -89,7 +89,9 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.equal(k.ok(['version', '--format', '{{.Client.Version}} {{.Server.Version}}']).stdout, `${version} ${version}\n`);
     const v = JSON.parse(k.ok(['version', '--format', 'json']).stdout) as { Client: { Os: string; Arch: string; Runtime: string } };
     assert.equal(v.Client.Os, 'linux');
-    assert.match(v.Client.Runtime, /^runc \d/);
+    const info = JSON.parse(k.ok(['info', '--format', 'json']).stdout) as { DefaultRuntime: string; Runtimes: Record<string, { path: string }> };
+    assert.match(v.Client.Runtime, new RegExp(`^${info.DefaultRuntime} \\d`));
+    assert.ok(info.Runtimes[info.DefaultRuntime], 'the default runtime is listed');
     assert.match(k.ok(['version']).stdout, new RegExp(`^ Version: +${version.replace(/\./g, '\\.')}$`, 'm'));
   });
 

@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { kilnBin } from '../helpers/kiln.js';
 import { Engine } from '../../src/engine.js';
 import { freePort } from '../../src/runtime/network.js';
+import { defaultRuntimeName, RUNTIME_NAMES, runtimeUnavailable } from '../../src/runtime/runtime-select.js';
 import { fetchText, hasRunc, isRoot, makeBusyboxImage, tempDir } from '../unit/runtime/fixtures.js';
 
 const skip = !isRoot || !hasRunc ? 'needs root, runc and conmon' : false;
@@ -73,7 +74,7 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     const leftovers: string[] = [];
     for (const id of ids) {
       if (existsSync(`/run/netns/kiln-${id}`)) leftovers.push(`netns ${id}`);
-      if (existsSync(`/run/kiln/runc/${id}`)) leftovers.push(`runc ${id}`);
+      for (const rt of RUNTIME_NAMES) if (existsSync(`/run/kiln/${rt}/${id}`)) leftovers.push(`${rt} ${id}`);
       for (const c of readdirSync('/sys/fs/cgroup')) if (existsSync(`/sys/fs/cgroup/${c}/kiln/${id}`)) leftovers.push(`cgroup ${c} ${id}`);
       if (execFileSync('iptables-save', { encoding: 'utf8' }).includes(id)) leftovers.push(`iptables ${id}`);
     }
@@ -180,6 +181,10 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     const r = kiln(['run', '--name', 'oom', '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']);
     assert.equal(r.code, 137);
     assert.equal(inspect('oom', '{{.State.ExitCode}} {{.State.OOMKilled}}'), '137 true');
+    // detached, under conmon, with the default runtime asked for by name: conmon reports the OOM
+    ok(['run', '-d', '--name', 'oomd', '--runtime', defaultRuntimeName(), '-m', '16m', 'busybox', 'sh', '-c', 'tail /dev/zero']);
+    assert.equal(ok(['wait', 'oomd']), '137\n');
+    assert.equal(inspect('oomd', '{{.State.ExitCode}} {{.State.OOMKilled}} {{.HostConfig.Runtime}}'), `137 true ${defaultRuntimeName()}`);
     const lim = kiln([
       'run', '--rm', '--pids-limit', '10', '--cpus', '0.5', 'busybox', 'sh', '-c',
       'cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/cpu/cpu.cfs_quota_us; for i in $(seq 20); do sleep 1 & done; echo all-forked',
@@ -217,6 +222,38 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     ok(['kill', 'stubborn']);
     await until(() => inspect('stubborn', '{{.State.Status}}') === 'exited');
     assert.equal(inspect('stubborn', '{{.State.ExitCode}}'), '137');
+  });
+
+  for (const rt of RUNTIME_NAMES) {
+    test(`--runtime ${rt}: foreground and detached, exec with supplementary groups, top, pause, update, stop`, { skip: runtimeUnavailable(rt) ?? false }, async () => {
+      const fg = kiln(['run', '--rm', '--runtime', rt, 'busybox', 'sh', '-c', 'echo fg; exit 4']);
+      assert.deepEqual([fg.code, fg.out], [4, 'fg\n']);
+      const name = `rt-${rt}`;
+      ok(['run', '-d', '--name', name, '--runtime', rt, '--group-add', '10', 'busybox', 'sleep', '100']);
+      assert.equal(inspect(name, '{{.HostConfig.Runtime}} {{.State.Status}}'), `${rt} running`);
+      assert.ok(existsSync(`/run/kiln/${rt}/${inspect(name, '{{.Id}}')}`), `${rt} holds the container`);
+      const ex = kiln(['exec', '-u', '1000:1000', name, 'sh', '-c', 'id; exit 6']);
+      assert.deepEqual([ex.code, ex.out], [6, 'uid=1000(user) gid=1000(user) groups=10(wheel)\n']);
+      assert.match(ok(['top', name]), /^UID +PID .*\n.*sleep 100\n$/s);
+      assert.match(ok(['top', name, '-o', 'pid,args']), /^ *PID COMMAND\n *\d+ sleep 100\n$/);
+      ok(['pause', name]);
+      assert.equal(inspect(name, '{{.State.Status}}'), 'paused');
+      ok(['unpause', name]);
+      ok(['update', '--cpus', '0.5', name]);
+      assert.equal(ok(['exec', name, 'cat', '/sys/fs/cgroup/cpu/cpu.cfs_quota_us']), '50000\n');
+      ok(['stop', '-t', '1', name]);
+      assert.equal(inspect(name, '{{.State.Status}} {{.State.ExitCode}}'), 'exited 137');
+      ok(['rm', name]);
+    });
+  }
+
+  test('--runtime: an unknown name is refused; a memory limit gets runc, which can report the OOM kill in the foreground', () => {
+    const bad = kiln(['run', '--rm', '--runtime', 'kata', 'busybox', 'true']);
+    assert.equal(bad.code, 125);
+    assert.match(bad.err, /unknown or invalid runtime name: kata/);
+    ok(['create', '--name', 'rt-mem', '-m', '32m', 'busybox', 'true']);
+    assert.equal(inspect('rt-mem', '{{.HostConfig.Runtime}}'), 'runc');
+    ok(['rm', 'rt-mem']);
   });
 
   test('state stays truthful: the container dies on its own, conmon is killed, kiln is killed', async () => {

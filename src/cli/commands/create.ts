@@ -5,6 +5,7 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import type { Engine } from '../../engine.js';
 import { NotFoundError } from '../../store/errors.js';
+import { isRuntimeName, RUNTIME_NAMES } from '../../runtime/runtime-select.js';
 import type { Container } from '../../runtime/containers.js';
 import { createContainer, type CreateOptions } from '../../runtime/container-create.js';
 import { parseBytes, parseMountSpec, parseTmpfsSpec, parseVolumeSpec } from '../../runtime/volumes.js';
@@ -133,7 +134,7 @@ export function addContainerFlags(cmd: Command): Command {
     .option('--volumes-from <ctr[:ro|rw]>', 'mount volumes from the specified container; repeatable', collect, [])
     .option('--log-driver <driver>', 'logging driver: json-file, k8s-file or local (all: kiln\'s log file)')
     .option('--log-opt <k=v>', 'log driver options (accepted; kiln keeps one log file); repeatable', collect, [])
-    .option('--runtime <name>', 'OCI runtime for the container (runc)')
+    .option('--runtime <name>', `OCI runtime for the container (${RUNTIME_NAMES.join(' or ')}; default: crun where it runs)`)
     .option('--memory-swappiness <n>', 'tune container memory swappiness (0 to 100)', '-1')
     .option('--oom-kill-disable', 'disable OOM Killer')
     .option('--oom-score-adj <n>', "tune host's OOM preferences (-1000 to 1000)")
@@ -345,6 +346,7 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
       ...(f.annotation.length ? { annotations: keyValues(f.annotation) } : {}),
       ...(f.cgroupns === 'host' ? { cgroupnsMode: 'host' as const } : {}),
       resources,
+      ...(f.runtime !== undefined && isRuntimeName(f.runtime) ? { runtime: f.runtime } : {}),
       ...(f.shmSize ? { shmSize: bytes(f.shmSize, '--shm-size') } : {}),
       ulimits: f.ulimit.map(parseUlimit),
       capAdd: f.capAdd,
@@ -377,7 +379,7 @@ export function createOptions(image: string, cmd: string[], f: ContainerFlags): 
 
 /** Create, pulling the image first when it is missing (Docker prints "Unable to find image…"). */
 export async function createFromFlags(ctx: CliContext, image: string, cmd: string[], f: ContainerFlags): Promise<Container> {
-  if (f.runtime !== undefined && f.runtime !== 'runc') throw new CliError(`unknown or invalid runtime name: ${f.runtime} (kiln runs containers with runc)`, 125);
+  if (f.runtime !== undefined && !isRuntimeName(f.runtime)) throw new CliError(`unknown or invalid runtime name: ${f.runtime} (kiln knows ${RUNTIME_NAMES.join(', ')})`, 125);
   if (f.logDriver !== undefined && !['json-file', 'k8s-file', 'local'].includes(f.logDriver)) {
     throw new CliError(`logging driver ${JSON.stringify(f.logDriver)} is not supported: kiln keeps each container's output in one log file (json-file, k8s-file, local)`, 125);
   }

@@ -5,7 +5,7 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { addContainerFlags, createFromFlags, type ContainerFlags } from './create.js';
 import { removeContainer, runForeground, startContainer } from '../../runtime/containers.js';
-import { RuntimeError } from '../../runtime/runc.js';
+import { RuntimeError } from '../../runtime/oci-runtime.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../runtime/attach.js';
 import { startAttached } from '../attach-session.js';
 

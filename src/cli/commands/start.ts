@@ -5,7 +5,7 @@ import { CliError, type CliContext } from '../context.js';
 import { get as getContainerRecord, runForeground, startContainer } from '../../runtime/containers.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../runtime/attach.js';
 import { startAttached } from '../attach-session.js';
-import { RuntimeError } from '../../runtime/runc.js';
+import { RuntimeError } from '../../runtime/oci-runtime.js';
 
 export function register(program: Command, ctx: CliContext): void {
   program

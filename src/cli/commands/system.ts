@@ -11,6 +11,7 @@ import type { Digest } from '../../image/types.js';
 import { chainIds } from '../../image/digest.js';
 import { containerPaths, listContainers, pruneContainers } from '../../runtime/containers.js';
 import { diskUsage, Volumes } from '../../runtime/volumes.js';
+import { defaultRuntimeName, findOnPath, runtimeUnavailable, RUNTIME_NAMES } from '../../runtime/runtime-select.js';
 import { goArch, kernelVersion, kilnVersion, operatingSystem, toolVersion } from '../about.js';
 import { createdSince, formatList, formatObject, goJson, humanSize } from '../format/index.js';
 import { confirm } from '../prompt.js';
@@ -27,7 +28,11 @@ import { pruneBuildCache } from './builder.js';
 async function infoData(engine: Engine) {
   const containers = await listContainers(engine);
   const count = (s: string) => containers.filter((c) => c.state.status === s).length;
-  const runtime = toolVersion('runc');
+  const runtimes: Record<string, { path: string; version: string }> = {};
+  for (const name of RUNTIME_NAMES) {
+    const path = findOnPath(name);
+    if (path && runtimeUnavailable(name) === undefined) runtimes[name] = { path, version: toolVersion(name) };
+  }
   return {
     ID: engine.root,
     Containers: containers.length,
@@ -49,8 +54,8 @@ async function infoData(engine: Engine) {
     DockerRootDir: engine.root,
     Name: hostname(),
     ServerVersion: kilnVersion(),
-    DefaultRuntime: 'runc',
-    Runtimes: { runc: { path: 'runc', version: runtime } },
+    DefaultRuntime: defaultRuntimeName() as string,
+    Runtimes: runtimes,
     SecurityOptions: ['name=seccomp,profile=builtin'],
   };
 }
@@ -75,7 +80,7 @@ function infoText(i: Awaited<ReturnType<typeof infoData>>): string {
     `  Volume: ${i.Plugins.Volume.join(' ')}`,
     `  Network: ${i.Plugins.Network.join(' ')}`,
     ` Runtimes: ${Object.keys(i.Runtimes).join(' ')}`,
-    ` Default Runtime: ${i.DefaultRuntime}${i.Runtimes.runc.version ? ` (${i.Runtimes.runc.version})` : ''}`,
+    ` Default Runtime: ${i.DefaultRuntime}${i.Runtimes[i.DefaultRuntime]?.version ? ` (${i.Runtimes[i.DefaultRuntime]!.version})` : ''}`,
     ` Security Options:`,
     ...i.SecurityOptions.map((s) => `  ${s.replace(/^name=/, '').replace(/,profile=/, '\n   Profile: ')}`),
     ` Kernel Version: ${i.KernelVersion}`,

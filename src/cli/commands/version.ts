@@ -2,6 +2,7 @@
 // "Server" part describes the same local engine, so scripts reading {{.Server.Version}} work.
 import type { Command } from 'commander';
 import type { CliContext } from '../context.js';
+import { defaultRuntimeName } from '../../runtime/runtime-select.js';
 import { goArch, kilnVersion, toolVersion } from '../about.js';
 import { formatObject, tabwrite } from '../format/index.js';
 
@@ -14,6 +15,13 @@ export interface VersionInfo {
   Runtime: string;
 }
 
+/** The default runtime's name and version, e.g. "crun 1.8.1" (empty when none is installed). */
+function runtimeVersion(): string {
+  const name = defaultRuntimeName();
+  const v = toolVersion(name);
+  return v ? v.replace(new RegExp(`^${name} version `), `${name} `) : '';
+}
+
 function versionInfo(): VersionInfo {
   const version = kilnVersion();
   return {
@@ -22,7 +30,7 @@ function versionInfo(): VersionInfo {
     NodeVersion: process.version,
     Os: 'linux',
     Arch: goArch(),
-    Runtime: toolVersion('runc').replace(/^runc version /, 'runc '),
+    Runtime: runtimeVersion(),
   };
 }
 
@@ -44,7 +52,7 @@ export function register(program: Command, _ctx: CliContext): void {
             ` API version:\t${v.ApiVersion}`,
             ` Node.js version:\t${v.NodeVersion}`,
             ` OS/Arch:\t${v.Os}/${v.Arch}`,
-            ` Runtime:\t${v.Runtime || 'runc (not found)'}`,
+            ` Runtime:\t${v.Runtime || 'none found (kiln needs crun or runc)'}`,
             '',
           ].join('\n'),
         ),

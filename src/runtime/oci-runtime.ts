@@ -1,6 +1,7 @@
-// The OCI runtime (runc) as kiln drives it: a foreground `runc run` as a child of Node for one-shot
-// processes (build RUN steps, `kiln run` without -d), and the small lifecycle commands (state,
-// start, kill, delete, exec, ps, pause) that detached containers under conmon need.
+// The OCI runtime (crun or runc, runtime-select.ts) as kiln drives it: a foreground `run` as a
+// child of Node for one-shot processes (build RUN steps, `kiln run` without -d), and the small
+// lifecycle commands (state, start, kill, delete, pause, update) that detached containers under
+// conmon need. Both speak the same command line; only their state files differ (fastState).
 import { spawn, execFile, type StdioOptions } from 'node:child_process';
 import { closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,16 +10,13 @@ import type { Readable } from 'node:stream';
 import type { OciHook, OciSpec } from './oci-spec.js';
 import { serializeSpec } from './spec.js';
 import { S_IFIFO, mknod } from '../sys/fs.js';
+import { defaultRuntimeName, ociRuntime, runtimeHolding, runtimeRoot, type OciRuntime, type RuntimeName } from './runtime-select.js';
 
-/** runc's state directory for kiln's containers (tmpfs: gone after a reboot, like the containers). */
-export const DEFAULT_RUNC_ROOT = '/run/kiln/runc';
 const CGROUP_ROOT = '/sys/fs/cgroup';
 
 export interface RuntimeOptions {
-  /** the OCI runtime binary (default: `runc` on PATH) */
-  runtime?: string;
-  /** the runtime's --root state dir (default /run/kiln/runc) */
-  runtimeRoot?: string;
+  /** the OCI runtime; by default the one holding the container, or for a new one the default */
+  runtime?: RuntimeName;
 }
 
 export interface RunOnceOptions extends RuntimeOptions {
@@ -57,12 +55,13 @@ export class RuntimeError extends Error {
   }
 }
 
-export function runtimeBinary(opts: RuntimeOptions = {}): string {
-  return opts.runtime ?? 'runc';
+/** The runtime for container `id`: the one asked for, else the one holding it, else the default. */
+export function runtimeFor(id: string, opts: RuntimeOptions = {}): OciRuntime {
+  return ociRuntime(opts.runtime ?? runtimeHolding(id) ?? defaultRuntimeName());
 }
 
-function globalArgs(opts: RuntimeOptions, logFile?: string): string[] {
-  const args = ['--root', opts.runtimeRoot ?? DEFAULT_RUNC_ROOT];
+export function globalArgs(rt: OciRuntime, logFile?: string): string[] {
+  const args = ['--root', rt.root];
   if (logFile) args.push('--log', logFile, '--log-format', 'json');
   return args;
 }
@@ -117,12 +116,14 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   const spec: OciSpec = structuredClone(opts.spec);
   spec.process!.terminal = !!opts.tty;
   writeBundle(opts.bundleDir, spec);
-  const logFile = join(opts.bundleDir, 'runc.log');
-  const memoryLimited = (spec.linux?.resources?.memory?.limit ?? 0) > 0;
+  const logFile = join(opts.bundleDir, 'runtime.log');
+  const rt = runtimeFor(opts.id, opts);
+  // runc's --keep leaves the stopped container (and its memory cgroup) for us to read the OOM
+  // counter; crun has no --keep, which is why a memory-limited container gets runc (container-create.ts).
+  const memoryLimited = (spec.linux?.resources?.memory?.limit ?? 0) > 0 && rt.name === 'runc';
   const cgroupsPath = spec.linux?.cgroupsPath;
-  // --keep leaves the stopped container (and its memory cgroup) for us to read the OOM counter.
   const args = [
-    ...globalArgs(opts, logFile),
+    ...globalArgs(rt, logFile),
     'run',
     ...(memoryLimited ? ['--keep'] : []),
     ...(opts.runArgs ?? []),
@@ -136,7 +137,7 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   let exitCode: number;
   try {
     exitCode = await new Promise<number>((resolve, reject) => {
-      const child = spawn(runtimeBinary(opts), args, { stdio, detached: !!opts.newProcessGroup });
+      const child = spawn(rt.launcher, args, { stdio, detached: !!opts.newProcessGroup });
       child.on('error', reject);
       if (child.pid !== undefined) opts.onSpawn?.(child.pid);
       // A sink that throws (EPIPE: our reader went away) closes the pipe: the container's next
@@ -155,7 +156,7 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
         opts.stdin.pipe(child.stdin!);
         child.stdin!.on('error', () => {}); // the container may exit before reading everything
       }
-      const onAbort = () => void kill(opts.id, 'KILL', opts).catch(() => {});
+      const onAbort = () => void kill(opts.id, 'KILL', { runtime: rt.name }).catch(() => {});
       opts.signal?.addEventListener('abort', onAbort, { once: true });
       child.on('close', (code, signal) => {
         opts.signal?.removeEventListener('abort', onAbort);
@@ -163,11 +164,11 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
       });
     });
   } catch (e) {
-    await cleanup(opts, cgroupsPath, false);
+    await cleanup(rt, opts.id, cgroupsPath, false);
     throw e;
   }
   const oomKilled = memoryLimited && cgroupsPath ? oomKillCount(cgroupsPath) > 0 : false;
-  await cleanup(opts, cgroupsPath, memoryLimited);
+  await cleanup(rt, opts.id, cgroupsPath, memoryLimited);
 
   // runc's own failures (it could not create or start the container) are in its log as errors.
   const failure = runtimeFailure(logFile);
@@ -181,14 +182,13 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   return { exitCode, oomKilled };
 }
 
-async function cleanup(opts: RuntimeOptions & { id: string }, cgroupsPath: string | undefined, force: boolean): Promise<void> {
-  const root = opts.runtimeRoot ?? DEFAULT_RUNC_ROOT;
-  // After a normal `runc run` exit runc has already deleted the container: no extra process.
-  if (force || existsSync(join(root, opts.id))) await deleteContainer(opts.id, { ...opts, force: true });
+async function cleanup(rt: OciRuntime, id: string, cgroupsPath: string | undefined, force: boolean): Promise<void> {
+  // After a normal `run` exit the runtime has already deleted the container: no extra process.
+  if (force || existsSync(join(rt.root, id))) await deleteContainer(id, { runtime: rt.name, force: true });
   if (cgroupsPath) removeCgroup(cgroupsPath);
 }
 
-/** Last error-level message in a runc JSON log, if any. */
+/** Last error-level message in the runtime's JSON log, if any. */
 export function runtimeFailure(logFile: string): string | undefined {
   let text: string;
   try {
@@ -243,14 +243,11 @@ export function removeCgroup(cgroupsPath: string): void {
 }
 
 /** Run a runtime subcommand and collect its output. */
-export function runtimeCommand(
-  args: string[],
-  opts: RuntimeOptions = {},
-): Promise<{ code: number; stdout: string; stderr: string }> {
+function runtimeCommand(rt: OciRuntime, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     execFile(
-      runtimeBinary(opts),
-      [...globalArgs(opts), ...args],
+      rt.binary,
+      [...globalArgs(rt), ...args],
       { maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {
         if (err && typeof (err as NodeJS.ErrnoException).code === 'string') return reject(err);
@@ -260,40 +257,46 @@ export function runtimeCommand(
   });
 }
 
-async function checked(args: string[], opts: RuntimeOptions): Promise<string> {
-  const r = await runtimeCommand(args, opts);
-  if (r.code !== 0) throw new RuntimeError(`${runtimeBinary(opts)} ${args[0]}: ${r.stderr.trim() || `exit ${r.code}`}`, r.code);
+async function checked(id: string, args: string[], opts: RuntimeOptions): Promise<string> {
+  const rt = runtimeFor(id, opts);
+  const r = await runtimeCommand(rt, [...args, id]);
+  if (r.code !== 0) throw new RuntimeError(`${rt.name} ${args[0]}: ${r.stderr.trim() || `exit ${r.code}`}`, r.code);
   return r.stdout;
 }
 
 export async function start(id: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(['start', id], opts);
+  await checked(id, ['start'], opts);
 }
 
 /** Send a signal (name without SIG, or number) to the container's init (or all its processes). */
 export async function kill(id: string, signal: string | number, opts: RuntimeOptions & { all?: boolean } = {}): Promise<void> {
-  await checked(['kill', ...(opts.all ? ['--all'] : []), id, String(signal)], opts);
+  const rt = runtimeFor(id, opts);
+  const r = await runtimeCommand(rt, ['kill', ...(opts.all ? ['--all'] : []), id, String(signal)]);
+  if (r.code !== 0) throw new RuntimeError(`${rt.name} kill: ${r.stderr.trim() || `exit ${r.code}`}`, r.code);
 }
 
 export async function deleteContainer(id: string, opts: RuntimeOptions & { force?: boolean } = {}): Promise<void> {
-  if (!existsSync(join(opts.runtimeRoot ?? DEFAULT_RUNC_ROOT, id))) return; // nothing to delete: no spawn
-  const r = await runtimeCommand(['delete', ...(opts.force ? ['--force'] : []), id], opts);
-  if (r.code !== 0 && !/does not exist|not found/i.test(r.stderr)) {
-    throw new RuntimeError(`${runtimeBinary(opts)} delete: ${r.stderr.trim()}`, r.code);
+  const name = opts.runtime ?? runtimeHolding(id);
+  if (!name) return; // no runtime holds it: nothing to delete, no spawn
+  const rt = ociRuntime(name);
+  if (!existsSync(join(rt.root, id))) return;
+  const r = await runtimeCommand(rt, ['delete', ...(opts.force ? ['--force'] : []), id]);
+  if (r.code !== 0 && !/does not exist|not found|no such file/i.test(r.stderr)) {
+    throw new RuntimeError(`${rt.name} delete: ${r.stderr.trim()}`, r.code);
   }
 }
 
-/** `runc update`: new cgroup limits for a running container (`resourcesFile`: OCI resources JSON). */
+/** `update`: new cgroup limits for a running container (`resourcesFile`: OCI resources JSON). */
 export async function update(id: string, resourcesFile: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(['update', '--resources', resourcesFile, id], opts);
+  await checked(id, ['update', '--resources', resourcesFile], opts);
 }
 
 export async function pause(id: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(['pause', id], opts);
+  await checked(id, ['pause'], opts);
 }
 
 export async function resume(id: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(['resume', id], opts);
+  await checked(id, ['resume'], opts);
 }
 
 export interface FastState {
@@ -302,25 +305,49 @@ export interface FastState {
   created?: string;
 }
 
-/**
- * The container's status as `runc state` would say it, read from runc's state.json and /proc
- * without spawning runc (kiln ps with many containers): init alive (same start time, not a
- * zombie) → running, or paused when its freezer cgroup is FROZEN, or created while runc's
- * exec.fifo still exists; otherwise stopped. undefined when runc does not know the container.
- */
-export function fastState(id: string, opts: RuntimeOptions = {}): FastState | undefined {
-  const dir = join(opts.runtimeRoot ?? DEFAULT_RUNC_ROOT, id);
-  let st: { init_process_pid?: number; init_process_start?: number; created?: string; cgroup_paths?: Record<string, string> };
+/** What fastState needs from a runtime's own state file. */
+interface RuntimeStateFile {
+  pid: number;
+  /** the init's start time (clock ticks since boot) */
+  start?: number;
+  created?: string;
+  /** the v1 freezer cgroup directory */
+  freezer?: string;
+}
+
+/** runc's state.json, or crun's status file. */
+function readStateFile(dir: string): RuntimeStateFile | undefined {
   try {
-    st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8'));
+    const st = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as { init_process_pid?: number; init_process_start?: number; created?: string; cgroup_paths?: Record<string, string> };
+    return { pid: st.init_process_pid ?? 0, start: st.init_process_start, created: st.created, freezer: st.cgroup_paths?.freezer };
+  } catch {
+    /* not runc's */
+  }
+  try {
+    const st = JSON.parse(readFileSync(join(dir, 'status'), 'utf8')) as { pid?: number; 'process-start-time'?: number; created?: string; 'cgroup-path'?: string };
+    const cg = st['cgroup-path'];
+    return { pid: st.pid ?? 0, start: st['process-start-time'], created: st.created, freezer: cg ? join(CGROUP_ROOT, 'freezer', cg) : undefined };
   } catch {
     return undefined;
   }
-  const pid = st.init_process_pid ?? 0;
-  const base = { pid, created: st.created };
-  if (!processAlive(pid, st.init_process_start)) return { ...base, status: 'stopped' };
+}
+
+/**
+ * The container's status as the runtime's `state` would say it, read from its state file and
+ * /proc without spawning it (kiln ps with many containers): init alive (same start time, not a
+ * zombie) → running, or paused when its freezer cgroup is FROZEN, or created while the runtime's
+ * exec.fifo still exists; otherwise stopped. undefined when no runtime knows the container.
+ */
+export function fastState(id: string, opts: RuntimeOptions = {}): FastState | undefined {
+  const name = opts.runtime ?? runtimeHolding(id);
+  if (!name) return undefined;
+  const dir = join(runtimeRoot(name), id);
+  const st = readStateFile(dir);
+  if (!st) return undefined;
+  const base = { pid: st.pid, created: st.created };
+  if (!processAlive(st.pid, st.start)) return { ...base, status: 'stopped' };
   if (existsSync(join(dir, 'exec.fifo'))) return { ...base, status: 'created' };
-  const freezer = st.cgroup_paths?.freezer;
+  const freezer = st.freezer;
   if (freezer) {
     try {
       if (readFileSync(join(freezer, 'freezer.state'), 'utf8').trim() === 'FROZEN') return { ...base, status: 'paused' };
