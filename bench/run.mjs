@@ -1,22 +1,25 @@
 #!/usr/bin/env node
-// Container start latency (issue 4): `kiln run --rm IMAGE true` against `docker run --rm`, `podman
-// run --rm` and a bare `runc run` of a prepared bundle (the floor), with the default bridge network
+// Container start latency (issue 4): `kiln run --rm IMAGE true` (with its default runtime, crun
+// where it runs, and with runc as `kiln-runc`) against `docker run --rm`, `podman run --rm` and a
+// bare `runc run` / `crun run` of a prepared bundle (the floors), with the default bridge network
 // and with --network none, in one run; then `kiln ps -a` with 100 containers.
 //
-//   node bench/run.mjs [--runs N] [--only kiln,docker,podman,runc]
+//   node bench/run.mjs [--runs N] [--only kiln,kiln-runc,docker,podman,runc,crun]
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { busyboxArchive, docker, finish, has, kilnCli, median, opt, podman, report, sh, time, workDir } from './lib.mjs';
 
 const RUNS = Number(opt('--runs', '10'));
-const only = opt('--only', 'kiln,docker,podman,runc').split(',');
+const only = opt('--only', 'kiln,kiln-runc,docker,podman,runc,crun').split(',');
 const work = workDir('kiln-bench-run-');
 const kiln = kilnCli(join(work, 'kiln-root'));
 busyboxArchive(kiln, work);
+kiln(['run', '--rm', '--network', 'none', 'busybox', 'true']); // also writes crun's wrapper, if this host needs it
 
 const tools = [];
 if (only.includes('kiln')) tools.push({ name: 'kiln', run: (net) => kiln(['run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
+if (only.includes('kiln-runc')) tools.push({ name: 'kiln-runc', run: (net) => kiln(['run', '--rm', '--runtime', 'runc', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
 
 if (only.includes('docker') && has('dockerd')) {
   const cli = docker(work);
@@ -30,8 +33,9 @@ if (only.includes('podman') && has('podman')) {
   tools.push({ name: 'podman', run: (net) => p(['run', '--rm', ...(net ? ['--network', net] : []), 'busybox', 'true']) });
 }
 
-if (only.includes('runc') && has('runc')) {
-  // The floor: runc run of a prepared bundle on a plain directory rootfs (no network setup).
+if ((only.includes('runc') && has('runc')) || (only.includes('crun') && has('crun'))) {
+  // The floors: runc run / crun run of a prepared bundle on a plain directory rootfs (no network
+  // setup). crun goes through the wrapper kiln uses on a hybrid cgroup layout, when there is one.
   const bundle = join(work, 'bundle');
   mkdirSync(join(bundle, 'rootfs'), { recursive: true });
   sh('tar', ['-xf', join(work, 'bb', 'rootfs.tar'), '-C', join(bundle, 'rootfs')]);
@@ -42,7 +46,13 @@ if (only.includes('runc') && has('runc')) {
   spec.process.rlimits = [];
   writeFileSync(join(bundle, 'config.json'), JSON.stringify(spec));
   let n = 0;
-  tools.push({ name: 'runc', run: () => sh('runc', ['--root', join(work, 'runc-state'), 'run', '--bundle', bundle, `bench-${process.pid}-${n++}`], { stdio: ['ignore', 'pipe', 'pipe'] }) });
+  if (only.includes('runc') && has('runc')) {
+    tools.push({ name: 'runc', run: () => sh('runc', ['--root', join(work, 'runc-state'), 'run', '--bundle', bundle, `bench-${process.pid}-${n++}`], { stdio: ['ignore', 'pipe', 'pipe'] }) });
+  }
+  if (only.includes('crun') && has('crun')) {
+    const crun = existsSync('/run/kiln/crun-hybrid') ? '/run/kiln/crun-hybrid' : 'crun';
+    tools.push({ name: 'crun', run: () => sh(crun, ['--root', join(work, 'crun-state'), 'run', '--bundle', bundle, `bench-${process.pid}-${n++}`], { stdio: ['ignore', 'pipe', 'pipe'] }) });
+  }
 }
 
 const results = {};
