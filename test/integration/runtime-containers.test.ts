@@ -99,6 +99,11 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(kiln(['container', 'inspect', 'gone']).code, 1);
     assert.equal(kiln(['run', '--rm', 'busybox', 'no-such-cmd']).code, 127);
     assert.equal(kiln(['run', '--rm', 'no-such-image-here']).code, 125);
+    // a start the runtime refuses: Docker's 125, with the runtime's reason, and no container left
+    const bad = kiln(['run', '--rm', '--name', 'badcwd', '-w', '/etc/passwd', 'busybox', 'true']);
+    assert.equal(bad.code, 125, bad.err);
+    assert.match(bad.err, /passwd.*[Nn]ot a directory/);
+    assert.equal(kiln(['container', 'inspect', 'badcwd']).code, 1);
   });
 
   test('run --rm in the foreground: listed while it runs, signals forwarded, exit codes, nothing left behind', async () => {

@@ -5,7 +5,6 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { addContainerFlags, createFromFlags, type ContainerFlags } from './create.js';
 import { removeContainer, runForeground, startContainer } from '../../runtime/containers.js';
-import { RuntimeError } from '../../runtime/oci-runtime.js';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '../../runtime/attach.js';
 import { startAttached } from '../attach-session.js';
 
@@ -39,7 +38,7 @@ export function register(program: Command, ctx: CliContext): void {
         r = await startAttached(engine, c, { stdin: !!f.interactive, detachKeys });
       } catch (e) {
         if (f.rm) await removeContainer(engine, c.id, { force: true, volumes: true }).catch(() => {});
-        throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 125);
+        throw new CliError((e as Error).message, startStatus(e));
       }
       process.exitCode = r.detached ? 0 : r.exitCode ?? 0;
       return;
@@ -49,7 +48,7 @@ export function register(program: Command, ctx: CliContext): void {
         await startContainer(engine, c.id);
       } catch (e) {
         if (f.rm) await removeContainer(engine, c.id, { force: true, volumes: true }).catch(() => {});
-        throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 125);
+        throw new CliError((e as Error).message, startStatus(e));
       }
       process.stdout.write(`${c.id}\n`);
       return;
@@ -61,9 +60,21 @@ export function register(program: Command, ctx: CliContext): void {
     } catch (e) {
       // A start that failed (say, a network to join that is not running) leaves no --rm container.
       if (f.rm) await removeContainer(engine, c.id, { force: true, volumes: true }).catch(() => {});
-      throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 125);
+      throw new CliError((e as Error).message, startStatus(e));
     } finally {
       stdin?.destroy();
     }
   });
+}
+
+/**
+ * The exit status of a `run` whose container could not start, by Docker's rule (its CLI's
+ * toStatusError, which reads the message): 127 when something was not found, 126 when it could
+ * not be invoked, 125 for any other failure of the engine or the runtime.
+ */
+export function startStatus(e: unknown): number {
+  const msg = e instanceof Error ? e.message : String(e);
+  if (/executable file not found|no such file or directory/i.test(msg)) return 127;
+  if (/permission denied|is a directory/i.test(msg)) return 126;
+  return 125;
 }
