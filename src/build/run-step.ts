@@ -104,6 +104,9 @@ export async function runInRootfs(engine: Engine, p: ProcessInRootfs): Promise<n
         stdout: p.onOutput ? (b) => p.onOutput!(b, 'stdout') : undefined,
         stderr: p.onOutput ? (b) => p.onOutput!(b, 'stderr') : undefined,
       });
+      // The runtime's reason the process never ran, once, in the step's output (it is held back
+      // from the container's stderr, see runOnce).
+      if (result.startError) p.onOutput?.(Buffer.from(`${result.startError}\n`), 'stderr');
       return result.exitCode;
     } finally {
       removeMountStubs(p.upper, stubs);

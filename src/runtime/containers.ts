@@ -57,6 +57,7 @@ import {
   update as runtimeUpdate,
   RuntimeError,
   writeBundle,
+  type RunResult,
   type RuntimeOptions,
 } from './oci-runtime.js';
 import { ociRuntime, type RuntimeName } from './runtime-select.js';
@@ -649,7 +650,7 @@ export interface ForegroundIO {
  * runs under conmon, which holds its terminal (cli/attach-session.ts startAttached): runc would
  * need ours to be its controlling terminal.
  */
-export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<{ exitCode: number; oomKilled: boolean }> {
+export async function runForeground(engine: Engine, idOrName: string, io: ForegroundIO, opts: ContainerRuntimeOptions = {}): Promise<RunResult> {
   const c = get(engine, idOrName);
   if (c.config.tty) throw new Error(`container ${c.name} has a terminal (-t): start it attached under conmon`);
   const p = containerPaths(engine, c.id);
@@ -697,7 +698,7 @@ export async function runForeground(engine: Engine, idOrName: string, io: Foregr
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
   const forward = (sig: NodeJS.Signals) => void runtimeKill(c.id, sig.replace(/^SIG/, ''), opts).catch(() => {});
   if (io.sigProxy !== false) for (const s of signals) process.on(s, forward);
-  let result: { exitCode: number; oomKilled: boolean };
+  let result: RunResult;
   try {
     result = await runOnce({
       ...opts,

@@ -43,6 +43,45 @@ export interface RunOnceOptions extends RuntimeOptions {
 export interface RunResult {
   exitCode: number;
   oomKilled: boolean;
+  /** why the process never ran (127: not found, 126: not executable), in the runtime's words */
+  startError?: string;
+}
+
+/**
+ * Holds a container's first stderr bytes back until it has surely started: the runtime writes its
+ * own failure to the same stderr as well as to its log, and kiln reports that failure itself, once.
+ * Anything on stdout, or 200 ms, releases what was held (in order); `end` drops the runtime's line.
+ */
+class StartupStderr {
+  private held: Buffer[] | undefined = [];
+  private timer: NodeJS.Timeout;
+
+  constructor(private readonly out: (b: Buffer) => void) {
+    this.timer = setTimeout(() => this.release(), 200);
+    this.timer.unref();
+  }
+
+  write(b: Buffer): void {
+    if (this.held) this.held.push(b);
+    else this.out(b);
+  }
+
+  release(): void {
+    clearTimeout(this.timer);
+    const held = this.held;
+    this.held = undefined;
+    if (held?.length) this.out(Buffer.concat(held));
+  }
+
+  /** The process is gone: release what was held, without the line that is `failure`. */
+  end(failure: string | undefined): void {
+    if (this.held && failure !== undefined) {
+      const text = Buffer.concat(this.held).toString('utf8');
+      const kept = text.split('\n').filter((line) => line.trim() !== failure.trim()).join('\n');
+      this.held = kept ? [Buffer.from(kept)] : [];
+    }
+    this.release();
+  }
 }
 
 /** An error from the runtime itself (bad config, missing binary), not the container's exit. */
@@ -134,6 +173,7 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
 
   const stdin = opts.stdin === 'inherit' ? 'inherit' : opts.stdin ? 'pipe' : 'ignore';
   const stdio: StdioOptions = [stdin, opts.stdout ? 'pipe' : 'inherit', opts.stderr ? 'pipe' : 'inherit'];
+  const held = opts.stderr ? new StartupStderr(opts.stderr) : undefined;
   let exitCode: number;
   try {
     exitCode = await new Promise<number>((resolve, reject) => {
@@ -150,8 +190,8 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
             stream.destroy();
           }
         });
-      if (opts.stdout) sink(child.stdout!, opts.stdout);
-      if (opts.stderr) sink(child.stderr!, opts.stderr);
+      if (opts.stdout) sink(child.stdout!, held ? (b) => (held.release(), opts.stdout!(b)) : opts.stdout);
+      if (held) sink(child.stderr!, (b) => held.write(b));
       if (opts.stdin && opts.stdin !== 'inherit') {
         opts.stdin.pipe(child.stdin!);
         child.stdin!.on('error', () => {}); // the container may exit before reading everything
@@ -164,6 +204,7 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
       });
     });
   } catch (e) {
+    held?.release();
     await cleanup(rt, opts.id, cgroupsPath, false);
     throw e;
   }
@@ -171,12 +212,13 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   await cleanup(rt, opts.id, cgroupsPath, memoryLimited);
 
   // runc's own failures (it could not create or start the container) are in its log as errors.
-  const failure = runtimeFailure(logFile);
-  if (failure !== undefined && exitCode !== 0) {
+  const failure = exitCode !== 0 ? runtimeFailure(logFile) : undefined;
+  held?.end(failure);
+  if (failure !== undefined) {
     if (/executable file not found|no such file or directory/i.test(failure) && /exec/.test(failure)) {
-      return { exitCode: 127, oomKilled };
+      return { exitCode: 127, oomKilled, startError: failure };
     }
-    if (/permission denied/i.test(failure) && /exec/.test(failure)) return { exitCode: 126, oomKilled };
+    if (/permission denied/i.test(failure) && /exec/.test(failure)) return { exitCode: 126, oomKilled, startError: failure };
     throw new RuntimeError(`OCI runtime error: ${failure}`, exitCode);
   }
   return { exitCode, oomKilled };

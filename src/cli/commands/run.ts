@@ -56,6 +56,7 @@ export function register(program: Command, ctx: CliContext): void {
     const stdin = f.interactive ? process.stdin : undefined;
     try {
       const r = await runForeground(engine, c.id, { stdin, sigProxy: f.sigProxy });
+      if (r.startError) process.stderr.write(`Error: OCI runtime create failed: ${r.startError}\n`);
       process.exitCode = r.exitCode;
     } catch (e) {
       // A start that failed (say, a network to join that is not running) leaves no --rm container.

@@ -34,6 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
         const stdin = o.interactive ? process.stdin : undefined;
         try {
           const r = await runForeground(engine, c.id, { stdin });
+          if (r.startError) process.stderr.write(`Error: OCI runtime create failed: ${r.startError}\n`);
           process.exitCode = r.exitCode;
         } catch (e) {
           throw new CliError((e as Error).message, e instanceof RuntimeError ? e.exitCode : 1);
