@@ -63,13 +63,31 @@ const pathOfCopy = (c: string) => c.slice(70); // after "<64 hex>/diff/"
 type StatKey = Pick<Stats, 'size' | 'mtimeMs' | 'ctimeMs' | 'ino'>;
 const sameStat = (row: CacheRow, st: StatKey) => row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ctimeMs && row[3] === st.ino;
 
+/**
+ * A file changed this recently (ms) before it was read may change again within the same timestamp
+ * tick without its stat changing (git's "racily clean" case): its hash is used for this build but
+ * not remembered. File times come from the kernel's coarse clock (a tick is 1–10 ms); on a
+ * filesystem with whole-second times (both times on a second) the window is two seconds.
+ */
+export const RACY_MS = 50;
+const RACY_COARSE_MS = 2000;
+
+/** Whether a file with these times, read from `readAt` on, could change again and keep its stat. */
+export function racy(e: Pick<ContextEntry, 'mtimeMs' | 'ctimeMs'>, readAt: number): boolean {
+  const window = e.mtimeMs % 1000 === 0 && e.ctimeMs % 1000 === 0 ? RACY_COARSE_MS : RACY_MS;
+  return readAt - Math.max(e.mtimeMs, e.ctimeMs) < window;
+}
+
 /** Remembers file hashes between builds in one JSON file per context directory. */
 export class ContentHashCache {
   private rows: Record<string, CacheRow> = {};
   private dirty = false;
   private loaded = false;
 
-  constructor(private readonly file: string) {}
+  constructor(
+    private readonly file: string,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   async load(): Promise<void> {
     if (this.loaded) return;
@@ -94,9 +112,15 @@ export class ContentHashCache {
     await this.load();
     const row = this.rows[e.path];
     if (row && sameStat(row, e)) return row[4];
+    const started = this.now();
     const h = await hashFile(join(root, e.path), e.size);
-    this.rows[e.path] = [e.size, e.mtimeMs, e.ctimeMs, e.ino, h];
-    this.dirty = true;
+    if (!racy(e, started)) {
+      this.rows[e.path] = [e.size, e.mtimeMs, e.ctimeMs, e.ino, h];
+      this.dirty = true;
+    } else if (this.rows[e.path]) {
+      delete this.rows[e.path]; // its old hash (and copies) belong to an older content
+      this.dirty = true;
+    }
     return h;
   }
 
