@@ -1,6 +1,7 @@
 // What the create flags mean, parsed: restart policies, --add-host, --expose, --device, and the
 // environment merge. Pure but for --device (it reads the host's device node).
-import { statSync } from 'node:fs';
+import { lstatSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { major, minor } from '../sys/fs.js';
 import type { HostsEntry } from './network.js';
 import { cleanContainerPath } from './paths.js';
@@ -44,6 +45,39 @@ export function exposeKeys(spec: string): string[] {
 }
 
 /** `--device /dev/fuse`, `--device /dev/sda:/dev/xvda:r`: the host device node and its numbers. */
+/** /dev entries a privileged container does not get from the host (runc's HostDevices rule). */
+const HOST_DEVICES_SKIPPED = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev', 'console']);
+
+/**
+ * Every device node under the host's /dev, at the same path, for `--privileged` (Docker gives such
+ * a container all of them); pseudo-terminals, /dev/shm, /dev/mqueue and the console stay the
+ * container's own.
+ */
+export function hostDevices(dir = '/dev'): DeviceMapping[] {
+  const out: DeviceMapping[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of names.sort()) {
+    if (HOST_DEVICES_SKIPPED.has(name)) continue;
+    const path = join(dir, name);
+    let st;
+    try {
+      st = lstatSync(path);
+    } catch {
+      continue; // gone meanwhile
+    }
+    if (st.isDirectory()) out.push(...hostDevices(path));
+    else if (st.isCharacterDevice() || st.isBlockDevice()) {
+      out.push({ hostPath: path, path, type: st.isCharacterDevice() ? 'c' : 'b', major: major(st.rdev), minor: minor(st.rdev), fileMode: st.mode & 0o7777, access: 'rwm' });
+    }
+  }
+  return out;
+}
+
 export function parseDeviceSpec(spec: string): DeviceMapping {
   const parts = spec.split(':');
   const host = parts[0]!;

@@ -66,7 +66,7 @@ import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
 import { resolveGroups, resolveUser } from './user.js';
 import { diskUsage, Volumes, type MountRecord } from './volumes.js';
-import { parseRestartPolicy } from './container-options.js';
+import { hostDevices, parseRestartPolicy } from './container-options.js';
 import { attachConnected, attachOne, detachAll, endpointState, joinedNamespace, type ConnectedNetwork, type ConnectTarget, type NetworkState } from './container-network.js';
 import { recordEvent } from '../store/event-log.js';
 
@@ -512,7 +512,8 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       shmSize: cfg.shmSize,
       sysctls: cfg.sysctls,
       hostNamespaces: cfg.hostNamespaces,
-      devices: cfg.devices,
+      // --privileged: every host device too (a --device at the same path keeps its own mapping)
+      devices: cfg.privileged ? [...hostDevices().filter((d) => !cfg.devices?.some((x) => x.path === d.path)), ...(cfg.devices ?? [])] : cfg.devices,
       ...(cfg.init ? { initPath: findInitBinary() } : {}),
       ...(cfg.domainname ? { domainname: cfg.domainname } : {}),
       ...(cfg.oomScoreAdj !== undefined ? { oomScoreAdj: cfg.oomScoreAdj } : {}),

@@ -5,7 +5,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect } from 'node:net';
 import { kilnBin } from '../helpers/kiln.js';
@@ -251,6 +251,18 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
       ok(['rm', name]);
     });
   }
+
+  test('--privileged: every host device node (but the console and ptys), all capabilities, no seccomp; without it, the default set', () => {
+    const hostDevs = readdirSync('/dev').filter((n) => n !== 'console' && (() => {
+      const st = lstatSync(join('/dev', n));
+      return st.isCharacterDevice() || st.isBlockDevice();
+    })());
+    const inside = ok(['run', '--rm', '--privileged', 'busybox', 'sh', '-c', 'ls /dev; grep -E "^(CapEff|Seccomp):" /proc/self/status']).split('\n');
+    for (const d of hostDevs) assert.ok(inside.includes(d), `/dev/${d} in the privileged container`);
+    assert.ok(inside.includes('Seccomp:\t0'));
+    const plain = ok(['run', '--rm', 'busybox', 'ls', '/dev']).split('\n').filter(Boolean);
+    assert.deepEqual(plain.filter((d) => !['core', 'fd', 'full', 'mqueue', 'null', 'ptmx', 'pts', 'random', 'shm', 'stderr', 'stdin', 'stdout', 'tty', 'urandom', 'zero'].includes(d)), []);
+  });
 
   test('--runtime: an unknown name is refused; a memory limit gets runc, which can report the OOM kill in the foreground', () => {
     const bad = kiln(['run', '--rm', '--runtime', 'kata', 'busybox', 'true']);
