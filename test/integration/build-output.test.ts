@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { createHash } from 'node:crypto';
 import { Kiln, kilnBin, makeContext } from '../helpers/kiln.js';
 import { hasRunc, isRoot } from '../unit/runtime/fixtures.js';
 
@@ -49,6 +50,26 @@ describe('build --output (CLI)', { skip }, () => {
     assert.equal(r.status, 0, r.stderr.toString());
     assert.deepEqual(list(r.stdout), ['./', './a.txt']);
     assert.match(r.stderr.toString(), /Step 1\/4 : FROM busybox AS b/);
+  });
+
+  test('type=docker and type=oci write the image as an archive: -t names it (name= overrides), skopeo reads it, kiln loads it back', () => {
+    const docker = join(ctx, 'img-docker.tar');
+    const oci = join(ctx, 'img-oci.tar');
+    const id = k.ok(['build', '-q', '-f', join(ctx, 'Dockerfile.rootfs'), '-t', 'exported:1', '-o', `type=docker,dest=${docker}`, ctx]).stdout.trim();
+    k.ok(['build', '-q', '-f', join(ctx, 'Dockerfile.rootfs'), '-t', 'exported:1', '-o', `type=oci,dest=${oci},name=other/name:2`, ctx]);
+    const manifest = JSON.parse(spawnSync('tar', ['-xOf', docker, 'manifest.json'], { encoding: 'utf8' }).stdout) as { Config: string; RepoTags: string[] }[];
+    assert.deepEqual(manifest.map((m) => m.RepoTags), [['docker.io/library/exported:1']]); // as `save` writes them
+    const index = JSON.parse(spawnSync('tar', ['-xOf', oci, 'index.json'], { encoding: 'utf8' }).stdout) as { manifests: { annotations?: Record<string, string> }[] };
+    assert.equal(index.manifests[0]!.annotations?.['io.containerd.image.name'], 'docker.io/other/name:2');
+    // The config skopeo reads from each archive is the built image's, byte for byte.
+    for (const ref of [`docker-archive:${docker}`, `oci-archive:${oci}`]) {
+      const r = spawnSync('skopeo', ['inspect', '--raw', '--config', ref]);
+      assert.equal(r.status, 0, r.stderr.toString());
+      assert.equal(`sha256:${createHash('sha256').update(r.stdout).digest('hex')}`, id);
+    }
+    k.ok(['rmi', 'exported:1']);
+    assert.match(k.ok(['load', '-i', docker]).stdout, /Loaded image: exported:1/);
+    assert.equal(k.ok(['image', 'inspect', '--format', '{{.Id}}', 'exported:1']).stdout.trim(), id);
   });
 
   test('an unsupported exporter is refused before anything is built', () => {

@@ -9,7 +9,7 @@ import { build, type BuildResult, type NamedContext } from '../../build/executor
 import type { Engine } from '../../engine.js';
 import { extractArchiveFile, isArchiveHead } from '../../build/archive-file.js';
 import { createProgress, type ProgressMode } from '../../build/progress.js';
-import { exportImageFilesystem, parseOutput, type BuildOutput } from '../../build/output.js';
+import { exportBuildResult, parseOutput, type BuildOutput } from '../../build/output.js';
 import { racyStamps, stampsOf, writeReplayRecord, REPLAY_VERSION, type FileStamp } from '../../build/replay-record.js';
 import { bundleStamp } from '../../self.js';
 import { familiarString, parseReference } from '../../image/reference.js';
@@ -177,7 +177,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--secret <spec>', 'secret for RUN --mount=type=secret: id=ID,src=PATH; repeatable', collect, [])
     .option('--platform <p>', 'target platform (only linux/amd64 is built here)')
     .option('--explain-cache', 'for each step that misses the cache, say why')
-    .option('-o, --output <spec>', 'also write the result\'s filesystem: DIR, "-" (tar on stdout), type=local,dest=DIR or type=tar,dest=FILE')
+    .option('-o, --output <spec>', 'also write the result: its filesystem (DIR, "-" a tar on stdout, type=local,dest=DIR, type=tar,dest=FILE) or the image (type=oci|docker,dest=FILE|-[,name=REF])')
     .option('--rm', 'remove intermediate containers after a successful build (always done)')
     .option('--force-rm', 'always remove intermediate containers (always done)')
     .option('--add-host <host:ip>', 'add a custom host-to-IP mapping for RUN steps; repeatable', collect, [])
@@ -267,7 +267,7 @@ export function register(program: Command, ctx: CliContext): void {
       const recordable = replayable(o, context) && mode !== 'tty' && bundleStamp() !== undefined && !process.stdout.isTTY && !process.stderr.isTTY;
       const transcript: string[] = [];
       // A tar on stdout must be the only thing there: progress then goes to stderr.
-      const progress = createProgress(mode, output?.type === 'tar' && output.dest === '-' ? process.stderr : recordable ? teeStream(process.stdout, transcript) : process.stdout);
+      const progress = createProgress(mode, output && output.type !== 'local' && output.dest === '-' ? process.stderr : recordable ? teeStream(process.stdout, transcript) : process.stdout);
       let progressOpen = true;
       const closeProgress = () => {
         if (progressOpen) progress.close();
@@ -316,7 +316,7 @@ export function register(program: Command, ctx: CliContext): void {
           closeProgress(); // all of the output is in the transcript
           recordForReplay(ctx.engine(), { generation, startedMs, stamps: [...dockerfileStamps, ...result.contextStamps], transcript, result, o });
         }
-        if (output) await exportImageFilesystem(ctx.engine(), result.imageId, output);
+        if (output) await exportBuildResult(ctx.engine(), result.imageId, output, o.tag as string[]);
         const metadata: Record<string, string> = { 'containerimage.config.digest': result.imageId };
         if (o.tag.length) metadata['image.name'] = (o.tag as string[]).map((t) => normalize(t)).join(',');
         if (o.push) {
