@@ -17,20 +17,28 @@ export type BuildOutput =
   | { type: 'tar'; dest: string /* '-' = stdout */ }
   /** the image as an OCI or docker archive, named `names` (name=…, else the build's -t tags) */
   | { type: 'oci'; dest: string; names?: string[] }
-  | { type: 'docker'; dest: string; names?: string[] };
+  | { type: 'docker'; dest: string; names?: string[] }
+  /** BuildKit's image exporter (type=registry: with push=true): the image named, and pushed */
+  | { type: 'image'; names: string[]; push: boolean };
 
 /**
  * Docker's spellings: `DIR`, `-` (a tar on stdout), `type=local,dest=DIR`, `type=tar,dest=FILE|-`,
- * `type=oci|docker,dest=FILE|-[,name=REF[,REF…]]`.
+ * `type=oci|docker,dest=FILE|-[,name=REF[,REF…]]`, `type=image,name=REF[,push=true]`, `type=registry,name=REF`.
  */
 export function parseOutput(spec: string): BuildOutput {
   if (!spec.includes('=')) return spec === '-' ? { type: 'tar', dest: '-' } : { type: 'local', dest: spec };
   const { fields, bare } = parseFields(spec);
   if (bare.length) throw new Error(`invalid output ${JSON.stringify(spec)}: expected key=value, got ${JSON.stringify(bare[0])}`);
   const type = fields.type ?? 'local';
+  if (type === 'image' || type === 'registry') {
+    const names = fields.name?.split(',').filter(Boolean) ?? [];
+    const push = type === 'registry' || fields.push === 'true';
+    if (push && !names.length) throw new Error(`invalid output ${JSON.stringify(spec)}: name= is needed to push`);
+    return { type: 'image', names, push };
+  }
   if (type !== 'local' && type !== 'tar' && type !== 'oci' && type !== 'docker') {
     throw new Error(
-      `output type ${JSON.stringify(type)} is not supported: use type=local,dest=DIR, type=tar,dest=FILE, type=oci,dest=FILE or type=docker,dest=FILE (images are stored and tagged with -t; --push pushes them)`,
+      `output type ${JSON.stringify(type)} is not supported: use type=local,dest=DIR, type=tar,dest=FILE, type=oci|docker,dest=FILE or type=image|registry,name=REF (images are stored and tagged with -t; --push pushes them)`,
     );
   }
   const dest = fields.dest;
@@ -56,7 +64,7 @@ function run(cmd: string, args: string[], stdout?: Writable): Promise<void> {
 }
 
 /** Writes the build's result to the output: its filesystem, or the image as an archive named `tags` (unless name= was given). */
-export async function exportBuildResult(engine: Engine, imageId: Digest, out: BuildOutput, tags: readonly string[]): Promise<void> {
+export async function exportBuildResult(engine: Engine, imageId: Digest, out: Exclude<BuildOutput, { type: 'image' }>, tags: readonly string[]): Promise<void> {
   if (out.type === 'oci' || out.type === 'docker') {
     const { archiveImages, writeArchive } = await import('../archive/index.js');
     const names = (out.names ?? tags).map((n) => formatReference(parseReference(n)));

@@ -77,4 +77,14 @@ describe('build --cache-to type=inline / --cache-from (CLI, registry)', { skip }
     assert.match(a.run(['build', '--push', ctx]).stderr, /tag is needed when pushing to registry/);
     assert.match(a.run(['build', '--provenance=true', ctx]).stderr, /kiln makes no attestations/);
   });
+  test('-o type=registry,name=REF builds, tags and pushes (BuildKit\'s image exporter); type=image,name=REF only tags', () => {
+    const ref = `${reg.host}/ic/exported:1`;
+    const id = a.ok(['build', '-q', '-o', `type=registry,name=${ref}`, ctx]).stdout.trim();
+    assert.equal(a.ok(['image', 'inspect', '--format', '{{.Id}}', ref]).stdout.trim(), id);
+    b.ok(['pull', '-q', ref]);
+    assert.equal(b.ok(['image', 'inspect', '--format', '{{.Id}}', ref]).stdout.trim(), id);
+    a.ok(['build', '-q', '-o', 'type=image,name=local-only:2', ctx]);
+    assert.equal(a.ok(['image', 'inspect', '--format', '{{.Id}}', 'local-only:2']).stdout.trim(), id);
+    assert.match(a.run(['build', '-o', 'type=registry', ctx]).stderr, /name= is needed to push/);
+  });
 });

@@ -73,8 +73,8 @@ describe('build --output (CLI)', { skip }, () => {
   });
 
   test('an unsupported exporter is refused before anything is built', () => {
-    const r = k.run(['build', '-o', 'type=registry,name=x', ctx]);
+    const r = k.run(['build', '-o', 'type=bogus,dest=x', ctx]);
     assert.equal(r.code, 1);
-    assert.match(r.stderr, /output type "registry" is not supported/);
+    assert.match(r.stderr, /output type "bogus" is not supported/);
   });
 });

@@ -245,6 +245,17 @@ export function register(program: Command, ctx: CliContext): void {
         if (v !== undefined && !['false', '0'].includes(String(v))) throw new CliError(`${flag}=${v}: kiln makes no attestations (use ${flag}=false)`);
       }
       if (o.isolation !== undefined && o.isolation !== 'default') throw new CliError(`isolation ${JSON.stringify(o.isolation)} is not supported: Linux containers use "default"`);
+      let output: Exclude<BuildOutput, { type: 'image' }> | undefined;
+      try {
+        const parsed = o.output !== undefined ? parseOutput(o.output) : undefined;
+        // type=image / type=registry: the names are tags like -t, pushed afterwards if asked.
+        if (parsed?.type === 'image') {
+          o.tag = [...(o.tag as string[]), ...parsed.names.filter((n) => !(o.tag as string[]).includes(n))];
+          if (parsed.push) o.push = true;
+        } else output = parsed;
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      }
       if (o.push && !o.tag.length) throw new CliError('tag is needed when pushing to registry');
       let extraHosts;
       if (o.addHost.length) {
@@ -254,12 +265,6 @@ export function register(program: Command, ctx: CliContext): void {
         } catch (e) {
           throw new CliError((e as Error).message);
         }
-      }
-      let output: BuildOutput | undefined;
-      try {
-        output = o.output !== undefined ? parseOutput(o.output) : undefined;
-      } catch (e) {
-        throw new CliError((e as Error).message);
       }
       const mode: ProgressMode = o.quiet ? 'quiet' : (o.progress as ProgressMode);
       if (!['auto', 'tty', 'plain', 'quiet'].includes(mode)) throw new CliError(`invalid --progress ${JSON.stringify(o.progress)}: use auto, tty, plain or quiet`);
