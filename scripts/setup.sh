@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(runc crun conmon containernetworking-plugins iptables iproute2 tini busybox-static docker-registry skopeo openssl zstd pigz tar)
+pkgs=(runc crun conmon containernetworking-plugins iptables iproute2 tini busybox-static docker-registry skopeo openssl zstd xz-utils bzip2 pigz tar)
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if ((${#missing[@]})); then

@@ -8,9 +8,8 @@ import { posix } from 'node:path';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { peek } from '../layers/compress.js';
+import { decompressArchive, peek } from '../layers/compress.js';
 
 export class ArchiveError extends Error {
   constructor(message: string) {
@@ -44,21 +43,16 @@ export function normalizeEntryName(name: string): string {
   return parts.join('/');
 }
 
-/** Unpacks `src` (a tar, or a gzip-compressed tar) into `dir`, which must not exist yet. */
+/** Unpacks `src` (a tar, plain or compressed with gzip, zstd, xz or bzip2) into `dir`, which must not exist yet. */
 export async function stageArchive(src: Readable, dir: string): Promise<StagedArchive> {
   mkdirSync(dir, { recursive: false, mode: 0o700 });
   const files = new Map<string, { path: string; size: number }>();
   const links = new Map<string, { target: string; hard: boolean }>();
   let n = 0;
   try {
-    const head = await peek(src, 2);
-    let input: Readable = head.stream;
-    if (head.bytes.length >= 2 && head.bytes[0] === 0x1f && head.bytes[1] === 0x8b) {
-      const gunzip = createGunzip();
-      input.on('error', (e) => gunzip.destroy(e));
-      input = input.pipe(gunzip);
-    }
+    const head = await peek(src, 1);
     if (head.bytes.length === 0) throw new ArchiveError('empty archive: nothing to load');
+    const { stream: input } = await decompressArchive(head.stream);
     const ex = tar.extract();
     const consume = (async () => {
       for await (const entry of ex) {

@@ -3,15 +3,11 @@
 // itself when reading a file and refuses members with `..` or absolute names.
 import { spawn } from 'node:child_process';
 import { promises as fsp } from 'node:fs';
-import { sniffCompression } from '../layers/compress.js';
-
-const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+import { sniffArchiveCompression } from '../layers/compress.js';
 
 /** Do these first bytes (≥ 262 for a plain tar) start an archive rather than, say, a Dockerfile? */
 export function isArchiveHead(b: Buffer): boolean {
-  if (sniffCompression(b) !== 'none') return true;
-  if (b.subarray(0, 3).toString('latin1') === 'BZh') return true;
-  if (b.length >= 6 && b.subarray(0, 6).equals(XZ_MAGIC)) return true;
+  if (sniffArchiveCompression(b) !== 'none') return true;
   return b.length >= 262 && b.subarray(257, 262).toString('latin1') === 'ustar';
 }
 

@@ -24,6 +24,18 @@ export function sniffCompression(head: Buffer): Compression {
   return 'none';
 }
 
+/** What a tar archive (not a layer) may also come compressed with: `load` and `import` take all, as Docker does. */
+export type ArchiveCompression = Compression | 'xz' | 'bzip2';
+const XZ_MAGIC = Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]);
+
+export function sniffArchiveCompression(head: Buffer): ArchiveCompression {
+  const c = sniffCompression(head);
+  if (c !== 'none') return c;
+  if (head.length >= 3 && head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (head.length >= 6 && head.subarray(0, 6).equals(XZ_MAGIC)) return 'xz';
+  return 'none';
+}
+
 /** The compression a layer media type implies (OCI and Docker spellings). */
 export function compressionOf(mediaType: string): Compression {
   if (mediaType.endsWith('+gzip') || mediaType.endsWith('.tar.gzip')) return 'gzip';
@@ -337,6 +349,20 @@ export async function decompress(src: Readable): Promise<{ stream: Readable; com
   const compression = sniffCompression(head.bytes);
   if (compression === 'none') return { stream: head.stream, compression };
   const dec = createDecompressor(compression);
+  head.stream.on('error', (err) => dec.destroy(err));
+  head.stream.pipe(dec);
+  return { stream: dec, compression };
+}
+
+/**
+ * decompress() for a whole archive (`load`, `import`): gzip and zstd as for layers, and also xz
+ * and bzip2 (through the xz and bzip2 programs).
+ */
+export async function decompressArchive(src: Readable): Promise<{ stream: Readable; compression: ArchiveCompression }> {
+  const head = await peek(src, 6);
+  const compression = sniffArchiveCompression(head.bytes);
+  if (compression === 'none') return { stream: head.stream, compression };
+  const dec = compression === 'xz' || compression === 'bzip2' ? filterProcess(compression, ['-d', '-c', '-q']) : createDecompressor(compression);
   head.stream.on('error', (err) => dec.destroy(err));
   head.stream.pipe(dec);
   return { stream: dec, compression };

@@ -237,6 +237,18 @@ test('save docker-archive → load into a fresh store: same IDs, tags, layers; s
   assert.equal(manifest[0]!.RepoTags, null);
 });
 
+test('load takes an archive compressed with gzip, bzip2, xz or zstd, as Docker does', () => {
+  const file = path.join(tmp, 'app-plain.tar');
+  ok(src, ['save', '-o', file, 'app:v1']);
+  for (const [tool, args] of [['gzip', ['-c']], ['bzip2', ['-c']], ['xz', ['-c', '-T1']], ['zstd', ['-q', '-c']]] as const) {
+    const packed = spawnSync(tool, [...args, file], { maxBuffer: 1 << 28 });
+    assert.equal(packed.status, 0, `${tool}: ${packed.stderr}`);
+    const dst = path.join(tmp, `dst-${tool}`);
+    assert.equal(ok(dst, ['load'], { input: packed.stdout }), 'Loaded image: app:v1\n', tool);
+    assert.equal(ok(dst, ['inspect', '-f', '{{.Id}}', 'app:v1']), `${appId}\n`);
+  }
+});
+
 test('save oci-archive: schema-valid layout, gzip layers, skopeo reads it; load gives the same image', { skip: !schemasAvailable() && 'no OCI schemas' }, async () => {
   const file = path.join(tmp, 'app-oci.tar');
   ok(src, ['image', 'save', '--format', 'oci-archive', '-o', file, 'app:latest']);

@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { commitContainerLayer } from '../../build/commit.js';
 import { scratchConfig } from '../../build/image-config.js';
-import { decompress } from '../../layers/compress.js';
+import { decompressArchive } from '../../layers/compress.js';
 import { fetchUrl } from '../../util/fetch-url.js';
 
 const collect = (v: string, prev: string[]) => [...prev, v];
@@ -37,7 +37,7 @@ export function register(program: Command, ctx: CliContext): void {
     .option('--platform <p>', 'platform of the image (linux/amd64 only)')
     .action(async (src: string, repo: string | undefined, o: { change: string[]; message?: string; platform?: string }) => {
       if (o.platform && o.platform !== 'linux/amd64') throw new CliError(`platform ${o.platform} is not supported here (linux/amd64 only)`);
-      const { stream } = await decompress(await openSource(src));
+      const { stream } = await decompressArchive(await openSource(src));
       let id: string;
       try {
         id = await commitContainerLayer(ctx.engine(), {
