@@ -77,7 +77,8 @@ function wrapperScript(crun: string, unshare: string, busybox: string | undefine
     `#!${shell}`,
     '# Written by kiln: crun in a private mount namespace where the unified cgroup tree lists no',
     '# controllers, so crun accepts this hybrid cgroup layout (see src/runtime/runtime-select.ts).',
-    `exec ${unshare} --mount -- ${shell} -c '${mount} ${EMPTY_FILE} ${UNIFIED_CONTROLLERS} && exec "$0" "$@"' ${crun} "$@"`,
+    // slave: mounts the host makes later (volumes, propagation) still reach the container; ours stay here
+    `exec ${unshare} --mount --propagation slave -- ${shell} -c '${mount} ${EMPTY_FILE} ${UNIFIED_CONTROLLERS} && exec "$0" "$@"' ${crun} "$@"`,
     '',
   ].join('\n');
 }
