@@ -1,7 +1,7 @@
 // `exec` and `top` in a running container: the runtime's exec as our child process, with
 // Docker's exit codes and events, and the host's ps filtered to the container's processes.
 import { execFile, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
+import { closeSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import tty from 'node:tty';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
@@ -61,10 +61,10 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   // we relay the terminal and, as the subreaper that adopts the process, wait for it ourselves.
   const pidFile = join(p.bundle, `exec-${execId.slice(0, 12)}.pid`);
   let consoleSocket: ConsoleSocket | undefined;
-  if (e.tty && !e.detach) {
+  if (e.tty) {
     mkdirSync(CONSOLE_SOCKET_DIR, { recursive: true, mode: 0o700 });
     consoleSocket = ConsoleSocket.listen(join(CONSOLE_SOCKET_DIR, `${execId.slice(0, 24)}.sock`));
-    becomeSubreaper();
+    if (!e.detach) becomeSubreaper();
   }
   // The whole process as a file (both runtimes take `--process`): the container's own process
   // (capabilities, rlimits, no-new-privileges) with this exec's user, groups, cwd, env and args.
@@ -103,8 +103,9 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
       stdio: consoleSocket ? ['ignore', 'inherit', 'inherit'] : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
     });
     child.on('error', reject);
-    const relay = consoleSocket ? relayTerminal(consoleSocket, e) : undefined;
-    if (!relay) {
+    const relay = consoleSocket && !e.detach ? relayTerminal(consoleSocket, e) : undefined;
+    const held = consoleSocket && e.detach ? holdTerminal(consoleSocket) : undefined;
+    if (!relay && !held) {
       if (e.stdout) child.stdout!.on('data', e.stdout);
       if (e.stderr) child.stderr!.on('data', e.stderr);
       if (e.stdin) {
@@ -114,6 +115,13 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     }
     child.on('close', (code, signal) => {
       const exit = code ?? 128 + (signal ? (osConstants.signals[signal] ?? 0) : 0);
+      if (held) {
+        // The runtime has sent the terminal (or failed and never will): close the socket only then.
+        const done = () => (consoleSocket!.close(), resolve(exit));
+        if (exit === 0) held.then(done, done);
+        else done();
+        return;
+      }
       consoleSocket?.close();
       if (!relay) return resolve(exit);
       // runc has started the process (or failed to): wait for it, then for what it wrote.
@@ -141,6 +149,22 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   }
   if (!e.detach) event(engine, c, 'exec_die', { ...execAttrs, exitCode: String(result) });
   return result;
+}
+
+/**
+ * Keeps the terminal of a detached exec (`exec -d -t`) open after kiln exits, as Docker's shim
+ * does: a detached `cat` holds its master, drains what the process writes (discarded, as Docker
+ * discards it), and exits when the last process with the terminal has closed it.
+ */
+async function holdTerminal(consoleSocket: ConsoleSocket): Promise<void> {
+  const master = await consoleSocket.receive();
+  try {
+    const holder = spawn('cat', [], { stdio: [master, 'ignore', 'ignore'], detached: true });
+    holder.on('error', () => {}); // no cat: the terminal closes with us, and the process gets SIGHUP
+    holder.unref();
+  } finally {
+    closeSync(master);
+  }
 }
 
 /**

@@ -239,6 +239,10 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
       assert.ok(existsSync(`/run/kiln/${rt}/${inspect(name, '{{.Id}}')}`), `${rt} holds the container`);
       const ex = kiln(['exec', '-u', '1000:1000', name, 'sh', '-c', 'id; exit 6']);
       assert.deepEqual([ex.code, ex.out], [6, 'uid=1000(user) gid=1000(user) groups=10(wheel)\n']);
+      // exec -d -t: the process has a terminal, which outlives this kiln (a detached holder keeps it)
+      assert.equal(ok(['exec', '-d', '-t', name, 'sh', '-c', 'tty > /tmp/t; sleep 1; tty > /tmp/t2']), '');
+      await until(() => kiln(['exec', name, 'cat', '/tmp/t2']).code === 0);
+      assert.match(ok(['exec', name, 'cat', '/tmp/t', '/tmp/t2']), /^\/dev\/pts\/\d+\n\/dev\/pts\/\d+\n$/);
       assert.match(ok(['top', name]), /^UID +PID .*\n.*sleep 100\n$/s);
       assert.match(ok(['top', name, '-o', 'pid,args']), /^ *PID COMMAND\n *\d+ sleep 100\n$/);
       ok(['pause', name]);
