@@ -55,18 +55,16 @@ if ((only.includes('runc') && has('runc')) || (only.includes('crun') && has('cru
   }
 }
 
+// The tools take turns, one run each per round, so that the machine's drifts (other load, the
+// kernel tearing down the last network namespaces in the background, a daemon's own cleanup) fall
+// on every tool alike rather than on whichever batch they happen to meet.
 const results = {};
 for (const [label, net] of [['run --rm true (default network)', undefined], ['run --rm true (--network none)', 'none']]) {
-  results[label] = {};
-  for (const t of tools) {
-    // Network namespaces are torn down by the kernel after their last process is gone, in the
-    // background; a batch started right after another tool's batch would wait on that cleanup.
-    execFileSync('sleep', ['3']);
-    t.run(net); // warm-up
-    const xs = [];
-    for (let i = 0; i < RUNS; i++) xs.push(time(() => t.run(net)));
-    results[label][t.name] = median(xs);
-  }
+  execFileSync('sleep', ['3']);
+  for (const t of tools) t.run(net); // warm-up
+  const xs = Object.fromEntries(tools.map((t) => [t.name, []]));
+  for (let i = 0; i < RUNS; i++) for (const t of tools) xs[t.name].push(time(() => t.run(net)));
+  results[label] = Object.fromEntries(tools.map((t) => [t.name, median(xs[t.name])]));
 }
 
 report(results, tools.map((t) => t.name), RUNS, 34);
