@@ -177,22 +177,23 @@ const LOST_EXIT = 'the container monitor exited before the container did: its ex
 // Paths and locks
 
 export function containerPaths(engine: Engine, id: string) {
+  // Called many times per command: the directory is joined (normalized) once, the rest appended.
   const dir = join(engine.root, 'containers', id);
   return {
     dir,
-    upper: join(dir, 'upper'),
-    work: join(dir, 'work'),
-    merged: join(dir, 'merged'),
-    init: join(dir, 'init'),
-    bundle: join(dir, 'bundle'),
-    log: join(dir, 'ctr.log'),
-    persist: join(dir, 'persist'),
-    exitFile: join(dir, 'persist', 'exit'),
-    oomFile: join(dir, 'persist', 'oom'),
-    hosts: join(dir, 'hosts'),
-    resolvConf: join(dir, 'resolv.conf'),
-    hostname: join(dir, 'hostname'),
-    lock: join(dir, 'lock'),
+    upper: `${dir}/upper`,
+    work: `${dir}/work`,
+    merged: `${dir}/merged`,
+    init: `${dir}/init`,
+    bundle: `${dir}/bundle`,
+    log: `${dir}/ctr.log`,
+    persist: `${dir}/persist`,
+    exitFile: `${dir}/persist/exit`,
+    oomFile: `${dir}/persist/oom`,
+    hosts: `${dir}/hosts`,
+    resolvConf: `${dir}/resolv.conf`,
+    hostname: `${dir}/hostname`,
+    lock: `${dir}/lock`,
   };
 }
 
