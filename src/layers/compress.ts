@@ -7,14 +7,13 @@
 // Decompression sniffs the magic bytes, so a layer may arrive as gzip, zstd or a plain tar
 // whatever its media type says.
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsc } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { delimiter, join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Duplex, PassThrough, Readable, Transform, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import zlib, { createGunzip, createGzip, constants as zc, type ZlibOptions } from 'node:zlib';
 import { MediaType, type Digest } from '../image/types.js';
+import { findOnPath } from '../util/which.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 
@@ -88,20 +87,9 @@ function filterProcess(bin: string, args: string[]): Duplex {
 
 const zstdProcess = (args: string[]) => filterProcess('zstd', [...args, '-q', '-c']);
 
-let pigzPath: string | null | undefined;
-/** `pigz` on $PATH (looked up once per process), or null. */
+/** `pigz` on $PATH, or null. */
 export function pigzBinary(): string | null {
-  if (pigzPath !== undefined) return pigzPath;
-  const executable = (p: string) => {
-    try {
-      accessSync(p, fsc.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  pigzPath = (process.env.PATH ?? '/usr/bin:/bin').split(delimiter).map((d) => join(d || '.', 'pigz')).find(executable) ?? null;
-  return pigzPath;
+  return findOnPath('pigz') ?? null;
 }
 
 /**

@@ -6,7 +6,8 @@ import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { globalArgs, runtimeFailure } from './oci-runtime.js';
-import { findOnPath, type OciRuntime } from './runtime-select.js';
+import type { OciRuntime } from './runtime-select.js';
+import { findOnPath } from '../util/which.js';
 
 export const CONMON_SOCKET_DIR = '/run/kiln/socket';
 

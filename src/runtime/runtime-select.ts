@@ -5,6 +5,7 @@
 // the runtime that holds it (runtimeHolding), whatever the default is today.
 import { existsSync, mkdirSync, readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { findOnPath } from '../util/which.js';
 
 export type RuntimeName = 'runc' | 'crun';
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
@@ -30,20 +31,6 @@ export function runtimeRoot(name: RuntimeName): string {
 
 export function isRuntimeName(s: string): s is RuntimeName {
   return (RUNTIME_NAMES as readonly string[]).includes(s);
-}
-
-const pathCache = new Map<string, string | undefined>();
-export function findOnPath(bin: string): string | undefined {
-  if (pathCache.has(bin)) return pathCache.get(bin);
-  let found: string | undefined;
-  for (const dir of (process.env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
-    if (dir && existsSync(join(dir, bin))) {
-      found = join(dir, bin);
-      break;
-    }
-  }
-  pathCache.set(bin, found);
-  return found;
 }
 
 /**
