@@ -10,7 +10,7 @@ test('build --output: Docker spellings', () => {
   assert.deepEqual(parseOutput('type=tar,dest=-'), { type: 'tar', dest: '-' });
   assert.deepEqual(parseOutput('dest=d'), { type: 'local', dest: 'd' }, 'type defaults to local');
   assert.deepEqual(parseOutput('type=oci,dest=o.tar'), { type: 'oci', dest: 'o.tar' });
-  assert.deepEqual(parseOutput('type=docker,dest=-,name=a:1,b'), { type: 'docker', dest: '-', names: ['a:1', 'b'] });
+  assert.deepEqual(parseOutput('type=docker,dest=-,"name=a:1,b"'), { type: 'docker', dest: '-', names: ['a:1', 'b'] });
   assert.deepEqual(parseOutput('type=image,name=a:1'), { type: 'image', names: ['a:1'], push: false });
   assert.deepEqual(parseOutput('type=image,name=r/a:1,push=true'), { type: 'image', names: ['r/a:1'], push: true });
   assert.deepEqual(parseOutput('type=registry,name=r/a:1'), { type: 'image', names: ['r/a:1'], push: true });
