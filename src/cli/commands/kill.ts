@@ -12,6 +12,6 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-s, --signal <signal>', 'signal to send to the container', 'KILL')
     .action(async (names: string[], o: { signal: string }) => {
       const engine = ctx.engine();
-      await eachContainer(names, 'kill', (n) => killContainer(engine, n, o.signal));
+      await eachContainer(names, (n) => killContainer(engine, n, o.signal));
     });
 }

@@ -12,7 +12,7 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<containers...>')
     .action(async (names: string[]) => {
       const engine = ctx.engine();
-      await eachContainer(names, 'pause', (n) => pauseContainer(engine, n));
+      await eachContainer(names, (n) => pauseContainer(engine, n));
     });
   program
     .command('unpause')
@@ -20,6 +20,6 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<containers...>')
     .action(async (names: string[]) => {
       const engine = ctx.engine();
-      await eachContainer(names, 'unpause', (n) => unpauseContainer(engine, n));
+      await eachContainer(names, (n) => unpauseContainer(engine, n));
     });
 }

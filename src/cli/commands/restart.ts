@@ -14,6 +14,6 @@ export function register(program: Command, ctx: CliContext): void {
     .action(async (names: string[], o: { time?: string; signal?: string }) => {
       const engine = ctx.engine();
       const timeout = o.time === undefined ? undefined : Number(o.time);
-      await eachContainer(names, 'restart', (n) => restartContainer(engine, n, { timeout, ...(o.signal ? { signal: o.signal } : {}) }));
+      await eachContainer(names, (n) => restartContainer(engine, n, { timeout, ...(o.signal ? { signal: o.signal } : {}) }));
     });
 }

@@ -14,6 +14,6 @@ export function register(program: Command, ctx: CliContext): void {
     .option('-v, --volumes', 'remove anonymous volumes associated with the container')
     .action(async (names: string[], o: { force?: boolean; volumes?: boolean }) => {
       const engine = ctx.engine();
-      await eachContainer(names, 'remove', (n) => removeContainer(engine, n, { force: o.force, volumes: o.volumes }));
+      await eachContainer(names, (n) => removeContainer(engine, n, { force: o.force, volumes: o.volumes }));
     });
 }

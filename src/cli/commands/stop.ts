@@ -3,8 +3,11 @@ import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
 import { stopContainer } from '../../runtime/containers.js';
 
-/** Run `fn` for each name, printing the name on success and Docker's error otherwise. */
-export async function eachContainer(names: string[], verb: string, fn: (name: string) => Promise<unknown>, print = true): Promise<void> {
+/**
+ * Run `fn` for each name, printing the name on success and Docker's error otherwise; as Docker's
+ * CLI, the errors are all it says, and the exit status is 1 if there was one.
+ */
+export async function eachContainer(names: string[], fn: (name: string) => Promise<unknown>, print = true): Promise<void> {
   let failed = 0;
   for (const n of names) {
     try {
@@ -15,7 +18,7 @@ export async function eachContainer(names: string[], verb: string, fn: (name: st
       process.stderr.write(`Error response from daemon: ${(e as Error).message}\n`);
     }
   }
-  if (failed) throw new CliError(`failed to ${verb} ${failed} container${failed > 1 ? 's' : ''}`);
+  if (failed) process.exitCode = 1;
 }
 
 export function register(program: Command, ctx: CliContext): void {
@@ -31,6 +34,6 @@ export function register(program: Command, ctx: CliContext): void {
       const timeout = t === undefined ? undefined : Number(t);
       if (timeout !== undefined && !Number.isFinite(timeout)) throw new CliError(`invalid argument "${t}" for "-t, --time" flag`);
       const engine = ctx.engine();
-      await eachContainer(names, 'stop', (n) => stopContainer(engine, n, { timeout, ...(o.signal ? { signal: o.signal } : {}) }));
+      await eachContainer(names, (n) => stopContainer(engine, n, { timeout, ...(o.signal ? { signal: o.signal } : {}) }));
     });
 }

@@ -17,6 +17,6 @@ export function register(program: Command, ctx: CliContext): void {
         throw new CliError('you must provide one or more flags when using this command');
       }
       const engine = ctx.engine();
-      await eachContainer(names, 'update', (n) => updateContainer(engine, n, { resources, restart: f.restart }));
+      await eachContainer(names, (n) => updateContainer(engine, n, { resources, restart: f.restart }));
     });
 }

@@ -11,6 +11,6 @@ export function register(program: Command, ctx: CliContext): void {
     .argument('<containers...>')
     .action(async (names: string[]) => {
       const engine = ctx.engine();
-      await eachContainer(names, 'wait for', async (n) => process.stdout.write(`${await waitContainer(engine, n)}\n`), false);
+      await eachContainer(names, async (n) => process.stdout.write(`${await waitContainer(engine, n)}\n`), false);
     });
 }
