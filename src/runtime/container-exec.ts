@@ -1,8 +1,7 @@
 // `exec` and `top` in a running container: the runtime's exec as our child process, with
 // Docker's exit codes and events, and the host's ps filtered to the container's processes.
 import { execFile, spawn } from 'node:child_process';
-import { closeSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
-import tty from 'node:tty';
+import { readdirSync, readFileSync, rmSync, writeFileSync, type Dirent } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -15,10 +14,9 @@ import { cleanContainerPath } from './paths.js';
 import { globalArgs, RuntimeError, runtimeFailure, runtimeFor } from './oci-runtime.js';
 import type { OciProcess, OciSpec } from './oci-spec.js';
 import { resolveGroups, resolveUser } from './user.js';
-import { ConsoleSocket } from '../sys/console-socket.js';
-import { setWindowSize } from '../sys/termios.js';
+import type { ConsoleSocket } from '../sys/console-socket.js';
+import { holdTerminal, listenConsoleSocket, relayTerminal, type TerminalControl } from './terminal-relay.js';
 import { becomeSubreaper, waitForExit } from '../sys/reaper.js';
-import { writeAllSync } from '../util/write-all.js';
 
 export interface ExecOptions {
   cmd: string[];
@@ -34,17 +32,10 @@ export interface ExecOptions {
   stderr?: (b: Buffer) => void;
   stdin?: Readable;
   /** with tty: called with the terminal once it exists, to type into it and resize it */
-  onTerminal?: (t: ExecTerminal) => void;
+  onTerminal?: (t: TerminalControl) => void;
 }
 
-/** The terminal of an exec'd process (the master side, which we hold). */
-export interface ExecTerminal {
-  write(b: Buffer): void;
-  resize(rows: number, cols: number): void;
-}
 
-/** Where runc's console sockets live: a short path (sun_path is 108 bytes), cleaned with /run. */
-const CONSOLE_SOCKET_DIR = '/run/kiln/console';
 
 /** `docker exec`: the runtime's exec as our child; the process's exit code (127/126 as Docker maps them). */
 export async function execInContainer(engine: Engine, idOrName: string, e: ExecOptions, opts: ContainerRuntimeOptions = {}): Promise<number> {
@@ -62,8 +53,7 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   const pidFile = join(p.bundle, `exec-${execId.slice(0, 12)}.pid`);
   let consoleSocket: ConsoleSocket | undefined;
   if (e.tty) {
-    mkdirSync(CONSOLE_SOCKET_DIR, { recursive: true, mode: 0o700 });
-    consoleSocket = ConsoleSocket.listen(join(CONSOLE_SOCKET_DIR, `${execId.slice(0, 24)}.sock`));
+    consoleSocket = listenConsoleSocket(execId);
     if (!e.detach) becomeSubreaper();
   }
   // The whole process as a file (both runtimes take `--process`): the container's own process
@@ -151,74 +141,6 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   return result;
 }
 
-/**
- * Keeps the terminal of a detached exec (`exec -d -t`) open after kiln exits, as Docker's shim
- * does: a detached `cat` holds its master, drains what the process writes (discarded, as Docker
- * discards it), and exits when the last process with the terminal has closed it.
- */
-async function holdTerminal(consoleSocket: ConsoleSocket): Promise<void> {
-  const master = await consoleSocket.receive();
-  try {
-    const holder = spawn('cat', [], { stdio: [master, 'ignore', 'ignore'], detached: true });
-    holder.on('error', () => {}); // no cat: the terminal closes with us, and the process gets SIGHUP
-    holder.unref();
-  } finally {
-    closeSync(master);
-  }
-}
-
-/**
- * Relays the terminal runc sends to `consoleSocket`: its output to `e.stdout` (or ours), and `e.stdin`
- * (or what onTerminal's caller types) into it. `finish()` (runc has exited) ends the relay once
- * the output has drained: at once when the last process holding the terminal closed it, else
- * (a background process keeps it open, as Docker's exec also leaves it) after a short grace.
- */
-function relayTerminal(consoleSocket: ConsoleSocket, e: ExecOptions): { finish(): Promise<void> } {
-  let ended: Promise<void> = Promise.resolve();
-  let stop = () => {};
-  const started = consoleSocket.receive().then(
-    (master) => {
-      const out = e.stdout ?? ((b: Buffer) => writeAllSync(1, b));
-      let open = true;
-      const write = (b: Buffer) => {
-        if (!open) return;
-        try {
-          writeAllSync(master, b);
-        } catch {
-          /* the terminal is gone: what was typed goes nowhere */
-        }
-      };
-      e.onTerminal?.({ write, resize: (rows, cols) => open && setWindowSize(master, rows, cols) });
-      const onInput = (b: Buffer) => write(b);
-      e.stdin?.on('data', onInput);
-      // A tty stream polls the master (epoll), so it can be stopped while nothing arrives.
-      const stream = new tty.ReadStream(master);
-      stream.on('data', (b: Buffer) => out(b));
-      ended = new Promise<void>((done) => {
-        const end = () => {
-          if (!open) return;
-          open = false;
-          e.stdin?.off('data', onInput);
-          stream.destroy(); // closes the master
-          done();
-        };
-        stream.on('end', end);
-        stream.on('error', end); // EIO: no process holds the terminal any more
-        stream.on('close', end);
-        stop = end;
-      });
-    },
-    () => {}, // runc failed before making one: its log says why
-  );
-  return {
-    finish: async () => {
-      await started;
-      const grace = setTimeout(() => stop(), 250);
-      await ended;
-      clearTimeout(grace);
-    },
-  };
-}
 
 /**
  * `docker top`: the host's `ps` (with the user's ps options, -ef by default) filtered to the

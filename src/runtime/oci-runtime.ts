@@ -10,6 +10,8 @@ import type { Readable } from 'node:stream';
 import type { OciHook, OciSpec } from './oci-spec.js';
 import { serializeSpec } from './spec.js';
 import { S_IFIFO, mknod } from '../sys/fs.js';
+import { becomeSubreaper, waitForExit } from '../sys/reaper.js';
+import { listenConsoleSocket, relayTerminal } from './terminal-relay.js';
 import { defaultRuntimeName, ociRuntime, runtimeHolding, runtimeRoot, type OciRuntime, type RuntimeName } from './runtime-select.js';
 
 const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -157,6 +159,8 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   writeBundle(opts.bundleDir, spec);
   const logFile = join(opts.bundleDir, 'runtime.log');
   const rt = runtimeFor(opts.id, opts);
+  // With no terminal of ours to give it (CI, a pipe), a -t process gets one we hold ourselves.
+  if (opts.tty && !(opts.stdin === 'inherit' && process.stdin.isTTY)) return runWithOwnTerminal(opts, rt, logFile, spec.linux?.cgroupsPath);
   // runc's --keep leaves the stopped container (and its memory cgroup) for us to read the OOM
   // counter; crun has no --keep, which is why a memory-limited container gets runc (container-create.ts).
   const memoryLimited = (spec.linux?.resources?.memory?.limit ?? 0) > 0 && rt.name === 'runc';
@@ -214,14 +218,63 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   // runc's own failures (it could not create or start the container) are in its log as errors.
   const failure = exitCode !== 0 ? runtimeFailure(logFile) : undefined;
   held?.end(failure);
-  if (failure !== undefined) {
-    if (/executable file not found|no such file or directory/i.test(failure) && /exec/.test(failure)) {
-      return { exitCode: 127, oomKilled, startError: failure };
-    }
-    if (/permission denied/i.test(failure) && /exec/.test(failure)) return { exitCode: 126, oomKilled, startError: failure };
-    throw new RuntimeError(`OCI runtime error: ${failure}`, exitCode);
-  }
+  if (failure !== undefined) return startFailed(failure, exitCode, oomKilled);
   return { exitCode, oomKilled };
+}
+
+/** The result of a process the runtime could not start: Docker's 127 and 126, else a RuntimeError. */
+function startFailed(failure: string, runtimeExit: number, oomKilled = false): RunResult {
+  if (/executable file not found|no such file or directory/i.test(failure) && /exec/.test(failure)) return { exitCode: 127, oomKilled, startError: failure };
+  if (/permission denied/i.test(failure) && /exec/.test(failure)) return { exitCode: 126, oomKilled, startError: failure };
+  throw new RuntimeError(`OCI runtime error: ${failure}`, runtimeExit);
+}
+
+/**
+ * runOnce with a terminal we hold (terminal-relay.ts): the runtime creates the container and hands
+ * us the terminal's master; as a subreaper we adopt its process, start it, and wait for its exit
+ * code, relaying the terminal meanwhile; then the stopped container is deleted. (Create, then
+ * start: a process started by `run --detach` could exit before the runtime did, which would reap it.)
+ */
+async function runWithOwnTerminal(opts: RunOnceOptions, rt: OciRuntime, logFile: string, cgroupsPath: string | undefined): Promise<RunResult> {
+  const socket = listenConsoleSocket(opts.id);
+  becomeSubreaper();
+  const pidFile = join(opts.bundleDir, 'init.pid');
+  const stdin = opts.stdin === 'inherit' ? process.stdin : opts.stdin;
+  const relay = relayTerminal(socket, { stdout: opts.stdout, stdin });
+  const args = [...globalArgs(rt, logFile), 'create', '--console-socket', socket.path, '--pid-file', pidFile, '--bundle', opts.bundleDir, opts.id];
+  try {
+    const started = await new Promise<number>((resolve, reject) => {
+      // The runtime's own errors (before there is a terminal) go where the process's would.
+      const child = spawn(rt.launcher, args, { stdio: ['ignore', 'ignore', opts.stderr ? 'pipe' : 'inherit'] });
+      if (opts.stderr) child.stderr!.on('data', opts.stderr);
+      child.on('error', reject);
+      if (child.pid !== undefined) opts.onSpawn?.(child.pid);
+      child.on('close', (code) => resolve(code ?? 1));
+    });
+    if (started !== 0) return startFailed(runtimeFailure(logFile) ?? `${rt.name} create exited with ${started}`, started);
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    try {
+      await start(opts.id, { runtime: rt.name });
+    } catch (e) {
+      const failure = runtimeFailure(logFile);
+      if (failure === undefined) throw e;
+      void waitForExit(pid).catch(() => {}); // reap it, if it ran at all
+      return startFailed(failure, 1);
+    }
+    const onAbort = () => void kill(opts.id, 'KILL', { runtime: rt.name }).catch(() => {});
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      const exitCode = await waitForExit(pid);
+      await relay.finish();
+      return { exitCode, oomKilled: false };
+    } finally {
+      opts.signal?.removeEventListener('abort', onAbort);
+    }
+  } finally {
+    socket.close();
+    if (opts.stdin === 'inherit') process.stdin.destroy(); // a pipe we read from would keep us running
+    await cleanup(rt, opts.id, cgroupsPath, true); // a detached run leaves the stopped container
+  }
 }
 
 async function cleanup(rt: OciRuntime, id: string, cgroupsPath: string | undefined, force: boolean): Promise<void> {

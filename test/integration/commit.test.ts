@@ -56,6 +56,10 @@ describe('commit and the imperative builder', () => {
     assert.equal(w, 'busybox-working-container');
     k.ok(['builder', 'run', '--network', 'none', w, '--', 'sh', '-c', 'mkdir -p /srv && echo built > /srv/built']);
     k.ok(['builder', 'copy', w, join(host, 'app.txt'), '/srv/']);
+    // -t without a terminal of ours (a pipe here): the process still gets one, its output comes back
+    const t = k.run(['builder', 'run', '-t', '--network', 'none', w, '--', 'sh', '-c', 'tty; echo to-err >&2; exit 4']);
+    assert.equal(t.code, 4, t.stderr);
+    assert.match(t.stdout, /^\/dev\/pts\/\d+\r\nto-err\r\n$/);
     k.ok(['builder', 'config', '--cmd', '["cat", "/srv/built", "/srv/app.txt"]', '--env', 'TIER=web', '--workingdir', '/srv', '--label', 'team=kiln', w]);
     assert.match(k.ok(['builder', 'ls']).stdout, /busybox-working-container/);
     k.ok(['builder', 'commit', w, 'imperative:1']);

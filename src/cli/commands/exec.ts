@@ -2,7 +2,8 @@
 // with -t, the process's terminal (runc's console socket) relayed through ours, or through a pipe.
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';
-import { execInContainer, type ExecTerminal } from '../../runtime/container-exec.js';
+import { execInContainer } from '../../runtime/container-exec.js';
+import type { TerminalControl } from '../../runtime/terminal-relay.js';
 import { setOutputProcessing } from '../../sys/termios.js';
 import { readEnvFile } from './create.js';
 
@@ -33,7 +34,7 @@ export function register(program: Command, ctx: CliContext): void {
         const stdin = o.interactive && !o.detach ? process.stdin : undefined;
         // With -t, the process's terminal is relayed through ours (raw, sized alike, resized with it).
         const undo: (() => void)[] = [];
-        const onTerminal = (t: ExecTerminal) => {
+        const onTerminal = (t: TerminalControl) => {
           if (stdin?.isTTY) {
             stdin.setRawMode(true);
             undo.push(() => stdin.setRawMode(false));
