@@ -268,8 +268,12 @@ export async function copyEntriesToUpper(w: UpperWriter, root: string, entries: 
   // Two sources landing on one name: the later one wins, as if copied one after the other.
   const files = [...new Map(entries.filter((e) => e.type !== 'dir').map((e) => [e.destRel, e])).values()];
   for (const e of files) await ensureParent(e.destRel);
-  const copies = files.map((e) => w.nonDir(e.abs, at(e.destRel), opts)).filter((job) => job !== null);
-  await mapLimit(copies, 64, (job) => job());
+  // Each file's job is made (stat, record, or a link to an earlier copy) as a worker takes it,
+  // so that main-thread work overlaps the copies already running.
+  await mapLimit(files, 64, async (e) => {
+    const job = w.nonDir(e.abs, at(e.destRel), opts);
+    if (job) await job();
+  });
 }
 
 /** copy-step.ts's single non-directory source to `destPath` (a file name, or an existing directory). */
