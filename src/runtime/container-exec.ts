@@ -11,7 +11,8 @@ import { randomHex } from '../util/random.js';
 import { containerPaths, event, getContainer, startFailureCode, type ContainerRuntimeOptions } from './containers.js';
 import { mergeEnv } from './container-options.js';
 import { cleanContainerPath } from './paths.js';
-import { globalArgs, RuntimeError, runtimeFailure, runtimeFor } from './oci-runtime.js';
+import { globalArgs, RuntimeError, runtimeFailure, runtimeFor, StartupStderr } from './oci-runtime.js';
+import { writeAllSync } from '../util/write-all.js';
 import type { OciProcess, OciSpec } from './oci-spec.js';
 import { resolveGroups, resolveUser } from './user.js';
 import type { ConsoleSocket } from '../sys/console-socket.js';
@@ -88,16 +89,21 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   const execAttrs = { execID: execId, ...(e.tty ? { tty: 'true' } : {}) };
   event(engine, c, `exec_create: ${e.cmd.join(' ')}`, execAttrs);
   event(engine, c, `exec_start: ${e.cmd.join(' ')}`, execAttrs);
+  // A detached process gets none of our stdio (Docker discards its output): what it inherited
+  // would hold our caller's pipes open until it exits. The runtime's own errors are in its log.
+  const detachedPlain = e.detach && !consoleSocket;
+  // The runtime writes its failure to the process's stderr as well as to its log: kiln reports it once.
+  const startup = consoleSocket || detachedPlain ? undefined : new StartupStderr(e.stderr ?? ((b) => writeAllSync(2, b)));
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(rt.binary, args, {
-      stdio: consoleSocket ? ['ignore', 'inherit', 'inherit'] : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', e.stderr ? 'pipe' : 'inherit'],
+      stdio: consoleSocket ? ['ignore', 'inherit', 'inherit'] : detachedPlain ? 'ignore' : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', 'pipe'],
     });
     child.on('error', reject);
     const relay = consoleSocket && !e.detach ? relayTerminal(consoleSocket, e) : undefined;
     const held = consoleSocket && e.detach ? holdTerminal(consoleSocket) : undefined;
-    if (!relay && !held) {
-      if (e.stdout) child.stdout!.on('data', e.stdout);
-      if (e.stderr) child.stderr!.on('data', e.stderr);
+    if (startup) {
+      if (e.stdout) child.stdout!.on('data', (b: Buffer) => (startup.release(), e.stdout!(b)));
+      child.stderr!.on('data', (b: Buffer) => startup.write(b));
       if (e.stdin) {
         e.stdin.pipe(child.stdin!);
         child.stdin!.on('error', () => {});
@@ -129,13 +135,16 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
       );
     });
   });
-  const failure = runtimeFailure(logFile);
+  const failure = code !== 0 ? runtimeFailure(logFile) : undefined;
+  startup?.end(failure);
   rmSync(logFile, { force: true });
   rmSync(processFile, { force: true });
   let result = code;
-  if (failure && code !== 0) {
+  if (failure) {
     result = startFailureCode(failure);
     if (result === 128) throw new RuntimeError(`OCI runtime exec failed: ${failure}`, 126);
+    // Docker's words for a command that could not be found or run (127/126).
+    (e.stderr ?? ((b: Buffer) => writeAllSync(2, b)))(Buffer.from(`OCI runtime exec failed: ${failure}\n`));
   }
   if (!e.detach) event(engine, c, 'exec_die', { ...execAttrs, exitCode: String(result) });
   return result;

@@ -54,7 +54,7 @@ export interface RunResult {
  * own failure to the same stderr as well as to its log, and kiln reports that failure itself, once.
  * Anything on stdout, or 200 ms, releases what was held (in order); `end` drops the runtime's line.
  */
-class StartupStderr {
+export class StartupStderr {
   private held: Buffer[] | undefined = [];
   private timer: NodeJS.Timeout;
 

@@ -210,6 +210,15 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     assert.equal(ex.code, 5);
     assert.equal(ex.out, '1 /etc\n');
     assert.match(ok(['top', 'det']), /sleep|sh -c/);
+    // exec -d: back at once, with none of our stdio (a pipe of ours would be held until it exits)
+    const t0 = Date.now();
+    const bg = spawnSync(main, ['--root', root, 'exec', '-d', 'det', 'sh', '-c', 'sleep 3; echo late'], { encoding: 'utf8', timeout: 20_000 });
+    assert.deepEqual([bg.status, bg.stdout], [0, '']);
+    assert.ok(Date.now() - t0 < 2500, 'exec -d returned before its process ended');
+    // a command that is not there: 127 and the runtime's reason, once
+    const missing = kiln(['exec', 'det', 'no-such-cmd']);
+    assert.equal(missing.code, 127);
+    assert.equal(missing.err.match(/no-such-cmd/g)?.length, 1, missing.err);
     const t = Date.now();
     ok(['stop', '-t', '5', 'det']);
     assert.ok(Date.now() - t < 4000, 'stopped by the signal, before the timeout');
