@@ -3,7 +3,7 @@
 // and the host's cgroup layout lets it run; runc is the fallback, and `--runtime` or KILN_RUNTIME
 // picks one by name. Each runtime keeps its state under its own root, so a container is driven by
 // the runtime that holds it (runtimeHolding), whatever the default is today.
-import { existsSync, mkdirSync, readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
+import { accessSync, constants as fsConstants, existsSync, mkdirSync, readFileSync, renameSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findOnPath } from '../util/which.js';
 
@@ -88,8 +88,14 @@ function ensureWrapper(crun: string, unshare: string): string {
 /** Why `name` cannot run containers here, or undefined when it can. */
 export function runtimeUnavailable(name: RuntimeName): string | undefined {
   if (!findOnPath(name)) return `${name} is not installed (not found on PATH)`;
-  if (name === 'crun' && needsHybridWrapper() && (!findOnPath('unshare') || !findOnPath('mount'))) {
-    return 'crun needs unshare(1) and mount(1) on this hybrid cgroup layout';
+  if (name === 'crun' && needsHybridWrapper()) {
+    if (!findOnPath('unshare') || !findOnPath('mount')) return 'crun needs unshare(1) and mount(1) on this hybrid cgroup layout';
+    try {
+      // access(2) also refuses to execute from a filesystem mounted noexec (some hosts mount /run so)
+      accessSync(ensureWrapper(findOnPath('crun')!, findOnPath('unshare')!), fsConstants.X_OK);
+    } catch (e) {
+      return `crun's wrapper for this hybrid cgroup layout cannot run from ${STATE_DIR}: ${(e as Error).message}`;
+    }
   }
   return undefined;
 }

@@ -281,6 +281,16 @@ describe('containers (CLI, runc, conmon, CNI)', { skip }, () => {
     const bad = kiln(['run', '--rm', '--runtime', 'kata', 'busybox', 'true']);
     assert.equal(bad.code, 125);
     assert.match(bad.err, /unknown or invalid runtime name: kata/);
+    // Where crun cannot run (here: its wrapper's directory mounted noexec, in a namespace of our
+    // own), new containers get runc, and asking for crun says why.
+    // (Only on a hybrid cgroup layout, where crun needs the wrapper: then it has been written.)
+    if (existsSync('/run/kiln/crun-hybrid') && runtimeUnavailable('crun') === undefined && runtimeUnavailable('runc') === undefined) {
+      const inner = `mount -t tmpfs -o noexec tmpfs /run/kiln && ${main} --root ${root} info --format '{{.DefaultRuntime}}' && ${main} --root ${root} run --rm --network none busybox echo ran; ${main} --root ${root} run --rm --network none --runtime crun busybox true`;
+      const r = spawnSync('unshare', ['-m', 'sh', '-c', inner], { encoding: 'utf8', timeout: 60_000 });
+      assert.equal(r.stdout, 'runc\nran\n', r.stderr);
+      assert.equal(r.status, 125);
+      assert.match(r.stderr, /OCI runtime crun: crun's wrapper .* cannot run from \/run\/kiln/);
+    }
     ok(['create', '--name', 'rt-mem', '-m', '32m', 'busybox', 'true']);
     assert.equal(inspect('rt-mem', '{{.HostConfig.Runtime}}'), 'runc');
     ok(['rm', 'rt-mem']);
