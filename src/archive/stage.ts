@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
-import { decompressArchive, peek } from '../layers/compress.js';
+import { decompressArchive } from '../layers/compress.js';
 
 export class ArchiveError extends Error {
   constructor(message: string) {
@@ -50,9 +50,8 @@ export async function stageArchive(src: Readable, dir: string): Promise<StagedAr
   const links = new Map<string, { target: string; hard: boolean }>();
   let n = 0;
   try {
-    const head = await peek(src, 1);
-    if (head.bytes.length === 0) throw new ArchiveError('empty archive: nothing to load');
-    const { stream: input } = await decompressArchive(head.stream);
+    const { stream: input, head } = await decompressArchive(src);
+    if (head.length === 0) throw new ArchiveError('empty archive: nothing to load');
     const ex = tar.extract();
     const consume = (async () => {
       for await (const entry of ex) {

@@ -279,9 +279,10 @@ export class BlockGzip extends Transform {
  */
 const ZLIB_CHUNK = 256 << 10;
 
-export function createDecompressor(c: Compression): Duplex {
+export function createDecompressor(c: ArchiveCompression): Duplex {
   if (c === 'gzip') return createGunzip({ chunkSize: ZLIB_CHUNK });
   if (c === 'zstd') return zstdProcess(['-d']);
+  if (c === 'xz' || c === 'bzip2') return filterProcess(c, ['-d', '-c', '-q']);
   return new PassThrough();
 }
 
@@ -329,32 +330,24 @@ export async function compressStream(
 }
 
 /**
- * Peeks at the first bytes of `src` and returns the uncompressed stream plus what it was.
- * The returned stream carries the source's errors.
+ * Peeks at the first bytes of `src` and returns the uncompressed stream plus what it was (and the
+ * bytes it peeked at: none for an empty source). The returned stream carries the source's errors.
  */
-export async function decompress(src: Readable): Promise<{ stream: Readable; compression: Compression }> {
-  const head = await peek(src, 4);
-  const compression = sniffCompression(head.bytes);
-  if (compression === 'none') return { stream: head.stream, compression };
+async function decompressBy<C extends ArchiveCompression>(src: Readable, sniff: (head: Buffer) => C): Promise<{ stream: Readable; compression: C; head: Buffer }> {
+  const head = await peek(src, 6);
+  const compression = sniff(head.bytes);
+  if (compression === 'none') return { stream: head.stream, compression, head: head.bytes };
   const dec = createDecompressor(compression);
   head.stream.on('error', (err) => dec.destroy(err));
   head.stream.pipe(dec);
-  return { stream: dec, compression };
+  return { stream: dec, compression, head: head.bytes };
 }
 
-/**
- * decompress() for a whole archive (`load`, `import`): gzip and zstd as for layers, and also xz
- * and bzip2 (through the xz and bzip2 programs).
- */
-export async function decompressArchive(src: Readable): Promise<{ stream: Readable; compression: ArchiveCompression }> {
-  const head = await peek(src, 6);
-  const compression = sniffArchiveCompression(head.bytes);
-  if (compression === 'none') return { stream: head.stream, compression };
-  const dec = compression === 'xz' || compression === 'bzip2' ? filterProcess(compression, ['-d', '-c', '-q']) : createDecompressor(compression);
-  head.stream.on('error', (err) => dec.destroy(err));
-  head.stream.pipe(dec);
-  return { stream: dec, compression };
-}
+/** A layer, plain or compressed as layers may be (gzip, zstd). */
+export const decompress = (src: Readable) => decompressBy(src, sniffCompression);
+
+/** A whole archive (`load`, `import`): also xz and bzip2, as Docker takes them. */
+export const decompressArchive = (src: Readable) => decompressBy(src, sniffArchiveCompression);
 
 /** Reads at least `n` bytes (or to the end) and gives back a stream that still starts with them. */
 export async function peek(src: Readable, n: number): Promise<{ bytes: Buffer; stream: Readable }> {

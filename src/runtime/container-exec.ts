@@ -8,13 +8,13 @@ import type { Readable } from 'node:stream';
 import type { Engine } from '../engine.js';
 import { ConflictError } from '../store/errors.js';
 import { randomHex } from '../util/random.js';
-import { containerPaths, event, getContainer, startFailureCode, type ContainerRuntimeOptions } from './containers.js';
+import { containerPaths, event, getContainer, type ContainerRuntimeOptions } from './containers.js';
 import { mergeEnv } from './container-options.js';
 import { cleanContainerPath } from './paths.js';
-import { globalArgs, RuntimeError, runtimeFailure, runtimeFor, StartupStderr } from './oci-runtime.js';
+import { globalArgs, RuntimeError, runtimeFailure, runtimeFor, startFailureCode, StartupStderr } from './oci-runtime.js';
 import { writeAllSync } from '../util/write-all.js';
 import type { OciProcess, OciSpec } from './oci-spec.js';
-import { resolveGroups, resolveUser } from './user.js';
+import { resolveUser, supplementaryGroups } from './user.js';
 import type { ConsoleSocket } from '../sys/console-socket.js';
 import { holdTerminal, listenConsoleSocket, relayTerminal, type TerminalControl } from './terminal-relay.js';
 import { becomeSubreaper, waitForExit } from '../sys/reaper.js';
@@ -48,7 +48,7 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   const execId = randomHex();
   const logFile = join(p.bundle, `exec-${execId.slice(0, 12)}.log`);
   const processFile = join(p.bundle, `exec-${execId.slice(0, 12)}.json`);
-  // With a terminal, runc hands its master to a console socket (it would otherwise need ours to be
+  // With a terminal, the runtime hands its master to a console socket (it would otherwise need ours to be
   // its controlling terminal, and there is none under CI or a pipe) and, as it then must, detaches:
   // we relay the terminal and, as the subreaper that adopts the process, wait for it ourselves.
   const pidFile = join(p.bundle, `exec-${execId.slice(0, 12)}.pid`);
@@ -60,8 +60,7 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   // The whole process as a file (both runtimes take `--process`): the container's own process
   // (capabilities, rlimits, no-new-privileges) with this exec's user, groups, cwd, env and args.
   const base = (JSON.parse(readFileSync(join(p.bundle, 'config.json'), 'utf8')) as OciSpec).process!;
-  // Docker gives an exec the user's groups and the container's --group-add, as it gives the container.
-  const groups = [...new Set([...user.additionalGids, ...resolveGroups(p.merged, c.config.groupAdd ?? [])])];
+  const groups = supplementaryGroups(p.merged, user, c.config.groupAdd);
   let env = mergeEnv(base.env ?? [], e.env ?? []);
   if (!env.some((x) => x.startsWith('HOME='))) env = [...env, `HOME=${user.home}`];
   const proc: OciProcess = {
@@ -93,7 +92,8 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
   // would hold our caller's pipes open until it exits. The runtime's own errors are in its log.
   const detachedPlain = e.detach && !consoleSocket;
   // The runtime writes its failure to the process's stderr as well as to its log: kiln reports it once.
-  const startup = consoleSocket || detachedPlain ? undefined : new StartupStderr(e.stderr ?? ((b) => writeAllSync(2, b)));
+  const errOut = e.stderr ?? ((b: Buffer) => writeAllSync(2, b));
+  const startup = consoleSocket || detachedPlain ? undefined : new StartupStderr(errOut);
   const code = await new Promise<number>((resolve, reject) => {
     const child = spawn(rt.binary, args, {
       stdio: consoleSocket ? ['ignore', 'inherit', 'inherit'] : detachedPlain ? 'ignore' : [e.stdin ? 'pipe' : 'ignore', e.stdout ? 'pipe' : 'inherit', 'pipe'],
@@ -120,12 +120,12 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
       }
       consoleSocket?.close();
       if (!relay) return resolve(exit);
-      // runc has started the process (or failed to): wait for it, then for what it wrote.
+      // The runtime has started the process (or failed to): wait for it, then for what it wrote.
       let pid = NaN;
       try {
         if (exit === 0) pid = Number(readFileSync(pidFile, 'utf8').trim());
       } catch {
-        /* no pid file: runc failed, its log says why */
+        /* no pid file: the runtime failed, its log says why */
       }
       rmSync(pidFile, { force: true });
       const ended = Number.isInteger(pid) && pid > 0 ? waitForExit(pid) : Promise.resolve(exit);
@@ -144,12 +144,11 @@ export async function execInContainer(engine: Engine, idOrName: string, e: ExecO
     result = startFailureCode(failure);
     if (result === 128) throw new RuntimeError(`OCI runtime exec failed: ${failure}`, 126);
     // Docker's words for a command that could not be found or run (127/126).
-    (e.stderr ?? ((b: Buffer) => writeAllSync(2, b)))(Buffer.from(`OCI runtime exec failed: ${failure}\n`));
+    errOut(Buffer.from(`OCI runtime exec failed: ${failure}\n`));
   }
   if (!e.detach) event(engine, c, 'exec_die', { ...execAttrs, exitCode: String(result) });
   return result;
 }
-
 
 /**
  * `docker top`: the host's `ps` (with the user's ps options, -ef by default) filtered to the

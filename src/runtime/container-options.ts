@@ -44,7 +44,6 @@ export function exposeKeys(spec: string): string[] {
   return Array.from({ length: b - a + 1 }, (_, i) => `${a + i}/${proto}`);
 }
 
-/** `--device /dev/fuse`, `--device /dev/sda:/dev/xvda:r`: the host device node and its numbers. */
 /** /dev entries a privileged container does not get from the host (runc's HostDevices rule). */
 const HOST_DEVICES_SKIPPED = new Set(['pts', 'shm', 'fd', 'mqueue', '.lxc', '.lxd-mounts', '.udev', 'console']);
 
@@ -78,6 +77,7 @@ export function hostDevices(dir = '/dev'): DeviceMapping[] {
   return out;
 }
 
+/** `--device /dev/fuse`, `--device /dev/sda:/dev/xvda:r`: the host device node and its numbers. */
 export function parseDeviceSpec(spec: string): DeviceMapping {
   const parts = spec.split(':');
   const host = parts[0]!;

@@ -56,6 +56,7 @@ import {
   start as runtimeStart,
   update as runtimeUpdate,
   RuntimeError,
+  startFailureCode,
   writeBundle,
   type RunResult,
   type RuntimeOptions,
@@ -64,7 +65,7 @@ import { ociRuntime, type RuntimeName } from './runtime-select.js';
 import { generateSpec, limitResources, type DeviceMapping, type SpecResources, type UlimitOption } from './spec.js';
 import type { OciSeccomp, OciSpec } from './oci-spec.js';
 import { healthArgv, spawnHealthMonitor, type HealthState } from './health.js';
-import { resolveGroups, resolveUser } from './user.js';
+import { resolveUser, supplementaryGroups } from './user.js';
 import { diskUsage, Volumes, type MountRecord } from './volumes.js';
 import { hostDevices, parseRestartPolicy } from './container-options.js';
 import { attachConnected, attachOne, detachAll, endpointState, joinedNamespace, type ConnectedNetwork, type ConnectTarget, type NetworkState } from './container-network.js';
@@ -163,7 +164,7 @@ export interface ContainerRuntimeOptions extends RuntimeOptions {
 
 const DEFAULT_STOP_TIMEOUT = 10;
 
-export function recordedRuntime(c: Container): RuntimeName {
+function recordedRuntime(c: Container): RuntimeName {
   return c.config.runtime ?? 'runc';
 }
 
@@ -495,7 +496,7 @@ async function prepare(engine: Engine, c: Container, opts: ContainerRuntimeOptio
       args: [...cfg.entrypoint, ...cfg.cmd],
       env,
       cwd: cfg.workingDir,
-      user: { uid: user.uid, gid: user.gid, additionalGids: [...new Set([...(user.additionalGids ?? []), ...resolveGroups(p.merged, cfg.groupAdd ?? [])])] },
+      user: { uid: user.uid, gid: user.gid, additionalGids: supplementaryGroups(p.merged, user, cfg.groupAdd) },
       hostname: cfg.hostname,
       rootfs: p.merged,
       readonlyRootfs: cfg.readonlyRootfs,
@@ -557,14 +558,6 @@ function exitCommand(engine: Engine, id: string): string[] {
   return [process.execPath, kilnEntry(), '--root', engine.root, 'container', 'cleanup', id];
 }
 
-/** Map a runtime start failure to Docker's exit codes (127 not found, 126 not executable). */
-export function startFailureCode(msg: string): number {
-  if (/exec/.test(msg) && /executable file not found|no such file or directory/i.test(msg)) return 127;
-  if (/exec/.test(msg) && /permission denied/i.test(msg)) return 126;
-  return 128;
-}
-
-/** Start detached under conmon (`docker start`, `docker run -d`). */
 /**
  * Starts a container detached, under conmon. `beforeStart` runs once conmon has created it (its
  * attach socket and terminal exist) and before its process starts: an attach then misses nothing.

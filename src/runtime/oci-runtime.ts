@@ -32,14 +32,10 @@ export interface RunOnceOptions extends RuntimeOptions {
   stdin?: Readable | 'inherit';
   /** run with a terminal: with stdin 'inherit', runc uses our terminal (raw mode, resize) */
   tty?: boolean;
-  /** called once runc has been spawned (its pid), e.g. to record the container as running */
-  onSpawn?: (runcPid: number) => void;
   /** a signal for the container (forwarded to its init through `runc kill`) */
   signal?: AbortSignal;
   /** put runc in its own process group: terminal signals then reach only us (we forward them) */
   newProcessGroup?: boolean;
-  /** extra `runc run` flags, e.g. --pid-file */
-  runArgs?: string[];
 }
 
 export interface RunResult {
@@ -169,7 +165,6 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
     ...globalArgs(rt, logFile),
     'run',
     ...(memoryLimited ? ['--keep'] : []),
-    ...(opts.runArgs ?? []),
     '--bundle',
     opts.bundleDir,
     opts.id,
@@ -183,7 +178,6 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
     exitCode = await new Promise<number>((resolve, reject) => {
       const child = spawn(rt.launcher, args, { stdio, detached: !!opts.newProcessGroup });
       child.on('error', reject);
-      if (child.pid !== undefined) opts.onSpawn?.(child.pid);
       // A sink that throws (EPIPE: our reader went away) closes the pipe: the container's next
       // write then fails the way it would in a shell pipeline.
       const sink = (stream: NodeJS.ReadableStream & { destroy(): void }, fn: (b: Buffer) => void) =>
@@ -222,11 +216,18 @@ export async function runOnce(opts: RunOnceOptions): Promise<RunResult> {
   return { exitCode, oomKilled };
 }
 
+/** Map a runtime start failure to Docker's exit codes (127 not found, 126 not executable), else 128. */
+export function startFailureCode(msg: string): number {
+  if (/exec/.test(msg) && /executable file not found|no such file or directory/i.test(msg)) return 127;
+  if (/exec/.test(msg) && /permission denied/i.test(msg)) return 126;
+  return 128;
+}
+
 /** The result of a process the runtime could not start: Docker's 127 and 126, else a RuntimeError. */
 function startFailed(failure: string, runtimeExit: number, oomKilled = false): RunResult {
-  if (/executable file not found|no such file or directory/i.test(failure) && /exec/.test(failure)) return { exitCode: 127, oomKilled, startError: failure };
-  if (/permission denied/i.test(failure) && /exec/.test(failure)) return { exitCode: 126, oomKilled, startError: failure };
-  throw new RuntimeError(`OCI runtime error: ${failure}`, runtimeExit);
+  const exitCode = startFailureCode(failure);
+  if (exitCode === 128) throw new RuntimeError(`OCI runtime error: ${failure}`, runtimeExit);
+  return { exitCode, oomKilled, startError: failure };
 }
 
 /**
@@ -248,7 +249,6 @@ async function runWithOwnTerminal(opts: RunOnceOptions, rt: OciRuntime, logFile:
       const child = spawn(rt.launcher, args, { stdio: ['ignore', 'ignore', opts.stderr ? 'pipe' : 'inherit'] });
       if (opts.stderr) child.stderr!.on('data', opts.stderr);
       child.on('error', reject);
-      if (child.pid !== undefined) opts.onSpawn?.(child.pid);
       child.on('close', (code) => resolve(code ?? 1));
     });
     if (started !== 0) return startFailed(runtimeFailure(logFile) ?? `${rt.name} create exited with ${started}`, started);
@@ -352,22 +352,21 @@ function runtimeCommand(rt: OciRuntime, args: string[]): Promise<{ code: number;
   });
 }
 
+/** A runtime subcommand about container `id` (`args` name it where the subcommand wants it), which must succeed. */
 async function checked(id: string, args: string[], opts: RuntimeOptions): Promise<string> {
   const rt = runtimeFor(id, opts);
-  const r = await runtimeCommand(rt, [...args, id]);
+  const r = await runtimeCommand(rt, args);
   if (r.code !== 0) throw new RuntimeError(`${rt.name} ${args[0]}: ${r.stderr.trim() || `exit ${r.code}`}`, r.code);
   return r.stdout;
 }
 
 export async function start(id: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(id, ['start'], opts);
+  await checked(id, ['start', id], opts);
 }
 
 /** Send a signal (name without SIG, or number) to the container's init (or all its processes). */
 export async function kill(id: string, signal: string | number, opts: RuntimeOptions & { all?: boolean } = {}): Promise<void> {
-  const rt = runtimeFor(id, opts);
-  const r = await runtimeCommand(rt, ['kill', ...(opts.all ? ['--all'] : []), id, String(signal)]);
-  if (r.code !== 0) throw new RuntimeError(`${rt.name} kill: ${r.stderr.trim() || `exit ${r.code}`}`, r.code);
+  await checked(id, ['kill', ...(opts.all ? ['--all'] : []), id, String(signal)], opts);
 }
 
 export async function deleteContainer(id: string, opts: RuntimeOptions & { force?: boolean } = {}): Promise<void> {
@@ -383,15 +382,15 @@ export async function deleteContainer(id: string, opts: RuntimeOptions & { force
 
 /** `update`: new cgroup limits for a running container (`resourcesFile`: OCI resources JSON). */
 export async function update(id: string, resourcesFile: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(id, ['update', '--resources', resourcesFile], opts);
+  await checked(id, ['update', '--resources', resourcesFile, id], opts);
 }
 
 export async function pause(id: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(id, ['pause'], opts);
+  await checked(id, ['pause', id], opts);
 }
 
 export async function resume(id: string, opts: RuntimeOptions = {}): Promise<void> {
-  await checked(id, ['resume'], opts);
+  await checked(id, ['resume', id], opts);
 }
 
 export interface FastState {

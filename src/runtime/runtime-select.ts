@@ -85,19 +85,39 @@ function ensureWrapper(crun: string, unshare: string): string {
   return WRAPPER;
 }
 
-/** Why `name` cannot run containers here, or undefined when it can. */
-export function runtimeUnavailable(name: RuntimeName): string | undefined {
-  if (!findOnPath(name)) return `${name} is not installed (not found on PATH)`;
+/**
+ * Whether `name` can run here, and how to launch it: looked at once per process (PATH lookups,
+ * the cgroup layout, crun's wrapper written and checked), however often a command asks.
+ */
+const probed = new Map<RuntimeName, OciRuntime | { why: string }>();
+function probe(name: RuntimeName): OciRuntime | { why: string } {
+  let p = probed.get(name);
+  if (!p) probed.set(name, (p = probeNow(name)));
+  return p;
+}
+
+function probeNow(name: RuntimeName): OciRuntime | { why: string } {
+  const binary = findOnPath(name);
+  if (!binary) return { why: `${name} is not installed (not found on PATH)` };
+  let launcher = binary;
   if (name === 'crun' && needsHybridWrapper()) {
-    if (!findOnPath('unshare') || !findOnPath('mount')) return 'crun needs unshare(1) and mount(1) on this hybrid cgroup layout';
+    const unshare = findOnPath('unshare');
+    if (!unshare || !findOnPath('mount')) return { why: 'crun needs unshare(1) and mount(1) on this hybrid cgroup layout' };
     try {
+      launcher = ensureWrapper(binary, unshare);
       // access(2) also refuses to execute from a filesystem mounted noexec (some hosts mount /run so)
-      accessSync(ensureWrapper(findOnPath('crun')!, findOnPath('unshare')!), fsConstants.X_OK);
+      accessSync(launcher, fsConstants.X_OK);
     } catch (e) {
-      return `crun's wrapper for this hybrid cgroup layout cannot run from ${STATE_DIR}: ${(e as Error).message}`;
+      return { why: `crun's wrapper for this hybrid cgroup layout cannot run from ${STATE_DIR}: ${(e as Error).message}` };
     }
   }
-  return undefined;
+  return { name, binary, launcher, root: runtimeRoot(name) };
+}
+
+/** Why `name` cannot run containers here, or undefined when it can. */
+export function runtimeUnavailable(name: RuntimeName): string | undefined {
+  const p = probe(name);
+  return 'why' in p ? p.why : undefined;
 }
 
 /** The runtime new containers get: KILN_RUNTIME if set, else crun where it can run, else runc. */
@@ -110,18 +130,11 @@ export function defaultRuntimeName(): RuntimeName {
   return runtimeUnavailable('crun') === undefined ? 'crun' : 'runc';
 }
 
-const resolved = new Map<RuntimeName, OciRuntime>();
 /** The runtime called `name`, ready to launch; throws when it cannot run here. */
 export function ociRuntime(name: RuntimeName = defaultRuntimeName()): OciRuntime {
-  const known = resolved.get(name);
-  if (known) return known;
-  const why = runtimeUnavailable(name);
-  if (why) throw new Error(`OCI runtime ${name}: ${why}`);
-  const binary = findOnPath(name)!;
-  const launcher = name === 'crun' && needsHybridWrapper() ? ensureWrapper(binary, findOnPath('unshare')!) : binary;
-  const rt: OciRuntime = { name, binary, launcher, root: runtimeRoot(name) };
-  resolved.set(name, rt);
-  return rt;
+  const p = probe(name);
+  if ('why' in p) throw new Error(`OCI runtime ${name}: ${p.why}`);
+  return p;
 }
 
 /** The runtime whose state holds container `id` (it created it and has not deleted it yet). */

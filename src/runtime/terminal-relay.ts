@@ -51,8 +51,8 @@ export async function holdTerminal(consoleSocket: ConsoleSocket): Promise<void> 
 }
 
 /**
- * Relays the terminal the runtime sends to `consoleSocket`: its output to `e.stdout` (or ours), and `e.stdin`
- * (or what onTerminal's caller types) into it. `finish()` (runc has exited) ends the relay once
+ * Relays the terminal the runtime sends to `consoleSocket`: its output to `e.stdout` (or ours), and
+ * `e.stdin` (or what onTerminal's caller types) into it. `finish()` (the process has exited) ends the relay once
  * the output has drained: at once when the last process holding the terminal closed it, else
  * (a background process keeps it open, as Docker's exec also leaves it) after a short grace.
  */
@@ -91,7 +91,7 @@ export function relayTerminal(consoleSocket: ConsoleSocket, e: TerminalIO): { fi
         stop = end;
       });
     },
-    () => {}, // runc failed before making one: its log says why
+    () => {}, // the runtime failed before making one: its log says why
   );
   return {
     finish: async () => {

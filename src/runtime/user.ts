@@ -106,6 +106,14 @@ export function resolveUser(rootfs: string, spec: string | undefined): ResolvedU
   return resolveUserFrom(spec ?? '', readInRoot(rootfs, '/etc/passwd'), readInRoot(rootfs, '/etc/group'));
 }
 
+/**
+ * The supplementary groups of a container's process, Docker's way for the container and its
+ * execs alike: the user's own (from the image's /etc/group) and the container's --group-add.
+ */
+export function supplementaryGroups(rootfs: string, user: ResolvedUser, groupAdd: readonly string[] = []): number[] {
+  return [...new Set([...user.additionalGids, ...resolveGroups(rootfs, groupAdd)])];
+}
+
 /** `--group-add`: GIDs as given, names looked up in `<rootfs>/etc/group` (Docker's error if absent). */
 export function resolveGroups(rootfs: string, groups: readonly string[]): number[] {
   if (groups.length === 0) return [];

@@ -1,5 +1,5 @@
 // `kiln run [--rm] [-d] [-i] [-t] … IMAGE [CMD…]`: create, then start — in the foreground
-// (`runc run` as our child, exit code passed through), detached under conmon (-d prints the ID),
+// (the runtime's `run` as our child, exit code passed through), detached under conmon (-d prints the ID),
 // or, with -t, under conmon with our stdio attached before it starts (cli/attach-session.ts).
 import type { Command } from 'commander';
 import { CliError, type CliContext } from '../context.js';

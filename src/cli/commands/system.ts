@@ -11,8 +11,7 @@ import type { Digest } from '../../image/types.js';
 import { chainIds } from '../../image/digest.js';
 import { containerPaths, listContainers, pruneContainers } from '../../runtime/containers.js';
 import { diskUsage, Volumes } from '../../runtime/volumes.js';
-import { defaultRuntimeName, runtimeUnavailable, RUNTIME_NAMES } from '../../runtime/runtime-select.js';
-import { findOnPath } from '../../util/which.js';
+import { defaultRuntimeName, ociRuntime, runtimeUnavailable, RUNTIME_NAMES } from '../../runtime/runtime-select.js';
 import { goArch, kernelVersion, kilnVersion, operatingSystem, toolVersion } from '../about.js';
 import { createdSince, formatList, formatObject, goJson, humanSize } from '../format/index.js';
 import { confirm } from '../prompt.js';
@@ -31,8 +30,7 @@ async function infoData(engine: Engine) {
   const count = (s: string) => containers.filter((c) => c.state.status === s).length;
   const runtimes: Record<string, { path: string; version: string }> = {};
   for (const name of RUNTIME_NAMES) {
-    const path = findOnPath(name);
-    if (path && runtimeUnavailable(name) === undefined) runtimes[name] = { path, version: toolVersion(name) };
+    if (runtimeUnavailable(name) === undefined) runtimes[name] = { path: ociRuntime(name).binary, version: toolVersion(name) };
   }
   return {
     ID: engine.root,
