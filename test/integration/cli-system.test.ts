@@ -110,6 +110,11 @@ describe('system and management commands (CLI)', { skip }, () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /Invalid container name \(no spaces\)/);
     assert.match(k.run(['rename', 'nosuch', 'other']).stderr, /No such container: nosuch/);
+    // as Docker's CLI: the error for each missing container, nothing after it, status 1
+    for (const verb of ['stop', 'kill', 'rm', 'wait']) {
+      const r = k.run([verb, 'nosuch']);
+      assert.deepEqual([r.code, r.stdout, r.stderr], [1, '', 'Error response from daemon: No such container: nosuch\n'], verb);
+    }
 
     const info = JSON.parse(k.ok(['info', '--format', 'json']).stdout) as Record<string, unknown>;
     assert.equal(info.Containers, 2);
